@@ -1,0 +1,57 @@
+/**
+ * The `rampart` CLI: one file per subcommand, each thin over the services (STYLE: oathkeeper's
+ * cmd/). This file only wires them and turns errors into exit codes.
+ */
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../core/errors.js';
+import { CliExit, EXIT } from './exit-codes.js';
+import { register as registerInit } from './init.js';
+import { register as registerStart } from './start.js';
+import { register as registerKeys } from './keys.js';
+import { register as registerAudit } from './audit.js';
+import { register as registerDemo } from './demo.js';
+
+export function buildProgram(): Command {
+  const program = new Command('rampart')
+    .description('Security and compliance gateway for financial APIs')
+    .version('0.1.0')
+    .showHelpAfterError()
+    .exitOverride();
+  registerDemo(program);
+  registerInit(program);
+  registerStart(program);
+  registerKeys(program);
+  registerAudit(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    process.exitCode = exitCodeFor(err);
+  }
+}
+
+function exitCodeFor(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // --help and --version end through here with exit code 0.
+    return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+  }
+  if (err instanceof CliExit) {
+    if (err.message) process.stderr.write(`${err.message}\n`);
+    return err.exitCode;
+  }
+  if (err instanceof ConfigError) {
+    process.stderr.write(`rampart: invalid configuration\n${err.message}\n`);
+    return EXIT.CONFIG;
+  }
+  const e = err as NodeJS.ErrnoException;
+  if (e && (e.code === 'ECONNREFUSED' || e.code === 'ENOTFOUND' || e.code === 'ETIMEDOUT')) {
+    process.stderr.write(`rampart: service unavailable: ${e.message}\n`);
+    return EXIT.UNAVAILABLE;
+  }
+  process.stderr.write(`rampart: ${e && e.message ? e.message : String(err)}\n`);
+  return EXIT.SOFTWARE;
+}

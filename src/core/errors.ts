@@ -1,0 +1,95 @@
+/**
+ * The one registry of client-facing error codes. A code is never reused or renumbered once
+ * released: clients and SIEM rules match on it (STYLE: fastify's FST_ERR_* registry). The test in
+ * test/unit/errors.test.ts pins this table; docs/errors.md lists it.
+ *
+ * Every denial carries one of these codes, as `code` in the RFC 9457 problem+json body and as
+ * `reason` in the ledger record, together with the stage that denied it.
+ */
+export interface ErrorSpec {
+  readonly status: number;
+  readonly title: string;
+  /** What the client may be told in `detail`; never the internal cause. */
+  readonly detail: string;
+}
+
+export const ERRORS = {
+  // parse and limits
+  RAMPART_MALFORMED_REQUEST: { status: 400, title: 'Malformed request', detail: 'The request could not be parsed as HTTP/1.1.' },
+  RAMPART_REQUEST_SMUGGLING: { status: 400, title: 'Ambiguous message framing', detail: 'The request framing is ambiguous (for example Content-Length with Transfer-Encoding, or a repeated Content-Length).' },
+  RAMPART_HEADERS_TOO_LARGE: { status: 431, title: 'Request header fields too large', detail: 'The request headers exceed the configured limit.' },
+  RAMPART_URI_TOO_LONG: { status: 414, title: 'URI too long', detail: 'The request target exceeds the configured limit.' },
+  RAMPART_BODY_TOO_LARGE: { status: 413, title: 'Content too large', detail: 'The request body exceeds the configured limit.' },
+  RAMPART_REQUEST_TIMEOUT: { status: 408, title: 'Request timeout', detail: 'The request was not received in time.' },
+  RAMPART_METHOD_NOT_IMPLEMENTED: { status: 501, title: 'Method not implemented', detail: 'The request method is not supported by this gateway.' },
+  RAMPART_PATH_NOT_CANONICAL: { status: 400, title: 'Non-canonical path', detail: 'The request path contains dot segments, encoded separators or other ambiguous forms.' },
+  RAMPART_UNSUPPORTED_CONTENT_ENCODING: { status: 415, title: 'Unsupported content encoding', detail: 'The request body uses a content encoding the gateway does not accept.' },
+  RAMPART_ORIGIN_NOT_ALLOWED: { status: 403, title: 'Origin not allowed', detail: 'The request origin is not in the CORS allowlist.' },
+  // address limit
+  RAMPART_AUTH_THROTTLED: { status: 429, title: 'Too many failed authentications', detail: 'Too many failed authentication attempts from this address; retry later.' },
+  // route
+  RAMPART_ROUTE_NOT_FOUND: { status: 404, title: 'Not found', detail: 'No operation of the published API matches this path.' },
+  RAMPART_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed', detail: 'The path exists but does not support this method.' },
+  // authenticate
+  RAMPART_AUTH_REQUIRED: { status: 401, title: 'Authentication required', detail: 'This operation requires a credential.' },
+  RAMPART_AUTH_INVALID: { status: 401, title: 'Invalid credential', detail: 'The credential is not valid, has expired or was revoked.' },
+  // scope check
+  RAMPART_SCOPE_MISSING: { status: 403, title: 'Insufficient scope', detail: 'The credential does not grant the scope this operation requires.' },
+  // validate
+  RAMPART_VALIDATION_FAILED: { status: 400, title: 'Request validation failed', detail: 'The request does not match the API contract.' },
+  RAMPART_MALFORMED_JSON: { status: 400, title: 'Malformed JSON', detail: 'The request body is not valid JSON.' },
+  RAMPART_DUPLICATE_JSON_KEY: { status: 400, title: 'Duplicate JSON key', detail: 'An object in the request body repeats a key.' },
+  RAMPART_DUPLICATE_PARAMETER: { status: 400, title: 'Repeated parameter', detail: 'A scalar parameter was given more than once.' },
+  RAMPART_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type', detail: 'The request content type is missing or not accepted by this operation.' },
+  // ledger
+  RAMPART_LEDGER_UNAVAILABLE: { status: 503, title: 'Audit ledger unavailable', detail: 'The request could not be recorded, so it was not forwarded.' },
+  // proxy
+  RAMPART_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream timeout', detail: 'The upstream service did not answer in time.' },
+  RAMPART_UPSTREAM_UNAVAILABLE: { status: 502, title: 'Upstream unavailable', detail: 'The upstream service could not be reached or answered with an invalid response.' },
+  // gateway
+  RAMPART_SHUTTING_DOWN: { status: 503, title: 'Shutting down', detail: 'The gateway is shutting down; retry on another node.' },
+  RAMPART_INTERNAL: { status: 500, title: 'Internal error', detail: 'The gateway could not process the request; it was not forwarded.' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** Base class for Rampart's own errors: `switch (err.code)` narrows (STYLE: jose's errors). */
+export class RampartError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+    super(message ?? ERRORS[code].detail, options);
+    this.name = 'RampartError';
+    this.code = code;
+  }
+  get status(): number {
+    return ERRORS[this.code].status;
+  }
+}
+
+/**
+ * A configuration problem found while loading. It names the file, the line and column (1-based)
+ * and what was expected, so that an operator can fix it without reading code.
+ */
+export class ConfigError extends Error {
+  readonly code = 'RAMPART_CONFIG_INVALID' as const;
+  readonly issues: readonly ConfigIssue[];
+  constructor(issues: readonly ConfigIssue[]) {
+    super(issues.map(formatConfigIssue).join('\n'));
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+export interface ConfigIssue {
+  file: string;
+  line?: number;
+  column?: number;
+  /** JSON pointer of the offending value, when known. */
+  pointer?: string;
+  message: string;
+}
+
+export function formatConfigIssue(i: ConfigIssue): string {
+  const where = i.line ? `${i.file}:${i.line}${i.column ? `:${i.column}` : ''}` : i.file;
+  return `${where}: ${i.pointer ? `${i.pointer}: ` : ''}${i.message}`;
+}
