@@ -33,6 +33,7 @@ export const ERRORS = {
   // authenticate
   RAMPART_AUTH_REQUIRED: { status: 401, title: 'Authentication required', detail: 'This operation requires a credential.' },
   RAMPART_AUTH_INVALID: { status: 401, title: 'Invalid credential', detail: 'The credential is not valid, has expired or was revoked.' },
+  RAMPART_AUTH_UNAVAILABLE: { status: 503, title: 'Authentication unavailable', detail: 'Credentials cannot be checked right now; retry later.' },
   // scope check
   RAMPART_SCOPE_MISSING: { status: 403, title: 'Insufficient scope', detail: 'The credential does not grant the scope this operation requires.' },
   // validate
@@ -52,6 +53,13 @@ export const ERRORS = {
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
+
+/**
+ * Reason codes that appear in ledger records but are not client errors: an allowed exchange,
+ * a client that went away mid-response, a CORS preflight answered by the gateway.
+ */
+export const LEDGER_REASONS = ['RAMPART_OK', 'RAMPART_CLIENT_ABORTED', 'RAMPART_CORS_PREFLIGHT'] as const;
+export type LedgerReason = (typeof LEDGER_REASONS)[number];
 
 /** Base class for Rampart's own errors: `switch (err.code)` narrows (STYLE: jose's errors). */
 export class RampartError extends Error {

@@ -1,0 +1,70 @@
+/**
+ * One process of the benchmark: `upstream`, `undici-proxy URL`, or `gateway MODE STORAGE URL
+ * [PG_URL]` where MODE is `passthrough` (parse+route, no controls, no ledger) or `controls` (key
+ * auth, scope, validation, both ledger records per request). Prints one JSON line with its port
+ * (and a key), then answers 'cpu' messages with its CPU time, so the orchestrator can compute CPU
+ * per request. Every process is on loopback.
+ */
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { startUpstream } from './upstream-server.js';
+import { startUndiciProxy } from './undici-proxy.js';
+import { loadConfig } from '../src/config/load.js';
+import { ensureSecrets } from '../src/config/secrets.js';
+import { startGateway } from '../src/gateway/start.js';
+import { createKey } from '../src/keys/create.js';
+import { silentLogger } from '../src/core/log.js';
+import { brokerageOpenApiPath } from '../src/demo/brokerage-server.js';
+
+async function main(): Promise<void> {
+  const [role, ...args] = process.argv.slice(2);
+  let info: Record<string, unknown>;
+  if (role === 'upstream') {
+    const s = await startUpstream();
+    info = { port: (s.address() as AddressInfo).port };
+  } else if (role === 'undici-proxy') {
+    const s = await startUndiciProxy(args[0]!);
+    info = { port: (s.address() as AddressInfo).port };
+  } else if (role === 'gateway') {
+    const [mode, storage, upstream, pgUrl] = args as [string, string, string, string | undefined];
+    const dir = mkdtempSync(join(tmpdir(), 'rampart-bench-'));
+    const file = join(dir, 'rampart.yaml');
+    writeFileSync(
+      file,
+      [
+        'version: 1',
+        'listen: { host: 127.0.0.1, port: 0, plainHttp: true }',
+        'secretsFile: secrets.json',
+        storage === 'postgres' ? `storage: { driver: postgres, postgres: { url: "${pgUrl}" } }` : 'storage: { driver: sqlite, sqlite: { path: rampart.db } }',
+        'apis:',
+        '  - name: brokerage',
+        `    openapi: ${JSON.stringify(brokerageOpenApiPath())}`,
+        `    upstream: { url: "${upstream}", connections: 64 }`,
+        '    mount: { prefix: / }',
+      ].join('\n'),
+    );
+    const config = await loadConfig(file);
+    const secrets = await ensureSecrets(config.secretsFile);
+    const gw = await startGateway({ config, logger: silentLogger(), benchmarkPassThrough: mode === 'passthrough' });
+    const { key } = await createKey(gw.storage.keys, secrets.keyHashSecret, { name: 'bench', scopes: ['accounts:read', 'orders:write'], subject: 'cus_alice' });
+    await gw.keys.refresh();
+    info = { port: gw.port, key, dir, configFile: file, dbPath: join(dir, 'rampart.db'), secretsFile: config.secretsFile };
+    process.on('SIGTERM', () => void gw.close().then(() => process.exit(0)));
+  } else {
+    throw new Error(`unknown role ${role}`);
+  }
+  process.on('message', (m) => {
+    if (m === 'cpu') {
+      const c = process.cpuUsage();
+      process.send!({ cpuMicros: c.user + c.system, rss: process.memoryUsage().rss });
+    }
+  });
+  process.stdout.write(`${JSON.stringify(info)}\n`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench role failed: ${(err as Error).stack}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,231 @@
+/**
+ * `npm run bench`: the data plane's speed as ratios, measured in one run on loopback and
+ * interleaved over rounds (this machine is shared and noisy, so medians are reported):
+ *
+ *   direct        the upstream itself
+ *   undici-proxy  a bare node:http + undici proxy
+ *   passthrough   the gateway with no controls (parse + route, no ledger)
+ *   sqlite        the gateway with this version's controls: key auth, scope, validation, and
+ *                 both ledger records committed per request (strict durability) on SQLite
+ *   postgres      the same on the machine's PostgreSQL
+ *
+ * Prints peak requests/s with ratios, the CPU time per request each gateway mode spends and what
+ * the controls add, latency at a fixed rate (half the pass-through peak; autocannon's overallRate,
+ * which is rate-limited closed-loop, so p99 under-reports queueing a little), the ledger's own
+ * append capacity, and how long a new key takes to work on a running gateway.
+ * Environment: BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_CONNECTIONS (32), BENCH_SKIP_PG=1.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { cpus, totalmem } from 'node:os';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { randomBytes } from 'node:crypto';
+import { openStorage } from '../src/storage/open.js';
+import { createLedger } from '../src/ledger/writer.js';
+import { createKey } from '../src/keys/create.js';
+import { loadSecrets } from '../src/config/secrets.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const SKIP_PG = process.env.BENCH_SKIP_PG === '1';
+const ROLE = fileURLToPath(new URL('./role.js', import.meta.url));
+const PG_ADMIN = process.env.RAMPART_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const PATH = '/accounts/acc_alice_1';
+
+interface Proc {
+  child: ChildProcess;
+  info: { port: number; key?: string; dbPath?: string; secretsFile?: string };
+}
+
+function spawnRole(args: string[]): Promise<Proc> {
+  return new Promise((resolve, reject) => {
+    const child = fork(ROLE, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const nl = buf.indexOf('\n');
+      if (nl !== -1) resolve({ child, info: JSON.parse(buf.slice(0, nl)) });
+    });
+    child.once('exit', (code) => reject(new Error(`${args[0]} exited with ${code}`)));
+  });
+}
+
+function cpuOf(p: Proc): Promise<number> {
+  return new Promise((resolve) => {
+    p.child.once('message', (m) => resolve((m as { cpuMicros: number }).cpuMicros));
+    p.child.send('cpu');
+  });
+}
+
+const median = (xs: number[]) => {
+  const s = xs.slice().sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+async function load(url: string, key: string | undefined, o: { duration: number; rate?: number }) {
+  return autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: o.duration,
+    ...(o.rate ? { overallRate: o.rate } : {}),
+    ...(key ? { headers: { authorization: `Bearer ${key}` } } : {}),
+  });
+}
+
+async function main(): Promise<void> {
+  console.log(`rampart bench: ${cpus().length} cores (${cpus()[0]?.model}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
+  console.log(`rounds=${ROUNDS} seconds=${SECONDS} connections=${CONNECTIONS} path=GET ${PATH}\n`);
+  const procs: Proc[] = [];
+  let pgDb: string | undefined;
+  try {
+    const upstream = await spawnRole(['upstream']);
+    procs.push(upstream);
+    const upUrl = `http://127.0.0.1:${upstream.info.port}`;
+    const targets: { name: string; proc?: Proc; url: string; key?: string }[] = [{ name: 'direct', url: upUrl + PATH }];
+    const undiciProxy = await spawnRole(['undici-proxy', upUrl]);
+    procs.push(undiciProxy);
+    targets.push({ name: 'undici-proxy', proc: undiciProxy, url: `http://127.0.0.1:${undiciProxy.info.port}${PATH}` });
+    const pass = await spawnRole(['gateway', 'passthrough', 'sqlite', upUrl]);
+    procs.push(pass);
+    targets.push({ name: 'passthrough', proc: pass, url: `http://127.0.0.1:${pass.info.port}${PATH}` });
+    const sq = await spawnRole(['gateway', 'controls', 'sqlite', upUrl]);
+    procs.push(sq);
+    targets.push({ name: 'sqlite', proc: sq, url: `http://127.0.0.1:${sq.info.port}${PATH}`, key: sq.info.key! });
+    if (!SKIP_PG) {
+      pgDb = `rampart_bench_${randomBytes(4).toString('hex')}`;
+      const c = new pg.Client({ connectionString: PG_ADMIN });
+      await c.connect();
+      await c.query(`CREATE DATABASE ${pgDb}`);
+      await c.end();
+      const u = new URL(PG_ADMIN);
+      u.pathname = `/${pgDb}`;
+      const pgp = await spawnRole(['gateway', 'controls', 'postgres', upUrl, u.toString()]);
+      procs.push(pgp);
+      targets.push({ name: 'postgres', proc: pgp, url: `http://127.0.0.1:${pgp.info.port}${PATH}`, key: pgp.info.key! });
+    }
+
+    // Sanity: every target answers 200 before measuring.
+    for (const t of targets) {
+      const r = await load(t.url, t.key, { duration: 1 });
+      if (r['2xx'] === 0 || r.non2xx > 0) throw new Error(`${t.name}: warm-up got ${r.non2xx} non-2xx of ${r.requests.total}`);
+    }
+
+    const peak: Record<string, number[]> = {};
+    const cpuPerReq: Record<string, number[]> = {};
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = targets.slice(round % targets.length).concat(targets.slice(0, round % targets.length));
+      for (const t of order) {
+        const c0 = t.proc ? await cpuOf(t.proc) : 0;
+        const r = await load(t.url, t.key, { duration: SECONDS });
+        const c1 = t.proc ? await cpuOf(t.proc) : 0;
+        if (r.non2xx > 0 || r.errors > 0) console.warn(`  ${t.name}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+        (peak[t.name] ??= []).push(r.requests.total / r.duration);
+        if (t.proc) (cpuPerReq[t.name] ??= []).push((c1 - c0) / r.requests.total);
+      }
+      console.log(`round ${round + 1}: ${order.map((t) => `${t.name} ${Math.round(peak[t.name]!.at(-1)!)}/s`).join(', ')}`);
+    }
+    const p = (n: string) => median(peak[n] ?? [0]);
+    const cpu = (n: string) => median(cpuPerReq[n] ?? [0]);
+    console.log('\nPeak throughput (median req/s) and ratios');
+    console.log('target         req/s    vs direct  vs undici-proxy  vs passthrough  CPU us/req');
+    for (const t of targets) {
+      console.log(`${t.name.padEnd(13)} ${String(Math.round(p(t.name))).padStart(6)}    ${(p(t.name) / p('direct')).toFixed(2).padStart(6)}     ${(p(t.name) / p('undici-proxy')).toFixed(2).padStart(6)}          ${(p(t.name) / p('passthrough')).toFixed(2).padStart(6)}       ${t.proc ? cpu(t.name).toFixed(0).padStart(5) : '    -'}`);
+    }
+    console.log(`\nCPU the controls add per request: sqlite ${(cpu('sqlite') - cpu('passthrough')).toFixed(0)} us${SKIP_PG ? '' : `, postgres ${(cpu('postgres') - cpu('passthrough')).toFixed(0)} us`} (gateway process incl. its ledger worker)`);
+    console.log(`targets: controls >= 0.75 x passthrough -> sqlite ${(p('sqlite') / p('passthrough')).toFixed(2)}${SKIP_PG ? '' : `, postgres ${(p('postgres') / p('passthrough')).toFixed(2)}`}; passthrough >= 1.0 x undici-proxy -> ${(p('passthrough') / p('undici-proxy')).toFixed(2)}`);
+
+    const rate = Math.max(100, Math.round(p('passthrough') / 2));
+    console.log(`\nLatency at a fixed ${rate} req/s (half the pass-through peak), ms`);
+    console.log('target         p50     p90     p99');
+    const lat: Record<string, { p50: number[]; p90: number[]; p99: number[] }> = {};
+    for (let round = 0; round < Math.max(1, ROUNDS - 1); round++) {
+      for (const t of targets) {
+        const r = await load(t.url, t.key, { duration: SECONDS, rate });
+        const l = (lat[t.name] ??= { p50: [], p90: [], p99: [] });
+        l.p50.push(r.latency.p50);
+        l.p90.push(r.latency.p90);
+        l.p99.push(r.latency.p99);
+      }
+    }
+    for (const t of targets) {
+      const l = lat[t.name]!;
+      console.log(`${t.name.padEnd(13)} ${median(l.p50).toFixed(2).padStart(6)}  ${median(l.p90).toFixed(2).padStart(6)}  ${median(l.p99).toFixed(2).padStart(6)}`);
+    }
+    console.log(`p99 the controls add at half load: sqlite ${(median(lat.sqlite!.p99) - median(lat.passthrough!.p99)).toFixed(2)} ms${SKIP_PG ? '' : `, postgres ${(median(lat.postgres!.p99) - median(lat.passthrough!.p99)).toFixed(2)} ms`} (target < 2 ms)`);
+
+    // How soon a key created on another process works on the running gateway.
+    const delays: number[] = [];
+    const secrets = await loadSecrets(sq.info.secretsFile!);
+    const store = await openStorage({ driver: 'sqlite', sqlite: { path: sq.info.dbPath! } });
+    try {
+      for (let i = 0; i < 5; i++) {
+        const { key } = await createKey(store.keys, secrets.keyHashSecret, { name: `prop-${i}`, scopes: ['accounts:read'] });
+        const t0 = performance.now();
+        for (;;) {
+          const r = await fetch(`http://127.0.0.1:${sq.info.port}${PATH}`, { headers: { authorization: `Bearer ${key}` } });
+          await r.arrayBuffer();
+          if (r.status === 200) break;
+          await new Promise((res) => setTimeout(res, 5));
+        }
+        delays.push(performance.now() - t0);
+      }
+    } finally {
+      await store.close();
+    }
+    console.log(`\nNew key effective on the running gateway after: median ${median(delays).toFixed(0)} ms, max ${Math.max(...delays).toFixed(0)} ms (poll interval 250 ms)`);
+
+    await ledgerCapacity(pgDb);
+  } finally {
+    for (const p of procs) p.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    if (pgDb) {
+      const c = new pg.Client({ connectionString: PG_ADMIN });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${pgDb} WITH (FORCE)`);
+      await c.end();
+    }
+  }
+}
+
+async function ledgerCapacity(pgDb: string | undefined): Promise<void> {
+  console.log('\nLedger append capacity (strict durability, 256 concurrent producers, group commit)');
+  const dir = mkdtempSync(join(tmpdir(), 'rampart-bench-ledger-'));
+  const configs: [string, Parameters<typeof openStorage>[0]][] = [['sqlite', { driver: 'sqlite', sqlite: { path: join(dir, 'l.db') } }]];
+  if (pgDb) {
+    const u = new URL(PG_ADMIN);
+    u.pathname = `/${pgDb}`;
+    configs.push(['postgres', { driver: 'postgres', postgres: { url: u.toString(), schema: 'ledger_bench', poolSize: 4 } }]);
+  }
+  try {
+    for (const [name, cfg] of configs) {
+      const storage = await openStorage(cfg);
+      const ledger = await createLedger(storage.ledger, { node: 'bench', maxBatch: 256 });
+      let n = 0;
+      const until = performance.now() + SECONDS * 1000;
+      await Promise.all(
+        Array.from({ length: 256 }, async () => {
+          while (performance.now() < until) {
+            await ledger.append({ type: 'exchange.decision', outcome: 'allow', configHash: 'sha256:bench', api: 'brokerage', operationId: 'getAccount', route: '/accounts/{accountId}', method: 'GET', stage: 'ledger', reason: 'RAMPART_OK', personal: { principal: 'bench', clientAddress: '127.0.0.1', pathParams: { accountId: 'acc_alice_1' } } });
+            n++;
+          }
+        }),
+      );
+      console.log(`  ${name.padEnd(9)} ${Math.round(n / SECONDS)} records/s`);
+      await ledger.close();
+      await storage.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,34 @@
+/**
+ * `rampart start [-c FILE]`: runs the gateway in the foreground until SIGTERM/SIGINT, then shuts
+ * down gracefully (stop accepting, finish in-flight requests, flush the ledger).
+ */
+import type { Command } from 'commander';
+import { startGateway } from '../gateway/start.js';
+import { loadCliConfig, withConfigOption } from './common.js';
+
+export function register(program: Command): void {
+  withConfigOption(
+    program
+      .command('start')
+      .description('start the gateway with the configuration file')
+      .option('--key-poll-ms <ms>', 'how often to pick up key changes', (v) => Number(v), 250),
+  ).action(async (opts: { config: string; keyPollMs: number }) => {
+    const { config } = await loadCliConfig(opts);
+    const gw = await startGateway({ config, keyPollMs: opts.keyPollMs });
+    process.stdout.write(`rampart: listening on ${gw.url} (config ${gw.runtime().hash.slice(0, 19)})\n`);
+    await waitForSignal();
+    await gw.close();
+  });
+}
+
+export function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals) => {
+      process.off('SIGTERM', on);
+      process.off('SIGINT', on);
+      resolve(sig);
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
+  });
+}

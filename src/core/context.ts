@@ -1,0 +1,78 @@
+/**
+ * Per-request state on one typed object (STYLE point 5). Each stage documents what it adds; the
+ * composer, the proxy and the ledger read it. One context per exchange, one configuration
+ * version (`runtime`) per context, captured when the request arrives.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ApiRuntime, GatewayRuntime } from '../gateway/runtime.js';
+import type { OperationModel } from '../openapi/types.js';
+import type { ApiKeyRecord } from '../storage/types.js';
+import type { ErrorCode } from './errors.js';
+
+export interface Principal {
+  /** Display identity: the key's name for API keys. Personal: goes to the private part. */
+  name: string;
+  /** The customer or tenant the credential acts for (data subject). */
+  subject?: string;
+  keyId?: string;
+  authMethod: 'api-key' | 'none';
+  scopes: ReadonlySet<string>;
+  key?: ApiKeyRecord;
+}
+
+export interface Denial {
+  code: ErrorCode;
+  /** Stage that denied (set by the composer). */
+  stage?: string;
+  /** Extra detail for the client, safe to show (no echo of input, no internals). */
+  detail?: string;
+  /** JSON pointer of the offending field (validation). */
+  pointer?: string;
+  errors?: { pointer: string; message: string }[];
+  /** Extra response headers (WWW-Authenticate, Allow, Retry-After). */
+  headers?: Record<string, string>;
+  /** Internal cause: logged, never sent. */
+  cause?: unknown;
+}
+
+export interface RequestContext {
+  readonly requestId: string;
+  /** process.hrtime.bigint() at arrival. */
+  readonly startNs: bigint;
+  /** UTC ms at arrival (AU-8). */
+  readonly receivedAt: number;
+  /** The configuration version this request runs under, start to finish. */
+  readonly runtime: GatewayRuntime;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** The TCP peer. */
+  readonly peerAddress: string;
+  /** The client address: the peer, or the first untrusted hop of X-Forwarded-For from a trusted proxy. */
+  clientAddress: string;
+  /** X-Forwarded-For chain as received from a trusted proxy (personal). */
+  forwardedFor?: string;
+  /** 'https' on TLS, or what a trusted proxy said. */
+  proto: 'http' | 'https';
+  method: string;
+  /** parse: the canonical path (no query). */
+  path: string;
+  /** parse: the raw query string without '?'. */
+  rawQuery: string;
+  /** route: the API and operation, the path relative to the mount, and decoded path params. */
+  api?: ApiRuntime;
+  operation?: OperationModel;
+  apiPath?: string;
+  pathParams?: Record<string, string>;
+  /** authenticate */
+  principal?: Principal;
+  /** authenticate: header names that carried Rampart credentials (never forwarded). */
+  credentialHeaders?: string[];
+  /** validate: the bounded, decoded request body (undefined when none or streamed). */
+  body?: Buffer;
+  /** validate: whether the request carries a body at all. */
+  hasBody: boolean;
+  /** Number of request body bytes received. */
+  bytesIn: number;
+  /** Set when a stage denies. */
+  denial?: Denial;
+}

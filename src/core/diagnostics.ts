@@ -1,0 +1,29 @@
+/**
+ * Diagnostics channels (STYLE: undici's `undici:<area>:<event>`). Metrics and logs subscribe;
+ * stages never call them. The ledger is not a subscriber: it is an awaited pipeline step.
+ */
+import diagnostics from 'node:diagnostics_channel';
+
+export interface ExchangeEndMessage {
+  api: string | undefined;
+  operationId: string | undefined;
+  status: number;
+  outcome: 'allow' | 'deny' | 'error';
+  stage: string | undefined;
+  reason: string | undefined;
+  durationSeconds: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+export interface LedgerAlertMessage {
+  kind: 'append-failed' | 'completion-failed';
+  error: unknown;
+}
+
+export const channels = {
+  exchangeEnd: diagnostics.channel('rampart:exchange:end'),
+  ledgerAlert: diagnostics.channel('rampart:ledger:alert'),
+  ledgerCommit: diagnostics.channel('rampart:ledger:commit'),
+  keysRefresh: diagnostics.channel('rampart:keys:refresh'),
+};

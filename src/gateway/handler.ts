@@ -1,0 +1,129 @@
+/**
+ * The data plane's request handler: builds the context, runs the pipeline of the configuration
+ * version current at arrival, commits the decision record, proxies, and reports the exchange on
+ * the diagnostics channel. The order is DESIGN.md's; see docs/lifecycle.md.
+ *
+ *   parse → address-limit → route → authenticate → scope → validate
+ *     → ledger: decision committed (503 if it cannot be; the upstream is never touched)
+ *     → proxy → respond (completion committed before the last byte)
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { Denial, RequestContext } from '../core/context.js';
+import { ERRORS } from '../core/errors.js';
+import { channels, type ExchangeEndMessage } from '../core/diagnostics.js';
+import type { Logger } from '../core/log.js';
+import type { Ledger } from '../ledger/writer.js';
+import { commitBody } from '../ledger/commit.js';
+import { clientInfo } from './client-address.js';
+import { decisionInput, elapsedMs } from './records.js';
+import { proxyExchange, errSummary } from './proxy.js';
+import { sendProblem } from './respond.js';
+import type { GatewayRuntime } from './runtime.js';
+import { handleCors } from './cors.js';
+
+export interface HandlerDeps {
+  current: () => GatewayRuntime;
+  ledger: Ledger;
+  logger: Logger;
+  tls: boolean;
+  closing: () => boolean;
+  reserved: (req: IncomingMessage, res: ServerResponse, rt: GatewayRuntime) => void;
+}
+
+export function createHandler(deps: HandlerDeps) {
+  const { ledger, logger, tls } = deps;
+
+  async function finishDenied(ctx: RequestContext, d: Denial): Promise<void> {
+    const status = ERRORS[d.code].status;
+    if (d.code === 'RAMPART_INTERNAL') logger.error({ requestId: ctx.requestId, stage: d.stage, err: errSummary(d.cause) }, 'stage failed; request denied');
+    try {
+      await ledger.append(decisionInput(ctx, { outcome: 'deny', status, stage: d.stage ?? 'unknown', reason: d.code }));
+    } catch (err) {
+      // The denial stands either way (fail closed); the missing record is an alert (AU-5).
+      channels.ledgerAlert.publish({ kind: 'append-failed', error: err });
+    }
+    // A refused body may still be arriving: close rather than drain it.
+    const close = deps.closing() || (ctx.hasBody && !ctx.req.readableEnded);
+    sendProblem(ctx.res, d, { requestId: ctx.requestId, headersCfg: ctx.runtime.config.headers, tls, head: ctx.method === 'HEAD', close });
+    publishEnd(ctx, status, 'deny', d.stage, d.code, 0);
+  }
+
+  async function forward(ctx: RequestContext): Promise<void> {
+    let decisionSeq: number;
+    try {
+      const requestBody = ctx.body && ctx.body.length > 0 ? commitBody(ctx.body) : undefined;
+      const r = await ledger.append(decisionInput(ctx, { outcome: 'allow', stage: 'ledger', reason: 'RAMPART_OK', ...(requestBody ? { requestBody } : {}) }));
+      decisionSeq = r.seq;
+    } catch (err) {
+      channels.ledgerAlert.publish({ kind: 'append-failed', error: err });
+      logger.error({ requestId: ctx.requestId, err: errSummary(err) }, 'decision record failed; request not forwarded');
+      const close = deps.closing();
+      sendProblem(ctx.res, { code: 'RAMPART_LEDGER_UNAVAILABLE', headers: { 'retry-after': '5' } }, { requestId: ctx.requestId, headersCfg: ctx.runtime.config.headers, tls, head: ctx.method === 'HEAD', close });
+      publishEnd(ctx, 503, 'error', 'ledger', 'RAMPART_LEDGER_UNAVAILABLE', 0);
+      return;
+    }
+    const r = await proxyExchange(ctx, decisionSeq, { ledger, logger, tls, closing: deps.closing });
+    publishEnd(ctx, r.status, r.outcome === 'success' ? 'allow' : 'error', r.outcome === 'success' ? 'respond' : 'proxy', r.outcome === 'success' ? 'RAMPART_OK' : 'upstream', r.bytesOut);
+  }
+
+  function publishEnd(ctx: RequestContext, status: number, outcome: ExchangeEndMessage['outcome'], stage: string | undefined, reason: string | undefined, bytesOut: number): void {
+    if (!channels.exchangeEnd.hasSubscribers) return;
+    const m: ExchangeEndMessage = {
+      api: ctx.api?.name,
+      operationId: ctx.operation?.id,
+      status,
+      outcome,
+      stage,
+      reason,
+      durationSeconds: elapsedMs(ctx) / 1000,
+      bytesIn: ctx.bytesIn,
+      bytesOut,
+    };
+    channels.exchangeEnd.publish(m);
+  }
+
+  function after(ctx: RequestContext, d: Denial | undefined): Promise<void> {
+    return d ? finishDenied(ctx, d) : forward(ctx);
+  }
+
+  return function handle(req: IncomingMessage, res: ServerResponse): void {
+    const rt = deps.current();
+    const url = req.url ?? '';
+    if (url.startsWith(rt.config.reservedPrefix) && (url.length === rt.config.reservedPrefix.length || url[rt.config.reservedPrefix.length] === '/' || url[rt.config.reservedPrefix.length] === '?')) {
+      deps.reserved(req, res, rt);
+      return;
+    }
+    const ci = clientInfo(req, rt.trusted, tls);
+    const ctx: RequestContext = {
+      requestId: randomUUID(),
+      startNs: process.hrtime.bigint(),
+      receivedAt: Date.now(),
+      runtime: rt,
+      req,
+      res,
+      peerAddress: ci.peer,
+      clientAddress: ci.client,
+      proto: ci.proto,
+      method: req.method ?? 'GET',
+      path: '',
+      rawQuery: '',
+      hasBody: false,
+      bytesIn: 0,
+      ...(ci.forwardedFor !== undefined ? { forwardedFor: ci.forwardedFor } : {}),
+    };
+    if (handleCors(ctx, rt, tls, ledger)) return;
+    let p: Promise<void>;
+    try {
+      const d = rt.pipeline(ctx);
+      p = d instanceof Promise ? d.then((x) => after(ctx, x)) : after(ctx, d);
+    } catch (err) {
+      p = finishDenied(ctx, { code: 'RAMPART_INTERNAL', stage: 'gateway', cause: err });
+    }
+    p.catch((err: unknown) => {
+      logger.error({ requestId: ctx.requestId, err: errSummary(err) }, 'unhandled error in exchange');
+      if (!res.headersSent) sendProblem(res, { code: 'RAMPART_INTERNAL' }, { requestId: ctx.requestId, headersCfg: rt.config.headers, tls, head: false, close: true });
+      else res.destroy();
+    });
+  };
+}

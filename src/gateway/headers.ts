@@ -1,0 +1,97 @@
+/**
+ * Header hygiene for both directions of the proxy.
+ */
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { RampartConfig } from '../config/types.js';
+
+/**
+ * Hop-by-hop headers are meaningful only for one connection and are never forwarded
+ * (RFC 9110 §7.6.1; RFC 9112 §9.6), plus any header the Connection header names.
+ * `proxy-*` and `keep-alive` are the legacy ones. `host` is set by the upstream pool.
+ */
+export const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
+  'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'http2-settings',
+]);
+
+/** Client-supplied headers that only Rampart may set towards the upstream. */
+const RESERVED_UPSTREAM_PREFIX = 'x-rampart-';
+const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip', 'forwarded', 'x-request-id']);
+
+/** Response headers that reveal versions or internals (API8) or that Rampart sets itself. */
+const STRIP_FROM_UPSTREAM = new Set(['server', 'x-powered-by', 'x-aspnet-version', 'x-aspnetmvc-version', 'x-runtime', 'x-version', 'via']);
+
+function connectionTokens(value: string | string[] | undefined): string[] {
+  if (!value) return [];
+  const s = Array.isArray(value) ? value.join(',') : value;
+  return s.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean);
+}
+
+export interface UpstreamHeaderInput {
+  headers: IncomingHttpHeaders;
+  /** Lower-case names of headers that carried Rampart credentials (never forwarded). */
+  credentialHeaders: readonly string[];
+  clientAddress: string;
+  /** X-Forwarded-For chain from a trusted proxy, to which the client is appended. */
+  forwardedFor: string | undefined;
+  proto: 'http' | 'https';
+  host: string | undefined;
+  requestId: string;
+  /** Identity hints (unsigned until the identity work signs them; stripped from clients). */
+  subject: string | undefined;
+  keyId: string | undefined;
+  /** Replaced body: drop content-encoding and set this length. */
+  bodyLength: number | undefined;
+}
+
+export function upstreamRequestHeaders(i: UpstreamHeaderInput): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const drop = new Set(connectionTokens(i.headers.connection));
+  for (const name in i.headers) {
+    if (HOP_BY_HOP.has(name) || drop.has(name) || FORWARDED.has(name) || name.startsWith(RESERVED_UPSTREAM_PREFIX)) continue;
+    if (i.credentialHeaders.includes(name)) continue;
+    const v = i.headers[name];
+    if (v !== undefined) out[name] = v;
+  }
+  if (i.bodyLength !== undefined) {
+    delete out['content-encoding'];
+    out['content-length'] = String(i.bodyLength);
+  }
+  out['x-forwarded-for'] = i.forwardedFor ? `${i.forwardedFor}, ${i.clientAddress}` : i.clientAddress;
+  out['x-forwarded-proto'] = i.proto;
+  if (i.host) out['x-forwarded-host'] = i.host;
+  out['x-request-id'] = i.requestId;
+  if (i.subject !== undefined) out['x-rampart-subject'] = i.subject;
+  if (i.keyId !== undefined) out['x-rampart-key-id'] = i.keyId;
+  return out;
+}
+
+/** Copies upstream response headers minus hop-by-hop and banner headers. */
+export function clientResponseHeaders(upstream: Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  const drop = new Set(connectionTokens(upstream.connection));
+  for (const name in upstream) {
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || drop.has(lower) || STRIP_FROM_UPSTREAM.has(lower)) continue;
+    const v = upstream[name];
+    if (v !== undefined) out[lower] = v;
+  }
+  return out;
+}
+
+/**
+ * Security headers on every response, denials included (ENC-3 HSTS with includeSubDomains per
+ * ASVS 14.4.5; API8). API responses are not for framing or sniffing; `no-store` by default so
+ * account data is not kept by shared caches (ASVS 8.2.1).
+ */
+export function securityHeaders(cfg: RampartConfig['headers'], tls: boolean): [string, string][] {
+  const h: [string, string][] = [
+    ['x-content-type-options', 'nosniff'],
+    ['x-frame-options', 'DENY'],
+    ['content-security-policy', "default-src 'none'; frame-ancestors 'none'"],
+    ['referrer-policy', 'no-referrer'],
+    ['cross-origin-resource-policy', 'same-origin'],
+  ];
+  if (tls) h.unshift(['strict-transport-security', `max-age=${cfg.hstsMaxAgeSeconds}; includeSubDomains`]);
+  return h;
+}

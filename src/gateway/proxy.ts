@@ -1,0 +1,142 @@
+/**
+ * Stage `proxy` and the respond side: forwards the validated request through the API's undici
+ * pool (keep-alive), streams the response back, and commits the completion record before the
+ * last byte is released (DESIGN: the ledger). If that commit fails the connection is aborted
+ * rather than completed unrecorded, and an alert is raised (AU-5).
+ *
+ * Upstream failures never leak detail (API8): a timeout is 504, anything else 502, both as
+ * problem+json; the cause goes to the log and the ledger reason.
+ */
+import { once } from 'node:events';
+import { errors as undiciErrors } from 'undici';
+import type { RequestContext } from '../core/context.js';
+import type { ErrorCode } from '../core/errors.js';
+import { channels } from '../core/diagnostics.js';
+import type { Ledger } from '../ledger/writer.js';
+import { newBodyCommitter } from '../ledger/commit.js';
+import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { completionInput } from './records.js';
+import { applySecurityHeaders, sendProblem } from './respond.js';
+import type { Logger } from '../core/log.js';
+
+export interface ProxyDeps {
+  ledger: Ledger;
+  logger: Logger;
+  tls: boolean;
+  closing: () => boolean;
+}
+
+export async function proxyExchange(ctx: RequestContext, decisionSeq: number, deps: ProxyDeps): Promise<{ status: number; bytesOut: number; outcome: 'success' | 'failure' }> {
+  const api = ctx.api!;
+  const up = api.upstream;
+  const { req, res } = ctx;
+  const cfg = ctx.runtime.config;
+  const path = up.basePath + ctx.apiPath! + (ctx.rawQuery ? `?${ctx.rawQuery}` : '');
+  const headers = upstreamRequestHeaders({
+    headers: req.headers,
+    credentialHeaders: ctx.credentialHeaders ?? [],
+    clientAddress: ctx.clientAddress,
+    forwardedFor: ctx.forwardedFor,
+    proto: ctx.proto,
+    host: req.headers.host,
+    requestId: ctx.requestId,
+    subject: ctx.principal?.subject,
+    keyId: ctx.principal?.keyId,
+    bodyLength: ctx.body ? ctx.body.length : ctx.hasBody ? 0 : undefined,
+  });
+  const abort = new AbortController();
+  const onClientClose = () => {
+    if (!res.writableFinished) abort.abort();
+  };
+  res.once('close', onClientClose);
+
+  let upstream;
+  try {
+    upstream = await up.pool.request({
+      path,
+      method: ctx.method as 'GET',
+      headers,
+      body: ctx.body && ctx.body.length > 0 ? ctx.body : null,
+      signal: abort.signal,
+    });
+  } catch (err) {
+    res.off('close', onClientClose);
+    const code: ErrorCode = isTimeout(err) ? 'RAMPART_UPSTREAM_TIMEOUT' : 'RAMPART_UPSTREAM_UNAVAILABLE';
+    deps.logger.warn({ requestId: ctx.requestId, api: api.name, err: errSummary(err) }, 'upstream request failed');
+    const status = code === 'RAMPART_UPSTREAM_TIMEOUT' ? 504 : 502;
+    let recorded = true;
+    try {
+      await deps.ledger.append(completionInput(ctx, { decisionSeq, outcome: 'failure', status, stage: 'proxy', reason: code, bytesOut: 0 }));
+    } catch (e) {
+      recorded = false;
+      channels.ledgerAlert.publish({ kind: 'completion-failed', error: e });
+    }
+    if (!recorded) {
+      res.destroy();
+      return { status, bytesOut: 0, outcome: 'failure' };
+    }
+    sendProblem(res, { code }, { requestId: ctx.requestId, headersCfg: cfg.headers, tls: deps.tls, head: ctx.method === 'HEAD', close: deps.closing() });
+    return { status, bytesOut: 0, outcome: 'failure' };
+  }
+
+  const status = upstream.statusCode;
+  const outHeaders = clientResponseHeaders(upstream.headers);
+  const opOverride = api.config.operations[ctx.operation!.id]?.cacheControl;
+  for (const k in outHeaders) res.setHeader(k, outHeaders[k]!);
+  applySecurityHeaders(res, cfg.headers, deps.tls, opOverride ?? cfg.headers.cacheControl);
+  res.setHeader('x-request-id', ctx.requestId);
+  if (deps.closing()) res.setHeader('connection', 'close');
+  res.writeHead(status);
+
+  // Hold back the most recent chunk so the last byte leaves only after the completion commit.
+  const committer = newBodyCommitter();
+  let held: Buffer | undefined;
+  let bytesOut = 0;
+  try {
+    for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
+      committer.update(chunk);
+      bytesOut += chunk.length;
+      if (held && !res.write(held)) await once(res, 'drain', { signal: abort.signal });
+      held = chunk;
+    }
+  } catch (err) {
+    res.off('close', onClientClose);
+    const clientGone = abort.signal.aborted;
+    const reason: ErrorCode = clientGone ? 'RAMPART_MALFORMED_REQUEST' : isTimeout(err) ? 'RAMPART_UPSTREAM_TIMEOUT' : 'RAMPART_UPSTREAM_UNAVAILABLE';
+    upstream.body.destroy();
+    try {
+      await deps.ledger.append(
+        completionInput(ctx, { decisionSeq, outcome: 'failure', status, stage: clientGone ? 'respond' : 'proxy', reason: clientGone ? 'RAMPART_CLIENT_ABORTED' : reason, bytesOut, responseBody: committer.finish() }),
+      );
+    } catch (e) {
+      channels.ledgerAlert.publish({ kind: 'completion-failed', error: e });
+    }
+    res.destroy();
+    return { status, bytesOut, outcome: 'failure' };
+  }
+  res.off('close', onClientClose);
+  try {
+    await deps.ledger.append(completionInput(ctx, { decisionSeq, outcome: 'success', status, stage: 'respond', reason: 'RAMPART_OK', bytesOut, responseBody: committer.finish() }));
+  } catch (err) {
+    // AU-5: the exchange cannot be completed unrecorded. Abort so the client sees a failure.
+    channels.ledgerAlert.publish({ kind: 'completion-failed', error: err });
+    deps.logger.error({ requestId: ctx.requestId, err: errSummary(err) }, 'completion record failed; connection aborted');
+    res.destroy();
+    return { status, bytesOut, outcome: 'failure' };
+  }
+  res.end(held);
+  return { status, bytesOut, outcome: 'success' };
+}
+
+function isTimeout(err: unknown): boolean {
+  return (
+    err instanceof undiciErrors.HeadersTimeoutError ||
+    err instanceof undiciErrors.BodyTimeoutError ||
+    err instanceof undiciErrors.ConnectTimeoutError
+  );
+}
+
+export function errSummary(err: unknown): { name?: string; code?: string; message?: string } {
+  const e = err as { name?: string; code?: string; message?: string };
+  return { name: e?.name, code: e?.code, message: e?.message };
+}

@@ -1,0 +1,49 @@
+/**
+ * Rampart's own endpoints under the reserved prefix (default `/.rampart`), which no API document
+ * may use: `health` (liveness), `ready` (readiness: ledger, keys, upstreams), `metrics`
+ * (Prometheus text, only to loopback peers and trusted proxies so the data plane does not
+ * publish operational detail, API8). The token endpoint and JWKS arrive here with the identity work.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { Metrics } from './metrics.js';
+import type { Readiness } from './readiness.js';
+import type { GatewayRuntime } from './runtime.js';
+import { sendJson, sendProblem } from './respond.js';
+import { normalizeAddress } from './client-address.js';
+
+export function createReservedHandler(deps: { metrics: Metrics; readiness: Readiness; tls: boolean; version: string }) {
+  return function reserved(req: IncomingMessage, res: ServerResponse, rt: GatewayRuntime): void {
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    const path = (q === -1 ? url : url.slice(0, q)).slice(rt.config.reservedPrefix.length);
+    const o = { headersCfg: rt.config.headers, tls: deps.tls };
+    const notFound = (): void => void sendProblem(res, { code: 'RAMPART_ROUTE_NOT_FOUND' }, { requestId: randomUUID(), ...o, head: req.method === 'HEAD', close: false });
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      sendProblem(res, { code: 'RAMPART_METHOD_NOT_ALLOWED', headers: { allow: 'GET, HEAD' } }, { requestId: randomUUID(), ...o, head: false, close: false });
+      return;
+    }
+    switch (path) {
+      case '/health':
+        sendJson(res, 200, { status: 'ok' }, o);
+        return;
+      case '/ready': {
+        const s = deps.readiness.state();
+        sendJson(res, s.ready ? 200 : 503, { status: s.ready ? 'ready' : 'not-ready', ...s, configHash: rt.hash }, o);
+        return;
+      }
+      case '/metrics': {
+        const peer = normalizeAddress(req.socket.remoteAddress ?? '');
+        const local = peer === '127.0.0.1' || peer === '::1' || peer.startsWith('127.');
+        if (!local && !rt.trusted.isTrusted(peer)) return notFound();
+        deps.metrics.registry.metrics().then(
+          (text) => sendJson(res, 200, text, { ...o, contentType: deps.metrics.registry.contentType }),
+          () => sendProblem(res, { code: 'RAMPART_INTERNAL' }, { requestId: randomUUID(), ...o, head: false, close: false }),
+        );
+        return;
+      }
+      default:
+        notFound();
+    }
+  };
+}

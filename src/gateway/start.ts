@@ -1,0 +1,185 @@
+/**
+ * The composition root (STYLE point 10): the only place that knows the concrete storage, ledger,
+ * key cache, stages and server. Everything else receives what it needs.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { RampartConfig } from '../config/types.js';
+import { loadSecrets } from '../config/secrets.js';
+import { createLogger, type Logger } from '../core/log.js';
+import { channels } from '../core/diagnostics.js';
+import { createLedger, type Ledger } from '../ledger/writer.js';
+import { createNullLedgerForBenchmark } from '../ledger/null-ledger.js';
+import { KeyCache } from '../keys/cache.js';
+import { openStorage } from '../storage/open.js';
+import type { Storage } from '../storage/types.js';
+import { tlsServerOptions } from '../tls/server-options.js';
+import { createAuthThrottle } from '../pipeline/auth-throttle.js';
+import { createParseStage } from '../pipeline/parse.js';
+import { createAddressLimitStage } from '../pipeline/address-limit.js';
+import { createRouteStage } from '../pipeline/route.js';
+import { createAuthenticateStage } from '../pipeline/authenticate.js';
+import { createScopeStage } from '../pipeline/scope.js';
+import { createValidateStage } from '../pipeline/validate.js';
+import { buildRuntime, type GatewayRuntime } from './runtime.js';
+import { createHandler } from './handler.js';
+import { createClientErrorHandler } from './client-error.js';
+import { createMetrics } from './metrics.js';
+import { createReadiness, type Readiness } from './readiness.js';
+import { createReservedHandler } from './reserved.js';
+import { errSummary } from './proxy.js';
+
+export const VERSION = '0.1.0';
+
+export interface StartOptions {
+  config: RampartConfig;
+  logger?: Logger;
+  /** Key-cache poll interval (ms); how soon a key created or revoked elsewhere takes effect. */
+  keyPollMs?: number;
+  /** Grace period for in-flight requests at shutdown. */
+  shutdownGraceMs?: number;
+  /**
+   * Benchmark baseline only (bench/): parse and route, no controls, no ledger, so the cost of the
+   * controls can be printed as a ratio. Not reachable from configuration or the CLI.
+   */
+  benchmarkPassThrough?: boolean;
+}
+
+export interface GatewayHandle {
+  readonly url: string;
+  readonly port: number;
+  readonly storage: Storage;
+  readonly ledger: Ledger;
+  readonly keys: KeyCache;
+  readonly readiness: Readiness;
+  runtime(): GatewayRuntime;
+  /** Graceful: stop accepting, finish in-flight requests, flush the ledger, close storage. */
+  close(): Promise<void>;
+}
+
+export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
+  const { config } = opts;
+  const logger = opts.logger ?? createLogger();
+  const tls = config.listen.tls !== undefined && !config.listen.plainHttp;
+  if (!tls) {
+    logger.warn({ host: config.listen.host }, 'plain HTTP listener: only for loopback or behind a trusted TLS-terminating proxy (ENC-1)');
+  }
+  const secrets = await loadSecrets(config.secretsFile);
+  const storage = await openStorage(config.storage);
+  const cleanup: (() => Promise<void> | void)[] = [() => storage.close()];
+  try {
+    const ledger = opts.benchmarkPassThrough
+      ? createNullLedgerForBenchmark()
+      : await createLedger(storage.ledger, {
+          node: config.node,
+          maxBatch: config.ledger.maxBatch,
+          onAlert: (err: unknown) => logger.error({ err: errSummary(err) }, 'ledger append failed (AU-5 alert)'),
+        });
+    cleanup.unshift(() => ledger.close());
+    const keys = await KeyCache.start(storage.keys, secrets.keyHashSecret, {
+      pollMs: opts.keyPollMs ?? 250,
+      onError: (err) => logger.warn({ err: errSummary(err) }, 'key refresh failed'),
+    });
+    cleanup.unshift(() => keys.close());
+    const throttle = createAuthThrottle(config.authThrottle);
+    const qualify = config.apis.length > 1;
+    const runtime = await buildRuntime(config, (rt) => opts.benchmarkPassThrough ? [createParseStage(config.limits), createRouteStage(rt)] : [
+      createParseStage(config.limits),
+      createAddressLimitStage(throttle),
+      createRouteStage(rt),
+      createAuthenticateStage(keys, throttle),
+      createScopeStage(qualify),
+      createValidateStage(config.limits),
+    ]);
+    cleanup.unshift(() => runtime.close());
+    for (const w of runtime.warnings) logger.warn(w);
+    // Swapped atomically by a reload (compliance-as-code work); each request keeps the one it started with.
+    const current = runtime;
+    const getRuntime = () => current;
+
+    const metrics = createMetrics({ ledgerHealthy: () => ledger.healthy, keysCount: () => keys.size });
+    cleanup.unshift(() => metrics.close());
+    const readiness = createReadiness({ store: storage.ledger, current: getRuntime, keysFresh: () => keys.fresh, ledgerHealthy: () => ledger.healthy });
+    cleanup.unshift(() => readiness.close());
+    const onAlert = (m: unknown) => logger.error({ kind: (m as { kind: string }).kind }, 'ledger alert');
+    channels.ledgerAlert.subscribe(onAlert);
+    cleanup.unshift(() => channels.ledgerAlert.unsubscribe(onAlert));
+
+    let closing = false;
+    const handler = createHandler({
+      current: getRuntime,
+      ledger,
+      logger,
+      tls,
+      closing: () => closing,
+      reserved: createReservedHandler({ metrics, readiness, tls, version: VERSION }),
+    });
+    const serverOpts: http.ServerOptions = {
+      maxHeaderSize: config.limits.maxHeaderBytes,
+      requestTimeout: config.limits.requestTimeoutMs + 1000,
+      headersTimeout: config.limits.headersTimeoutMs,
+      keepAliveTimeout: config.limits.keepAliveTimeoutMs,
+      connectionsCheckingInterval: 1000,
+      // Host is checked by the parse stage so the refusal is a problem+json with a record.
+      requireHostHeader: false,
+      joinDuplicateHeaders: false,
+      insecureHTTPParser: false,
+      noDelay: true,
+    };
+    const server = tls
+      ? https.createServer({ ...serverOpts, ...(await tlsServerOptions(config.listen.tls!)) }, handler)
+      : http.createServer(serverOpts, handler);
+    server.on('clientError', createClientErrorHandler({ current: getRuntime, ledger, tls }));
+    if (tls) {
+      // Failed handshakes (TLS 1.1 offered, no shared cipher) are counted, not recorded per attempt.
+      server.on('tlsClientError', (err: NodeJS.ErrnoException) => logger.debug({ code: err.code }, 'TLS handshake refused'));
+    }
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.listen.port, config.listen.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = server.address() as AddressInfo;
+    const hostForUrl = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    const url = `${tls ? 'https' : 'http'}://${hostForUrl}:${addr.port}`;
+    await readiness.check().catch(() => {});
+    await ledger.append({ type: 'system.event', outcome: 'info', configHash: runtime.hash, reason: 'RAMPART_OK', detail: { event: 'gateway.started', version: VERSION, listen: url } });
+    logger.info({ url, configHash: runtime.hash, apis: config.apis.map((a) => a.name) }, 'rampart gateway listening');
+
+    let closed: Promise<void> | undefined;
+    const handle: GatewayHandle = {
+      url,
+      port: addr.port,
+      storage,
+      ledger,
+      keys,
+      readiness,
+      runtime: getRuntime,
+      close() {
+        closed ??= (async () => {
+          closing = true;
+          const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+          server.closeIdleConnections();
+          const grace = setTimeout(() => server.closeAllConnections(), opts.shutdownGraceMs ?? 10_000);
+          await stopped;
+          clearTimeout(grace);
+          try {
+            await ledger.append({ type: 'system.event', outcome: 'info', configHash: current.hash, reason: 'RAMPART_OK', detail: { event: 'gateway.stopped', version: VERSION } });
+          } catch (err) {
+            logger.error({ err: errSummary(err) }, 'could not record shutdown');
+          }
+          for (const c of cleanup) await c();
+          logger.info('rampart gateway stopped');
+        })();
+        return closed;
+      },
+    };
+    return handle;
+  } catch (err) {
+    for (const c of cleanup) await Promise.resolve(c()).catch(() => {});
+    throw err;
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Stage `authenticate`: who is calling. Scoped API keys in this version, presented as
+ * `Authorization: Bearer <key>` (RFC 6750 §2.1) or in the header an apiKey scheme of the
+ * document names. Tokens, OIDC and mTLS slot in as further authenticators with the identity work.
+ *
+ * - No credential on a secured operation: 401 RAMPART_AUTH_REQUIRED with WWW-Authenticate.
+ * - Invalid, expired or revoked: 401 RAMPART_AUTH_INVALID, and the address's failure count grows
+ *   (N63-5). The client is not told which of these it was; the ledger and logs are.
+ * - More than one credential: refused, so two components never disagree about who called.
+ * Credential headers are always marked so the proxy never forwards them (DESIGN: proxy).
+ */
+import type { Principal } from '../core/context.js';
+import { deny, type Stage } from '../core/stage.js';
+import type { KeyCache } from '../keys/cache.js';
+import type { AuthThrottle } from './auth-throttle.js';
+
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+const CHALLENGE = 'Bearer realm="rampart"';
+
+export function createAuthenticateStage(keys: KeyCache, throttle: AuthThrottle): Stage {
+  return {
+    name: 'authenticate',
+    run(ctx) {
+      const api = ctx.api!;
+      const op = ctx.operation!;
+      const h = ctx.req.headers;
+      const found: string[] = [];
+      const names: string[] = [];
+      const auth = h.authorization;
+      if (auth !== undefined) {
+        names.push('authorization');
+        const m = BEARER.exec(auth);
+        found.push(m ? m[1]! : '');
+      }
+      for (const name of api.apiKeyHeaders) {
+        const v = h[name];
+        if (v === undefined) continue;
+        names.push(name);
+        found.push(Array.isArray(v) ? '' : v);
+      }
+      ctx.credentialHeaders = names;
+      if (op.security.length === 0) {
+        ctx.principal = ANONYMOUS;
+        return undefined;
+      }
+      if (found.length === 0) return deny('RAMPART_AUTH_REQUIRED', { headers: { 'www-authenticate': CHALLENGE } });
+      if (found.length > 1 || found[0] === '') {
+        throttle.fail(ctx.clientAddress);
+        return deny('RAMPART_AUTH_INVALID', {
+          detail: found.length > 1 ? 'Present exactly one credential.' : 'The Authorization header must use the Bearer scheme.',
+          headers: { 'www-authenticate': `${CHALLENGE}, error="invalid_request"` },
+        });
+      }
+      const check = keys.check(found[0]!);
+      if (!check.ok) {
+        if (check.reason === 'unavailable') return deny('RAMPART_AUTH_UNAVAILABLE', { headers: { 'retry-after': '5' } });
+        throttle.fail(ctx.clientAddress);
+        return deny('RAMPART_AUTH_INVALID', {
+          headers: { 'www-authenticate': `${CHALLENGE}, error="invalid_token"` },
+          cause: check.reason,
+        });
+      }
+      const k = check.key;
+      const p: Principal = {
+        name: k.name,
+        keyId: k.id,
+        authMethod: 'api-key',
+        scopes: scopeSet(k.scopes),
+        key: k,
+        ...(k.subject !== undefined ? { subject: k.subject } : {}),
+      };
+      ctx.principal = p;
+      return undefined;
+    },
+  };
+}
+
+const ANONYMOUS: Principal = { name: 'anonymous', authMethod: 'none', scopes: new Set() };
+
+// Scope sets are built once per key record, not per request.
+const scopeSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+function scopeSet(scopes: readonly string[]): ReadonlySet<string> {
+  let s = scopeSets.get(scopes);
+  if (!s) {
+    s = new Set(scopes);
+    scopeSets.set(scopes, s);
+  }
+  return s;
+}
