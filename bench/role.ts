@@ -43,6 +43,8 @@ async function main(): Promise<void> {
         `    openapi: ${JSON.stringify(brokerageOpenApiPath())}`,
         `    upstream: { url: "${upstream}", connections: 64 }`,
         '    mount: { prefix: / }',
+        // The key-propagation probe polls with a not-yet-known key; do not let it throttle itself.
+        'authThrottle: { maxFailures: 100, windowSeconds: 1 }',
       ].join('\n'),
     );
     const config = await loadConfig(file);

@@ -13,7 +13,8 @@
  * the controls add, latency at a fixed rate (half the pass-through peak; autocannon's overallRate,
  * which is rate-limited closed-loop, so p99 under-reports queueing a little), the ledger's own
  * append capacity, and how long a new key takes to work on a running gateway.
- * Environment: BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_CONNECTIONS (32), BENCH_SKIP_PG=1.
+ * Environment: BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_CONNECTIONS (32), BENCH_SKIP_PG=1,
+ * BENCH_QUICK=1 (peak throughput and CPU only).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -140,6 +141,7 @@ async function main(): Promise<void> {
     console.log(`\nCPU the controls add per request: sqlite ${(cpu('sqlite') - cpu('passthrough')).toFixed(0)} us${SKIP_PG ? '' : `, postgres ${(cpu('postgres') - cpu('passthrough')).toFixed(0)} us`} (gateway process incl. its ledger worker)`);
     console.log(`targets: controls >= 0.75 x passthrough -> sqlite ${(p('sqlite') / p('passthrough')).toFixed(2)}${SKIP_PG ? '' : `, postgres ${(p('postgres') / p('passthrough')).toFixed(2)}`}; passthrough >= 1.0 x undici-proxy -> ${(p('passthrough') / p('undici-proxy')).toFixed(2)}`);
 
+    if (process.env.BENCH_QUICK === '1') return;
     const rate = Math.max(100, Math.round(p('passthrough') / 2));
     console.log(`\nLatency at a fixed ${rate} req/s (half the pass-through peak), ms`);
     console.log('target         p50     p90     p99');

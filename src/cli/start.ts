@@ -4,7 +4,9 @@
  */
 import type { Command } from 'commander';
 import { startGateway } from '../gateway/start.js';
-import { loadCliConfig, withConfigOption } from './common.js';
+import { withConfigOption } from './common.js';
+import { loadConfigWithWarnings } from '../config/load.js';
+import { formatConfigIssue } from '../core/errors.js';
 
 export function register(program: Command): void {
   withConfigOption(
@@ -13,7 +15,8 @@ export function register(program: Command): void {
       .description('start the gateway with the configuration file')
       .option('--key-poll-ms <ms>', 'how often to pick up key changes', (v) => Number(v), 250),
   ).action(async (opts: { config: string; keyPollMs: number }) => {
-    const { config } = await loadCliConfig(opts);
+    const { config, warnings } = await loadConfigWithWarnings(opts.config);
+    for (const w of warnings) process.stderr.write(`rampart: warning: ${formatConfigIssue(w)}\n`);
     const gw = await startGateway({ config, keyPollMs: opts.keyPollMs });
     process.stdout.write(`rampart: listening on ${gw.url} (config ${gw.runtime().hash.slice(0, 19)})\n`);
     await waitForSignal();

@@ -84,7 +84,18 @@ export function clientResponseHeaders(upstream: Record<string, string | string[]
  * ASVS 14.4.5; API8). API responses are not for framing or sniffing; `no-store` by default so
  * account data is not kept by shared caches (ASVS 8.2.1).
  */
-export function securityHeaders(cfg: RampartConfig['headers'], tls: boolean): [string, string][] {
+const securityHeaderCache = new WeakMap<RampartConfig['headers'], { tls: readonly [string, string][]; plain: readonly [string, string][] }>();
+
+export function securityHeaders(cfg: RampartConfig['headers'], tls: boolean): readonly [string, string][] {
+  let cached = securityHeaderCache.get(cfg);
+  if (!cached) {
+    cached = { tls: buildSecurityHeaders(cfg, true), plain: buildSecurityHeaders(cfg, false) };
+    securityHeaderCache.set(cfg, cached);
+  }
+  return tls ? cached.tls : cached.plain;
+}
+
+function buildSecurityHeaders(cfg: RampartConfig['headers'], tls: boolean): [string, string][] {
   const h: [string, string][] = [
     ['x-content-type-options', 'nosniff'],
     ['x-frame-options', 'DENY'],

@@ -7,7 +7,6 @@
  * Upstream failures never leak detail (API8): a timeout is 504, anything else 502, both as
  * problem+json; the cause goes to the log and the ledger reason.
  */
-import { once } from 'node:events';
 import { errors as undiciErrors } from 'undici';
 import type { RequestContext } from '../core/context.js';
 import type { ErrorCode } from '../core/errors.js';
@@ -44,12 +43,6 @@ export async function proxyExchange(ctx: RequestContext, decisionSeq: number, de
     keyId: ctx.principal?.keyId,
     bodyLength: ctx.body ? ctx.body.length : ctx.hasBody ? 0 : undefined,
   });
-  const abort = new AbortController();
-  const onClientClose = () => {
-    if (!res.writableFinished) abort.abort();
-  };
-  res.once('close', onClientClose);
-
   let upstream;
   try {
     upstream = await up.pool.request({
@@ -57,21 +50,15 @@ export async function proxyExchange(ctx: RequestContext, decisionSeq: number, de
       method: ctx.method as 'GET',
       headers,
       body: ctx.body && ctx.body.length > 0 ? ctx.body : null,
-      signal: abort.signal,
     });
   } catch (err) {
-    res.off('close', onClientClose);
     const code: ErrorCode = isTimeout(err) ? 'RAMPART_UPSTREAM_TIMEOUT' : 'RAMPART_UPSTREAM_UNAVAILABLE';
     deps.logger.warn({ requestId: ctx.requestId, api: api.name, err: errSummary(err) }, 'upstream request failed');
     const status = code === 'RAMPART_UPSTREAM_TIMEOUT' ? 504 : 502;
-    let recorded = true;
     try {
       await deps.ledger.append(completionInput(ctx, { decisionSeq, outcome: 'failure', status, stage: 'proxy', reason: code, bytesOut: 0 }));
     } catch (e) {
-      recorded = false;
       channels.ledgerAlert.publish({ kind: 'completion-failed', error: e });
-    }
-    if (!recorded) {
       res.destroy();
       return { status, bytesOut: 0, outcome: 'failure' };
     }
@@ -88,33 +75,50 @@ export async function proxyExchange(ctx: RequestContext, decisionSeq: number, de
   if (deps.closing()) res.setHeader('connection', 'close');
   res.writeHead(status);
 
-  // Hold back the most recent chunk so the last byte leaves only after the completion commit.
+  // Stream, holding back the most recent chunk so that the last byte leaves only after the
+  // completion record is committed. Event-driven rather than `for await`: this is the hot path.
   const committer = newBodyCommitter();
+  const body = upstream.body;
   let held: Buffer | undefined;
   let bytesOut = 0;
-  try {
-    for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
+  const failure = await new Promise<'client' | Error | undefined>((resolve) => {
+    const onClose = () => {
+      if (!res.writableFinished) {
+        body.destroy();
+        resolve('client');
+      }
+    };
+    res.once('close', onClose);
+    body.on('data', (chunk: Buffer) => {
       committer.update(chunk);
       bytesOut += chunk.length;
-      if (held && !res.write(held)) await once(res, 'drain', { signal: abort.signal });
+      if (held !== undefined && !res.write(held)) {
+        body.pause();
+        res.once('drain', () => body.resume());
+      }
       held = chunk;
-    }
-  } catch (err) {
-    res.off('close', onClientClose);
-    const clientGone = abort.signal.aborted;
-    const reason: ErrorCode = clientGone ? 'RAMPART_MALFORMED_REQUEST' : isTimeout(err) ? 'RAMPART_UPSTREAM_TIMEOUT' : 'RAMPART_UPSTREAM_UNAVAILABLE';
-    upstream.body.destroy();
+    });
+    body.once('end', () => {
+      res.off('close', onClose);
+      resolve(undefined);
+    });
+    body.once('error', (err: Error) => {
+      res.off('close', onClose);
+      resolve(err);
+    });
+  });
+  if (failure !== undefined) {
+    const clientGone = failure === 'client';
+    const reason = clientGone ? 'RAMPART_CLIENT_ABORTED' : isTimeout(failure) ? 'RAMPART_UPSTREAM_TIMEOUT' : 'RAMPART_UPSTREAM_UNAVAILABLE';
+    body.destroy();
     try {
-      await deps.ledger.append(
-        completionInput(ctx, { decisionSeq, outcome: 'failure', status, stage: clientGone ? 'respond' : 'proxy', reason: clientGone ? 'RAMPART_CLIENT_ABORTED' : reason, bytesOut, responseBody: committer.finish() }),
-      );
+      await deps.ledger.append(completionInput(ctx, { decisionSeq, outcome: 'failure', status, stage: clientGone ? 'respond' : 'proxy', reason, bytesOut, responseBody: committer.finish() }));
     } catch (e) {
       channels.ledgerAlert.publish({ kind: 'completion-failed', error: e });
     }
     res.destroy();
     return { status, bytesOut, outcome: 'failure' };
   }
-  res.off('close', onClientClose);
   try {
     await deps.ledger.append(completionInput(ctx, { decisionSeq, outcome: 'success', status, stage: 'respond', reason: 'RAMPART_OK', bytesOut, responseBody: committer.finish() }));
   } catch (err) {

@@ -36,10 +36,7 @@ export function createReservedHandler(deps: { metrics: Metrics; readiness: Readi
         const peer = normalizeAddress(req.socket.remoteAddress ?? '');
         const local = peer === '127.0.0.1' || peer === '::1' || peer.startsWith('127.');
         if (!local && !rt.trusted.isTrusted(peer)) return notFound();
-        deps.metrics.registry.metrics().then(
-          (text) => sendJson(res, 200, text, { ...o, contentType: deps.metrics.registry.contentType }),
-          () => sendProblem(res, { code: 'RAMPART_INTERNAL' }, { requestId: randomUUID(), ...o, head: false, close: false }),
-        );
+        sendJson(res, 200, deps.metrics.render(), { ...o, contentType: deps.metrics.contentType });
         return;
       }
       default:

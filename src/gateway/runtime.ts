@@ -10,6 +10,7 @@ import type { ApiConfig, RampartConfig } from '../config/types.js';
 import { configHash } from '../config/hash.js';
 import { compose, type Pipeline } from '../core/compose.js';
 import { loadApi } from '../openapi/load.js';
+import { ConfigError } from '../core/errors.js';
 import type { ApiModel } from '../openapi/types.js';
 import type { Stage } from '../core/stage.js';
 import { trustedProxies, type TrustedProxies } from './client-address.js';
@@ -62,6 +63,12 @@ export async function buildRuntime(config: RampartConfig, stages: StageFactory):
         reservedPrefix: config.reservedPrefix,
       });
       for (const w of model.warnings) warnings.push(`${a.name}: ${w}`);
+      // A misspelt operationId under `operations` would silently drop an added scope: refuse it.
+      const known = new Set(model.operations.map((o) => o.id));
+      const unknown = Object.keys(a.operations).filter((id) => !known.has(id));
+      if (unknown.length > 0) {
+        throw new ConfigError(unknown.map((id) => ({ file: a.openapi, pointer: `/apis/${a.name}/operations/${id}`, message: `operationId '${id}' is not in the API document` })));
+      }
       apis.push({
         name: a.name,
         config: a,

@@ -12,6 +12,7 @@
 import type { Principal } from '../core/context.js';
 import { deny, type Stage } from '../core/stage.js';
 import type { KeyCache } from '../keys/cache.js';
+import type { OperationModel } from '../openapi/types.js';
 import type { AuthThrottle } from './auth-throttle.js';
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
@@ -43,7 +44,15 @@ export function createAuthenticateStage(keys: KeyCache, throttle: AuthThrottle):
         ctx.principal = ANONYMOUS;
         return undefined;
       }
-      if (found.length === 0) return deny('RAMPART_AUTH_REQUIRED', { headers: { 'www-authenticate': CHALLENGE } });
+      if (found.length === 0) {
+        // `security: [{}, ...]`: an alternative with no scheme makes authentication optional
+        // (OpenAPI 3.x Security Requirement Object); a credential, when sent, is still checked.
+        if (optionalAuth(op)) {
+          ctx.principal = ANONYMOUS;
+          return undefined;
+        }
+        return deny('RAMPART_AUTH_REQUIRED', { headers: { 'www-authenticate': CHALLENGE } });
+      }
       if (found.length > 1 || found[0] === '') {
         throttle.fail(ctx.clientAddress);
         return deny('RAMPART_AUTH_INVALID', {
@@ -73,6 +82,16 @@ export function createAuthenticateStage(keys: KeyCache, throttle: AuthThrottle):
       return undefined;
     },
   };
+}
+
+const optional = new WeakMap<OperationModel, boolean>();
+function optionalAuth(op: OperationModel): boolean {
+  let v = optional.get(op);
+  if (v === undefined) {
+    v = op.security.some((alt) => alt.schemes.length === 0);
+    optional.set(op, v);
+  }
+  return v;
 }
 
 const ANONYMOUS: Principal = { name: 'anonymous', authMethod: 'none', scopes: new Set() };

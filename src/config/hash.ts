@@ -1,0 +1,101 @@
+/**
+ * The configuration hash: the version id every ledger record carries (`configHash`), so that each
+ * decision names the configuration that made it (R17a4-3 (4), AU-3; DESIGN.md "which
+ * configuration version decided it").
+ *
+ * Definition (stable; anyone can recompute it offline from the repository):
+ *
+ *   sha256( "rampart-config-hash/1" 0x00
+ *           || u64be(len(C)) || C
+ *           || for each document D, in `apis` order: u64be(len(D)) || D )
+ *
+ * where C is the canonical JSON of the loaded configuration (src/ledger/canonical.ts, RFC 8785
+ * style: keys sorted by UTF-16 code units, no whitespace, `undefined` members omitted) and D are the
+ * raw bytes of each referenced OpenAPI document. Length prefixes keep part boundaries
+ * unambiguous: moving bytes from one part to the next changes the hash.
+ *
+ * Three fields are normalised before hashing, because they are not part of what decides a
+ * request and would otherwise make the "same" configuration hash differently:
+ * - `node` is left out: every node of a cluster runs the same version (the record names its
+ *   node separately);
+ * - the password of `storage.postgres.url` is replaced by `***`: a secret must never reach a
+ *   ledger record, and a hash over otherwise-public text is a dictionary-attack oracle for it;
+ * - with `baseDir` (the configuration file's folder), file paths under it are written relative
+ *   to it with '/' separators, so that checkouts in different folders hash alike (needed to
+ *   compare the repository with the live gateway).
+ */
+import { createHash } from 'node:crypto';
+import { isAbsolute, relative, sep } from 'node:path';
+import { canonicalize } from '../ledger/canonical.js';
+import type { RampartConfig } from './types.js';
+
+const DOMAIN = Buffer.from('rampart-config-hash/1\0', 'utf8');
+
+export interface ConfigHashOptions {
+  /** Folder of the configuration file; paths under it are hashed relative to it. */
+  baseDir?: string;
+}
+
+/**
+ * Returns `sha256:<hex>` over the configuration and the bytes of its OpenAPI documents.
+ *
+ * @example
+ * const docs = await Promise.all(config.apis.map((a) => readFile(a.openapi)));
+ * const hash = configHash(config, docs); // 'sha256:3f1c...'
+ */
+export function configHash(config: RampartConfig, extraFiles: readonly Buffer[], options: ConfigHashOptions = {}): string {
+  const h = createHash('sha256');
+  h.update(DOMAIN);
+  const part = (bytes: Buffer) => {
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64BE(BigInt(bytes.length));
+    h.update(len);
+    h.update(bytes);
+  };
+  part(Buffer.from(canonicalize(hashView(config, options.baseDir)), 'utf8'));
+  for (const doc of extraFiles) {
+    if (!Buffer.isBuffer(doc)) throw new TypeError('configHash: extraFiles must be Buffers');
+    part(doc);
+  }
+  return `sha256:${h.digest('hex')}`;
+}
+
+function hashView(config: RampartConfig, baseDir: string | undefined): unknown {
+  const path = (p: string): string => {
+    if (baseDir === undefined) return p;
+    const rel = relative(baseDir, p);
+    if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return p;
+    return rel.split(sep).join('/');
+  };
+  const { node: _node, ...rest } = config;
+  const tls = config.listen.tls;
+  return {
+    ...rest,
+    listen: {
+      ...config.listen,
+      tls: tls ? { ...tls, cert: path(tls.cert), key: path(tls.key), ca: tls.ca === undefined ? undefined : path(tls.ca) } : undefined,
+    },
+    secretsFile: path(config.secretsFile),
+    storage:
+      config.storage.driver === 'sqlite'
+        ? { driver: 'sqlite', sqlite: { path: path(config.storage.sqlite.path) } }
+        : { driver: 'postgres', postgres: { ...config.storage.postgres, url: redactPassword(config.storage.postgres.url) } },
+    apis: config.apis.map((a) => ({
+      ...a,
+      openapi: path(a.openapi),
+      upstream: { ...a.upstream, ca: a.upstream.ca === undefined ? undefined : path(a.upstream.ca) },
+    })),
+  };
+}
+
+function redactPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password === '') return url;
+    u.password = '***';
+    return u.toString();
+  } catch {
+    // The loader refuses URLs that do not parse; never hash one that might hold a secret.
+    return '<unparseable>';
+  }
+}
