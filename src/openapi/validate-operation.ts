@@ -66,6 +66,9 @@ export function createSchemaStore(doc: JsonObject, version: '3.0' | '3.1', unkno
       ownProperties: true,
       logger: false,
       discriminator: false,
+      // Money: `multipleOf: 0.01` must accept 1.07 although 1.07 / 0.01 is not an integer in
+      // binary floating point (test/regressions/multipleof-money.test.ts).
+      multipleOfPrecision: 9,
     };
     const a: Ajv = version === '3.1' ? (new Ajv2020(options) as unknown as Ajv) : new Ajv(options);
     for (const [name, fmt] of Object.entries(fullFormats)) a.addFormat(name, fmt as never);

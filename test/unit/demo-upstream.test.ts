@@ -101,6 +101,8 @@ function toJsonSchema(schema: Json, seen: string[] = []): Json {
   } else if (out.exclusiveMaximum === false) delete out.exclusiveMaximum;
   if (out.nullable === true && typeof out.type === 'string') out.type = [out.type, 'null'];
   delete out.nullable;
+  // Ajv strict mode has no OpenAPI discriminator; the oneOf branches are exclusive on `type` anyway.
+  delete out.discriminator;
   return out;
 }
 
