@@ -38,7 +38,7 @@ export interface TestResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: Buffer;
-  json(): any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  json(): any;  
 }
 
 function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {

@@ -152,7 +152,7 @@ function problemValidator(): ValidateFunction {
 interface Res {
   status: number;
   headers: Headers;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  body: any;  
 }
 
 let upstream: BrokerageUpstream;
