@@ -5,7 +5,7 @@
  * (and a key), then answers 'cpu' messages with its CPU time, so the orchestrator can compute CPU
  * per request. Every process is on loopback.
  */
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -53,7 +53,10 @@ async function main(): Promise<void> {
     const { key } = await createKey(gw.storage.keys, secrets.keyHashSecret, { name: 'bench', scopes: ['accounts:read', 'orders:write'], subject: 'cus_alice' });
     await gw.keys.refresh();
     info = { port: gw.port, key, dir, configFile: file, dbPath: join(dir, 'rampart.db'), secretsFile: config.secretsFile };
-    process.on('SIGTERM', () => void gw.close().then(() => process.exit(0)));
+    process.on('SIGTERM', () => void gw.close().finally(() => {
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(0);
+    }));
   } else {
     throw new Error(`unknown role ${role}`);
   }

@@ -1,14 +1,18 @@
 /**
  * `rampart audit verify|search|tail`: the ledger from an operator's or examiner's seat. Works
- * beside a running gateway (SQLite in WAL mode, or PostgreSQL) and only reads: the CLI never
- * appends to the ledger, so the node's single writer stays the only one (DESIGN.md, the ledger).
+ * beside a running gateway (SQLite in WAL mode, or PostgreSQL) and only reads: storage is opened
+ * read-only (see withReadOnlyStorage), so the CLI can never append to the ledger, the node's
+ * single writer stays the only one (DESIGN.md, the ledger), and read-only access is enough.
  */
 import type { Command } from 'commander';
 import { verifyChain } from '../ledger/verify.js';
 import type { PersonalFields, StoredRecord } from '../ledger/record.js';
 import type { LedgerQuery, LedgerStore } from '../storage/types.js';
 import { CliExit, EXIT } from './exit-codes.js';
-import { loadCliConfig, output, withConfigOption, withStorage } from './common.js';
+import type { RampartConfig } from '../config/types.js';
+import { openStorage } from '../storage/open.js';
+import type { Storage } from '../storage/types.js';
+import { loadCliConfig, output, withConfigOption } from './common.js';
 
 export function register(program: Command): void {
   const audit = program.command('audit').description('verify, search and follow the audit ledger');
@@ -21,7 +25,7 @@ export function register(program: Command): void {
       .option('--json', 'print JSON'),
   ).action(async (opts: { config: string; fromSeq?: number; json?: boolean }) => {
     const { config } = await loadCliConfig(opts);
-    const r = await withStorage(config, (s) => verifyChain(s.ledger, opts.fromSeq !== undefined ? { fromSeq: opts.fromSeq } : {}));
+    const r = await withReadOnlyStorage(config, (s) => verifyChain(s.ledger, opts.fromSeq !== undefined ? { fromSeq: opts.fromSeq } : {}));
     const bad = r.firstBad;
     output(opts.json, r, () =>
       bad
@@ -60,7 +64,7 @@ export function register(program: Command): void {
     if (opts.reason !== undefined) q.reason = opts.reason;
     if (opts.requestId !== undefined) q.requestId = opts.requestId;
     if (opts.type !== undefined) q.type = opts.type as LedgerQuery['type'];
-    const rows = await withStorage(config, async (s) => withPersonal(s.ledger, await s.ledger.search(q)));
+    const rows = await withReadOnlyStorage(config, async (s) => withPersonal(s.ledger, await s.ledger.search(q)));
     output(opts.json, rows.map(jsonView), () => (rows.length === 0 ? 'no records' : rows.map(line).join('\n')));
   });
 
@@ -74,7 +78,7 @@ export function register(program: Command): void {
       .option('--json', 'print JSON (one object per line with --follow)'),
   ).action(async (opts: { config: string; lines?: number; follow?: boolean; interval?: number; json?: boolean }) => {
     const { config } = await loadCliConfig(opts);
-    await withStorage(config, async (s) => {
+    await withReadOnlyStorage(config, async (s) => {
       const newest = (await s.ledger.search({ limit: opts.lines ?? 10, descending: true })).reverse();
       const rows = await withPersonal(s.ledger, newest);
       if (!opts.follow) {
@@ -189,4 +193,18 @@ function untilInterrupted(ms: number, poll: () => Promise<void>): Promise<void> 
     };
     tick();
   });
+}
+
+/**
+ * Like common.ts's withStorage, but read-only: no schema creation or migration, no writer thread,
+ * and every write refused (for PostgreSQL by the server as well). An examiner's read-only
+ * database role or a read-only copy of the SQLite file is enough.
+ */
+async function withReadOnlyStorage<T>(config: RampartConfig, fn: (s: Storage) => Promise<T>): Promise<T> {
+  const storage = await openStorage(config.storage, { readOnly: true });
+  try {
+    return await fn(storage);
+  } finally {
+    await storage.close();
+  }
 }

@@ -38,6 +38,7 @@ export class KeyCache {
   #pollTimer: NodeJS.Timeout | undefined;
   #touchTimer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
+  #queued: Promise<void> | undefined;
   #closed = false;
 
   private constructor(store: KeyStore, secret: Buffer, o: KeyCacheOptions) {
@@ -69,10 +70,23 @@ export class KeyCache {
     }
   }
 
-  /** Pulls changes since the last cursor. Concurrent callers share one round trip. */
+  /**
+   * Pulls changes since the last cursor. A poll already in flight may have started before the
+   * caller's change was written, so a caller always gets a poll that starts after its call;
+   * callers arriving while one is queued share it.
+   */
   refresh(): Promise<void> {
-    if (this.#refreshing) return this.#refreshing;
-    this.#refreshing = (async () => {
+    if (this.#queued) return this.#queued;
+    if (!this.#refreshing) return this.#startRefresh();
+    this.#queued = this.#refreshing.catch(() => {}).then(() => {
+      this.#queued = undefined;
+      return this.#startRefresh();
+    });
+    return this.#queued;
+  }
+
+  #startRefresh(): Promise<void> {
+    const p = (async () => {
       try {
         const { cursor, keys } = await this.#store.changesSince(this.#cursor);
         for (const k of keys) this.#keys.set(k.id, k);
@@ -83,7 +97,8 @@ export class KeyCache {
         this.#refreshing = undefined;
       }
     })();
-    return this.#refreshing;
+    this.#refreshing = p;
+    return p;
   }
 
   get fresh(): boolean {

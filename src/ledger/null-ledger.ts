@@ -9,10 +9,11 @@ export function createNullLedgerForBenchmark(): Ledger {
   let seq = 0;
   const ledger = {
     healthy: true,
+    pending: 0,
     async append() {
       return { seq: ++seq, ts: Date.now() };
     },
-    async head() {
+    head() {
       return seq === 0 ? null : { seq, chainHash: '0'.repeat(64) };
     },
     async flush() {},

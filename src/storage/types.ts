@@ -20,7 +20,12 @@ export interface LedgerStore {
   append(batch: readonly { stored: StoredRecord; priv: PrivatePart }[]): Promise<void>;
   /** The last committed record's seq and chain hash, or null for an empty ledger. */
   head(): Promise<ChainHead | null>;
-  /** Records with seq >= fromSeq in seq order, at most `limit` of them. */
+  /**
+   * Records with seq >= fromSeq in seq order, at most `limit` of them. `record` is parsed from
+   * `canonical`, except `record.seq`, which is the seq the row is stored under, so that
+   * verification can tell a moved row from a rewritten one; a row whose text does not parse is
+   * still returned (for verification to report), with its other fields best effort.
+   */
   read(fromSeq: number, limit: number): Promise<StoredRecord[]>;
   /** Private parts for the given seqs (missing ones are omitted). */
   readPrivate(seqs: readonly number[]): Promise<PrivatePart[]>;
@@ -31,7 +36,9 @@ export interface LedgerStore {
 }
 
 export interface LedgerQuery {
+  /** UTC ms, inclusive. */
   fromTs?: number;
+  /** UTC ms, inclusive. */
   toTs?: number;
   type?: RecordType;
   principal?: string;

@@ -1,0 +1,1 @@
+export { openPostgresStorage, type PostgresOptions, type PostgresStorage, type PostgresLedgerStore, type PostgresDurability } from './store.js';

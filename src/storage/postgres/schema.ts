@@ -1,0 +1,92 @@
+/**
+ * PostgreSQL schema, in its own schema (config `storage.postgres.schema`, default `rampart`), as
+ * numbered migrations recorded in `schema_version`, applied in one transaction under an advisory
+ * lock so that two gateways starting together do not both migrate. Never edit an applied
+ * migration; add one.
+ *
+ * Same tables as the SQLite backend (see ../sqlite/schema.ts), with BIGINT seq and ts, JSONB for
+ * the personal fields, and `object_ids` (the path parameter values) as a GIN-indexed array for
+ * object-id search. The gateway's role needs INSERT and SELECT on the ledger tables and UPDATE on
+ * chain_head only; purge will run under another role.
+ */
+import { GENESIS_HASH } from '../../ledger/chain.js';
+
+export interface PgMigration {
+  version: number;
+  description: string;
+  /** SQL for the given (already quoted) schema identifier. */
+  sql(s: string): string;
+}
+
+export const PG_MIGRATIONS: readonly PgMigration[] = [
+  {
+    version: 1,
+    description: 'ledger records, private parts, chain head, api keys',
+    sql: (s) => `
+      CREATE TABLE ${s}.ledger_records (
+        seq BIGINT PRIMARY KEY,
+        ts BIGINT NOT NULL,
+        type TEXT NOT NULL,
+        request_id TEXT,
+        api TEXT,
+        operation_id TEXT,
+        status INTEGER,
+        outcome TEXT NOT NULL,
+        reason TEXT,
+        canonical TEXT NOT NULL,
+        leaf_hash TEXT NOT NULL,
+        chain_hash TEXT NOT NULL
+      );
+      CREATE INDEX ledger_records_ts ON ${s}.ledger_records (ts);
+      CREATE INDEX ledger_records_request_id ON ${s}.ledger_records (request_id);
+      CREATE INDEX ledger_records_operation_id ON ${s}.ledger_records (operation_id);
+      CREATE INDEX ledger_records_reason ON ${s}.ledger_records (reason);
+      CREATE INDEX ledger_records_status ON ${s}.ledger_records (status);
+
+      CREATE TABLE ${s}.ledger_private (
+        seq BIGINT PRIMARY KEY,
+        principal TEXT,
+        subject TEXT,
+        client_address TEXT,
+        object_ids TEXT[] NOT NULL DEFAULT '{}',
+        personal_json JSONB,
+        personal_salt TEXT,
+        request_body_salt TEXT,
+        response_body_salt TEXT
+      );
+      CREATE INDEX ledger_private_principal ON ${s}.ledger_private (principal);
+      CREATE INDEX ledger_private_subject ON ${s}.ledger_private (subject);
+      CREATE INDEX ledger_private_object_ids ON ${s}.ledger_private USING GIN (object_ids);
+
+      CREATE TABLE ${s}.chain_head (
+        id SMALLINT PRIMARY KEY CHECK (id = 1),
+        seq BIGINT NOT NULL,
+        chain_hash TEXT NOT NULL
+      );
+      INSERT INTO ${s}.chain_head (id, seq, chain_hash) VALUES (1, 0, '${GENESIS_HASH}');
+
+      CREATE TABLE ${s}.api_keys (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        scopes TEXT[] NOT NULL,
+        subject TEXT,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT,
+        revoked_at BIGINT,
+        last_used_at BIGINT,
+        created_by TEXT,
+        change_seq BIGINT NOT NULL
+      );
+      CREATE INDEX api_keys_change_seq ON ${s}.api_keys (change_seq);
+
+      CREATE TABLE ${s}.key_changes (
+        id SMALLINT PRIMARY KEY CHECK (id = 1),
+        n BIGINT NOT NULL
+      );
+      INSERT INTO ${s}.key_changes (id, n) VALUES (1, 0);
+    `,
+  },
+];
+
+export const PG_LATEST_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;

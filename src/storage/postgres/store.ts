@@ -1,0 +1,449 @@
+/**
+ * PostgreSQL storage: LedgerStore and KeyStore over a pg Pool, in a schema of their own.
+ *
+ * Durability: every session of the pool starts with synchronous_commit=on (a startup option, so
+ * no role or database default can weaken it), and the open fails if the server reports anything
+ * else. An append is ONE statement, hence one transaction: it moves the one-row chain_head from
+ * the expected seq to the batch's last (the row lock makes a second writer wait, then find the
+ * head moved and insert nothing) and inserts all records and private parts with unnest().
+ *
+ * Outages reject promptly instead of hanging: connection timeout, a client-side query timeout
+ * (a cut connection that never answers) and a server-side statement timeout, and a listener for
+ * errors on idle connections (without it a dropped connection would crash the process). A
+ * failed connection is discarded by the pool, so service resumes when the database is back.
+ */
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import { ChainContinuityError, checkBatchContinues } from '../../ledger/chain.js';
+import type { LedgerRecord, PersonalFields, PrivatePart, StoredRecord } from '../../ledger/record.js';
+import type { ApiKeyRecord, ChainHead, KeyStore, LedgerQuery, LedgerStore, Storage } from '../types.js';
+import { PG_LATEST_VERSION, PG_MIGRATIONS } from './schema.js';
+
+export interface PostgresOptions {
+  url: string;
+  /** Schema holding Rampart's tables (default 'rampart'). */
+  schema?: string;
+  /** Connections in the pool (default 10). */
+  poolSize?: number;
+  /** Time to establish a connection (default 5000 ms). */
+  connectTimeoutMs?: number;
+  /** Client-side limit for a query's answer, also when the connection is silently cut (default 5000 ms). */
+  queryTimeoutMs?: number;
+  /** Server-side statement_timeout (default 5000 ms). */
+  statementTimeoutMs?: number;
+  /**
+   * Read only (the CLI's audit commands, an examiner's role with SELECT only): no migration, and
+   * every session runs with default_transaction_read_only=on, so the server refuses any write.
+   */
+  readOnly?: boolean;
+}
+
+export interface PostgresDurability {
+  synchronousCommit: string;
+  statementTimeout: string;
+}
+
+export interface PostgresLedgerStore extends LedgerStore {
+  /** SHOW synchronous_commit / statement_timeout on a session of the store's own pool. */
+  durability(): Promise<PostgresDurability>;
+}
+
+export interface PostgresStorage extends Storage {
+  readonly driver: 'postgres';
+  readonly ledger: PostgresLedgerStore;
+  readonly schema: string;
+}
+
+type Batch = readonly { stored: StoredRecord; priv: PrivatePart }[];
+
+const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * Connects, creates or migrates the schema, and checks the durability setting.
+ *
+ * @example
+ * const storage = await openPostgresStorage({ url: 'postgres://rampart@db/rampart', schema: 'rampart' });
+ */
+export async function openPostgresStorage(opts: PostgresOptions): Promise<PostgresStorage> {
+  if (!opts || typeof opts.url !== 'string' || opts.url.length === 0) throw new TypeError('postgres: url is required');
+  const schema = opts.schema ?? 'rampart';
+  if (!IDENT.test(schema)) throw new TypeError(`postgres: schema '${schema}' must be a lower-case SQL identifier`);
+  const s = `"${schema}"`;
+  const statementTimeoutMs = opts.statementTimeoutMs ?? 5000;
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.poolSize ?? 10,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
+    query_timeout: opts.queryTimeoutMs ?? 5000,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+    application_name: 'rampart',
+    // Startup options apply to every session of the pool before any query runs (see header).
+    options:
+      `-c synchronous_commit=on -c statement_timeout=${Math.floor(statementTimeoutMs)} -c idle_in_transaction_session_timeout=${Math.floor(statementTimeoutMs * 2)}` +
+      (opts.readOnly ? ' -c default_transaction_read_only=on' : ''),
+  });
+  // Errors of idle connections (server restart, cut network) would otherwise be thrown as an
+  // unhandled 'error' event; the pool has already dropped the connection, and the next query
+  // reports the outage to its caller.
+  pool.on('error', () => {});
+
+  try {
+    if (opts.readOnly) await checkVersion(pool, schema, s);
+    else await migrate(pool, schema, s);
+    const d = await showDurability(pool);
+    if (d.synchronousCommit !== 'on') {
+      throw new Error(`postgres: synchronous_commit is '${d.synchronousCommit}' for Rampart's sessions; strict durability needs 'on' (is it overridden by an 'options' parameter in the URL?)`);
+    }
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw err;
+  }
+
+  const sql = statements(s);
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => (closing ??= pool.end());
+  let ledgerClosed = false;
+  let keysClosed = false;
+
+  const ledger: PostgresLedgerStore = {
+    async append(batch: Batch) {
+      if (opts.readOnly) throw new Error(`postgres: schema ${schema} is open read-only`);
+      if (batch.length === 0) return;
+      const first = batch[0]!.stored.record.seq;
+      // The same shape checks as every backend; the head itself is checked in the statement.
+      checkBatchContinues(first - 1, batch);
+      const last = batch[batch.length - 1]!.stored;
+      const { records, privates } = batchJson(batch);
+      const res = await pool.query<{ head_ok: number }>(sql.append, [last.record.seq, last.chainHash, first - 1, records, privates]);
+      const row = res.rows[0];
+      if (!row || Number(row.head_ok) !== 1) {
+        const h = await ledger.head();
+        throw new ChainContinuityError((h?.seq ?? 0) + 1, first);
+      }
+    },
+    async head() {
+      const r = await pool.query<{ seq: string; chain_hash: string }>(sql.head);
+      const row = r.rows[0];
+      if (!row) throw new Error(`postgres: ${schema}.chain_head is empty`);
+      const seq = toNum(row.seq);
+      return seq > 0 ? ({ seq, chainHash: row.chain_hash } satisfies ChainHead) : null;
+    },
+    async read(fromSeq: number, limit: number) {
+      const r = await pool.query<RecordRow>(sql.read, [fromSeq, limit]);
+      return r.rows.map(toStored);
+    },
+    async readPrivate(seqs: readonly number[]) {
+      if (seqs.length === 0) return [];
+      const r = await pool.query<PrivateRow>(sql.readPrivate, [seqs]);
+      return r.rows.map(toPrivate);
+    },
+    async search(q: LedgerQuery) {
+      const { text, values } = searchSql(s, q);
+      const r = await pool.query<RecordRow>(text, values);
+      return r.rows.map(toStored);
+    },
+    async ping() {
+      await pool.query('SELECT 1');
+    },
+    durability: () => showDurability(pool),
+    async close() {
+      ledgerClosed = true;
+      if (keysClosed) await close();
+    },
+  };
+
+  const keys: KeyStore = {
+    async insert(k: ApiKeyRecord) {
+      try {
+        await pool.query(sql.keyInsert, [
+          k.id, k.name, k.hash, k.scopes, k.subject ?? null, k.createdAt, k.expiresAt ?? null,
+          k.revokedAt ?? null, k.lastUsedAt ?? null, k.createdBy ?? null,
+        ]);
+      } catch (err) {
+        if ((err as { code?: string }).code === '23505') {
+          throw Object.assign(new Error(`api key '${k.id}' already exists`), { code: 'RAMPART_KEY_EXISTS', cause: err });
+        }
+        throw err;
+      }
+    },
+    async get(id: string) {
+      const r = await pool.query<KeyRow>(sql.keyGet, [id]);
+      return r.rows[0] ? toKey(r.rows[0]) : undefined;
+    },
+    async list() {
+      const r = await pool.query<KeyRow>(sql.keyList);
+      return r.rows.map(toKey);
+    },
+    async revoke(id: string, at: number) {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        const cur = await client.query<{ revoked_at: string | null }>(sql.keyLock, [id]);
+        const row = cur.rows[0];
+        let found = false;
+        if (row) {
+          found = true;
+          // Revoking twice keeps the first time and does not count as a change.
+          if (row.revoked_at === null) await client.query(sql.keyRevoke, [id, at]);
+        }
+        await client.query('COMMIT');
+        return found;
+      } catch (err) {
+        broken = err as Error;
+        await client.query('ROLLBACK').catch(() => {});
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    },
+    async touch(uses: ReadonlyMap<string, number>) {
+      if (uses.size === 0) return;
+      await pool.query(sql.keyTouch, [[...uses.keys()], [...uses.values()]]);
+    },
+    async changesSince(cursor: number) {
+      const r = await pool.query<KeyRow & { counter: string }>(sql.keyChanges, [cursor]);
+      const rows = r.rows;
+      const last = rows[rows.length - 1];
+      if (last) return { cursor: toNum(last.change_seq), keys: rows.map(toKey) };
+      const n = toNum((await pool.query<{ n: string }>(sql.keyCounter)).rows[0]?.n ?? 0);
+      // A cursor ahead of the counter means the database was replaced: start over.
+      if (cursor > n) return keys.changesSince(0);
+      return { cursor, keys: [] };
+    },
+    async close() {
+      keysClosed = true;
+      if (ledgerClosed) await close();
+    },
+  };
+
+  return { driver: 'postgres', schema, ledger, keys, close };
+}
+
+async function showDurability(pool: pg.Pool): Promise<PostgresDurability> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    const a = await client.query<{ synchronous_commit: string }>('SHOW synchronous_commit');
+    const b = await client.query<{ statement_timeout: string }>('SHOW statement_timeout');
+    return { synchronousCommit: a.rows[0]!.synchronous_commit, statementTimeout: b.rows[0]!.statement_timeout };
+  } catch (err) {
+    broken = err as Error;
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
+
+async function checkVersion(pool: pg.Pool, schema: string, s: string): Promise<void> {
+  const t = await pool.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [`${s}.schema_version`]);
+  if (!t.rows[0]?.t) throw new Error(`postgres: no Rampart ledger in schema ${schema} yet (start the gateway once to create it)`);
+  const r = await pool.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${s}.schema_version`);
+  const v = r.rows[0]?.v ?? 0;
+  if (v > PG_LATEST_VERSION) throw new Error(`postgres: schema ${schema} has version ${v}, newer than this Rampart (${PG_LATEST_VERSION})`);
+}
+
+async function migrate(pool: pg.Pool, schema: string, s: string): Promise<void> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    // One migrator per schema at a time; released with the transaction.
+    const lockKey = createHash('sha256').update(`rampart:migrate:${schema}`).digest().readBigInt64BE(0);
+    await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey.toString()]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${s}.schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
+    const r = await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${s}.schema_version`);
+    const current = r.rows[0]?.v ?? 0;
+    if (current > PG_LATEST_VERSION) {
+      throw new Error(`postgres: schema ${schema} has version ${current}, newer than this Rampart (${PG_LATEST_VERSION})`);
+    }
+    for (const m of PG_MIGRATIONS) {
+      if (m.version <= current) continue;
+      await client.query(m.sql(s));
+      await client.query(`INSERT INTO ${s}.schema_version (version, description, applied_at) VALUES ($1, $2, $3)`, [m.version, m.description, Date.now()]);
+    }
+    await client.query('COMMIT');
+  } catch (err) {
+    broken = err as Error;
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
+
+function statements(s: string) {
+  const recordCols = 'r.seq, r.ts, r.type, r.outcome, r.canonical, r.leaf_hash, r.chain_hash';
+  const keyCols = 'id, name, hash, scopes, subject, created_at, expires_at, revoked_at, last_used_at, created_by, change_seq';
+  return {
+    recordCols,
+    // One statement = one transaction. `h` moves the head only if it is where the batch starts;
+    // the inserts take rows only when `h` did, so a refused batch writes nothing at all.
+    // One statement = one transaction. `h` moves the head only if it is where the batch starts;
+    // the inserts take rows only when `h` did, so a refused batch writes nothing at all. The rows
+    // arrive as one JSON document each: JSON.stringify is native, whereas pg escapes every array
+    // element in JavaScript, on the event loop.
+    append: `
+      WITH h AS (
+        UPDATE ${s}.chain_head SET seq = $1, chain_hash = $2 WHERE id = 1 AND seq = $3 RETURNING 1
+      ), r AS (
+        INSERT INTO ${s}.ledger_records (seq, ts, type, request_id, api, operation_id, status, outcome, reason, canonical, leaf_hash, chain_hash)
+        SELECT x.seq, x.ts, x.type, x.request_id, x.api, x.operation_id, x.status, x.outcome, x.reason, x.canonical, x.leaf_hash, x.chain_hash
+        FROM jsonb_to_recordset($4::jsonb) AS x(seq bigint, ts bigint, type text, request_id text, api text, operation_id text, status int, outcome text, reason text, canonical text, leaf_hash text, chain_hash text)
+        WHERE EXISTS (SELECT 1 FROM h)
+        RETURNING 1
+      ), p AS (
+        INSERT INTO ${s}.ledger_private (seq, principal, subject, client_address, object_ids, personal_json, personal_salt, request_body_salt, response_body_salt)
+        SELECT u.seq, u.personal ->> 'principal', u.personal ->> 'subject', u.personal ->> 'clientAddress',
+               ARRAY(SELECT e.value FROM jsonb_each_text(coalesce(u.personal -> 'pathParams', '{}'::jsonb)) AS e),
+               u.personal, u.personal_salt, u.request_body_salt, u.response_body_salt
+        FROM jsonb_to_recordset($5::jsonb) AS u(seq bigint, personal jsonb, personal_salt text, request_body_salt text, response_body_salt text)
+        WHERE EXISTS (SELECT 1 FROM h)
+        RETURNING 1
+      )
+      SELECT (SELECT count(*) FROM h)::int AS head_ok, (SELECT count(*) FROM r)::int AS records, (SELECT count(*) FROM p)::int AS privates`,
+    head: `SELECT seq, chain_hash FROM ${s}.chain_head WHERE id = 1`,
+    read: `SELECT ${recordCols} FROM ${s}.ledger_records r WHERE r.seq >= $1 ORDER BY r.seq LIMIT $2`,
+    readPrivate: `SELECT seq, personal_json, personal_salt, request_body_salt, response_body_salt FROM ${s}.ledger_private WHERE seq = ANY($1::bigint[]) ORDER BY seq`,
+    keyInsert: `
+      WITH c AS (UPDATE ${s}.key_changes SET n = n + 1 WHERE id = 1 RETURNING n)
+      INSERT INTO ${s}.api_keys (${keyCols})
+      SELECT $1, $2, $3, $4::text[], $5, $6, $7, $8, $9, $10, c.n FROM c`,
+    keyGet: `SELECT ${keyCols} FROM ${s}.api_keys WHERE id = $1`,
+    keyList: `SELECT ${keyCols} FROM ${s}.api_keys ORDER BY created_at, id`,
+    keyLock: `SELECT revoked_at FROM ${s}.api_keys WHERE id = $1 FOR UPDATE`,
+    // The counter row is locked until commit, so change numbers become visible in order.
+    keyRevoke: `
+      WITH c AS (UPDATE ${s}.key_changes SET n = n + 1 WHERE id = 1 RETURNING n)
+      UPDATE ${s}.api_keys SET revoked_at = $2, change_seq = c.n FROM c WHERE api_keys.id = $1`,
+    keyTouch: `
+      UPDATE ${s}.api_keys AS k SET last_used_at = greatest(coalesce(k.last_used_at, 0), u.at)
+      FROM unnest($1::text[], $2::bigint[]) AS u(id, at) WHERE k.id = u.id`,
+    keyChanges: `SELECT ${keyCols} FROM ${s}.api_keys WHERE change_seq > $1 ORDER BY change_seq`,
+    keyCounter: `SELECT n FROM ${s}.key_changes WHERE id = 1`,
+  };
+}
+
+/** The batch as two JSON documents (records, private parts) for jsonb_to_recordset. */
+function batchJson(batch: Batch): { records: string; privates: string } {
+  const records: unknown[] = [];
+  const privates: unknown[] = [];
+  for (const { stored, priv } of batch) {
+    const r = stored.record;
+    records.push({
+      seq: r.seq, ts: r.ts, type: r.type, request_id: r.requestId, api: r.api, operation_id: r.operationId, status: r.status,
+      outcome: r.outcome, reason: r.reason, canonical: stored.canonical, leaf_hash: stored.leafHash, chain_hash: stored.chainHash,
+    });
+    if (priv.personal !== undefined || priv.personalSalt !== undefined || priv.requestBodySalt !== undefined || priv.responseBodySalt !== undefined) {
+      privates.push({ seq: priv.seq, personal: priv.personal, personal_salt: priv.personalSalt, request_body_salt: priv.requestBodySalt, response_body_salt: priv.responseBodySalt });
+    }
+  }
+  return { records: JSON.stringify(records), privates: JSON.stringify(privates) };
+}
+
+function searchSql(s: string, q: LedgerQuery): { text: string; values: unknown[] } {
+  const where: string[] = [];
+  const values: unknown[] = [];
+  const param = (v: unknown): string => {
+    values.push(v);
+    return `$${values.length}`;
+  };
+  const needPrivate = q.principal !== undefined || q.subject !== undefined || q.objectId !== undefined;
+  const eq = (col: string, v: string | number | undefined): void => {
+    if (v !== undefined) where.push(`${col} = ${param(v)}`);
+  };
+  if (q.fromTs !== undefined) where.push(`r.ts >= ${param(q.fromTs)}`);
+  if (q.toTs !== undefined) where.push(`r.ts <= ${param(q.toTs)}`);
+  if (q.afterSeq !== undefined) where.push(`r.seq > ${param(q.afterSeq)}`);
+  eq('r.type', q.type);
+  eq('r.operation_id', q.operationId);
+  eq('r.api', q.api);
+  eq('r.status', q.status);
+  eq('r.outcome', q.outcome);
+  eq('r.reason', q.reason);
+  eq('r.request_id', q.requestId);
+  eq('p.principal', q.principal);
+  eq('p.subject', q.subject);
+  if (q.objectId !== undefined) where.push(`p.object_ids @> ARRAY[${param(q.objectId)}::text]`);
+  const limit = Math.max(1, Math.min(Math.floor(q.limit), 10_000));
+  const text =
+    `SELECT r.seq, r.ts, r.type, r.outcome, r.canonical, r.leaf_hash, r.chain_hash FROM ${s}.ledger_records r` +
+    (needPrivate ? ` JOIN ${s}.ledger_private p ON p.seq = r.seq` : '') +
+    (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
+    ` ORDER BY r.seq ${q.descending ? 'DESC' : 'ASC'} LIMIT ${param(limit)}`;
+  return { text, values };
+}
+
+interface RecordRow {
+  seq: string;
+  ts: string;
+  type: string;
+  outcome: string;
+  canonical: string;
+  leaf_hash: string;
+  chain_hash: string;
+}
+
+interface PrivateRow {
+  seq: string;
+  personal_json: PersonalFields | null;
+  personal_salt: string | null;
+  request_body_salt: string | null;
+  response_body_salt: string | null;
+}
+
+interface KeyRow {
+  id: string;
+  name: string;
+  hash: string;
+  scopes: string[];
+  subject: string | null;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+  last_used_at: string | null;
+  created_by: string | null;
+  change_seq: string;
+}
+
+/** BIGINT comes back from pg as a string; every value Rampart stores fits a double exactly. */
+function toNum(v: string | number): number {
+  const n = typeof v === 'number' ? v : Number(v);
+  if (!Number.isSafeInteger(n)) throw new Error(`postgres: BIGINT value ${String(v)} is outside the safe integer range`);
+  return n;
+}
+
+/** See the SQLite backend: `record` from the canonical text, `seq` from the row's key. */
+function toStored(row: RecordRow): StoredRecord {
+  const seq = toNum(row.seq);
+  let record: LedgerRecord;
+  try {
+    const parsed: unknown = JSON.parse(row.canonical);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+    record = { ...(parsed as LedgerRecord), seq };
+  } catch {
+    record = { v: 1, seq, ts: toNum(row.ts), type: row.type as LedgerRecord['type'], node: '', outcome: row.outcome as LedgerRecord['outcome'], configHash: '' };
+  }
+  return { record, canonical: row.canonical, leafHash: row.leaf_hash, chainHash: row.chain_hash };
+}
+
+function toPrivate(row: PrivateRow): PrivatePart {
+  const p: PrivatePart = { seq: toNum(row.seq) };
+  if (row.personal_json !== null) p.personal = row.personal_json;
+  if (row.personal_salt !== null) p.personalSalt = row.personal_salt;
+  if (row.request_body_salt !== null) p.requestBodySalt = row.request_body_salt;
+  if (row.response_body_salt !== null) p.responseBodySalt = row.response_body_salt;
+  return p;
+}
+
+function toKey(row: KeyRow): ApiKeyRecord {
+  const k: ApiKeyRecord = { id: row.id, name: row.name, hash: row.hash, scopes: row.scopes, createdAt: toNum(row.created_at) };
+  if (row.subject !== null) k.subject = row.subject;
+  if (row.expires_at !== null) k.expiresAt = toNum(row.expires_at);
+  if (row.revoked_at !== null) k.revokedAt = toNum(row.revoked_at);
+  if (row.last_used_at !== null) k.lastUsedAt = toNum(row.last_used_at);
+  if (row.created_by !== null) k.createdBy = row.created_by;
+  return k;
+}

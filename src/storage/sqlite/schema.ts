@@ -1,0 +1,92 @@
+/**
+ * SQLite schema, as numbered migrations recorded in `schema_version`. A later change adds a new
+ * entry at the end and never edits an applied one; a database written by a newer Rampart is
+ * refused rather than guessed at.
+ *
+ * Tables:
+ * - ledger_records: the chained part. `canonical` is the exact text that was hashed; the other
+ *   columns are copies of its fields for search only (verification never trusts them).
+ * - ledger_private: personal fields and commitment salts, keyed by seq, stored apart so that
+ *   they can be encrypted and purged without touching the chain.
+ * - chain_head: one row, the last committed seq and chain hash, updated in the same transaction
+ *   as the records, so a deleted or added tail shows up against it.
+ * - api_keys and key_changes: scoped API keys and the change counter that `changesSince` polls.
+ */
+import { GENESIS_HASH } from '../../ledger/chain.js';
+
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'ledger records, private parts, chain head, api keys',
+    sql: `
+      CREATE TABLE ledger_records (
+        seq INTEGER PRIMARY KEY,
+        ts INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        request_id TEXT,
+        api TEXT,
+        operation_id TEXT,
+        status INTEGER,
+        outcome TEXT NOT NULL,
+        reason TEXT,
+        canonical TEXT NOT NULL,
+        leaf_hash TEXT NOT NULL,
+        chain_hash TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX ledger_records_ts ON ledger_records (ts);
+      CREATE INDEX ledger_records_request_id ON ledger_records (request_id);
+      CREATE INDEX ledger_records_operation_id ON ledger_records (operation_id);
+      CREATE INDEX ledger_records_reason ON ledger_records (reason);
+      CREATE INDEX ledger_records_status ON ledger_records (status);
+
+      CREATE TABLE ledger_private (
+        seq INTEGER PRIMARY KEY,
+        principal TEXT,
+        subject TEXT,
+        client_address TEXT,
+        personal_json TEXT,
+        personal_salt TEXT,
+        request_body_salt TEXT,
+        response_body_salt TEXT
+      ) STRICT;
+      CREATE INDEX ledger_private_principal ON ledger_private (principal);
+      CREATE INDEX ledger_private_subject ON ledger_private (subject);
+
+      CREATE TABLE chain_head (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seq INTEGER NOT NULL,
+        chain_hash TEXT NOT NULL
+      ) STRICT;
+      INSERT INTO chain_head (id, seq, chain_hash) VALUES (1, 0, '${GENESIS_HASH}');
+
+      CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        subject TEXT,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        revoked_at INTEGER,
+        last_used_at INTEGER,
+        created_by TEXT,
+        change_seq INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX api_keys_change_seq ON api_keys (change_seq);
+
+      CREATE TABLE key_changes (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        n INTEGER NOT NULL
+      ) STRICT;
+      INSERT INTO key_changes (id, n) VALUES (1, 0);
+    `,
+  },
+];
+
+export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

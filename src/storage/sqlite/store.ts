@@ -1,0 +1,152 @@
+/**
+ * SQLite storage: LedgerStore and KeyStore over one database file, driven through worker threads
+ * (./worker.ts). A writer worker performs every write, each batch in one IMMEDIATE transaction
+ * with synchronous=FULL in WAL mode, so an append resolves only once it is fsynced. A reader
+ * worker, started on first use, serves reads and searches on a second connection, so a long
+ * search never holds up a commit. Another process can read the same file at the same time; the
+ * audit CLI opens it read-only (one reader thread, SQLITE_OPEN_READONLY, query_only), which also
+ * works for a user who may only read the file.
+ */
+import type { PrivatePart, StoredRecord } from '../../ledger/record.js';
+import type { ApiKeyRecord, ChainHead, KeyStore, LedgerQuery, LedgerStore, Storage } from '../types.js';
+import { checkBatchContinues } from '../../ledger/chain.js';
+import { SqliteWorkerClient } from './client.js';
+import { APPEND_STRIDE, type AppendRows } from './protocol.js';
+
+export interface SqliteOptions {
+  /** How long a write waits for another connection's lock before failing (default 5000 ms). */
+  busyTimeoutMs?: number;
+  /**
+   * Read only (the CLI's audit commands, an examiner's copy): no writer thread, no migration,
+   * every write refused; the file must exist and may be read-only on disk.
+   */
+  readOnly?: boolean;
+}
+
+/** What the writer connection runs with; `synchronous` 2 is FULL. */
+export interface SqliteDurability {
+  journalMode: string;
+  synchronous: number;
+  busyTimeout: number;
+}
+
+export interface SqliteLedgerStore extends LedgerStore {
+  /** The durability settings read back from the writer connection (tests, `rampart check`). */
+  durability(): Promise<SqliteDurability>;
+}
+
+export interface SqliteStorage extends Storage {
+  readonly driver: 'sqlite';
+  readonly ledger: SqliteLedgerStore;
+  readonly path: string;
+}
+
+type Batch = readonly { stored: StoredRecord; priv: PrivatePart }[];
+
+/**
+ * Opens (creating and migrating if needed) the database at `path`. The folder must exist.
+ *
+ * @example
+ * const storage = await openSqliteStorage('/var/lib/rampart/rampart.db');
+ * const ledger = await createLedger(storage.ledger, { node: 'gw-1', maxBatch: 256 });
+ */
+export async function openSqliteStorage(path: string, opts: SqliteOptions = {}): Promise<SqliteStorage> {
+  if (typeof path !== 'string' || path.length === 0) throw new TypeError('sqlite: path is required');
+  const busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
+  const writer = opts.readOnly ? undefined : await SqliteWorkerClient.start({ path, role: 'writer', busyTimeoutMs });
+  let reader: Promise<SqliteWorkerClient> | undefined;
+  if (opts.readOnly) {
+    // Started now, so that a missing file or one that is not a Rampart database fails the open.
+    reader = SqliteWorkerClient.start({ path, role: 'reader', busyTimeoutMs, readOnlyFile: true });
+    await reader;
+  }
+  let closed = false;
+  let closing: Promise<void> | undefined;
+
+  const read = async <T>(op: string, args?: unknown): Promise<T> => {
+    if (closed) throw new Error('sqlite storage is closed');
+    if (!reader) {
+      reader = SqliteWorkerClient.start({ path, role: 'reader', busyTimeoutMs, readOnlyFile: opts.readOnly === true });
+      // A failed start is retried on the next read instead of being remembered forever.
+      reader.catch(() => {
+        reader = undefined;
+      });
+    }
+    return (await reader).call<T>(op, args);
+  };
+  const write = <T>(op: string, args?: unknown): Promise<T> =>
+    writer ? writer.call<T>(op, args) : Promise.reject(new Error(`sqlite storage ${path} is open read-only`));
+  /** Reads that must see the writer's latest commit go to the writer when there is one. */
+  const current = <T>(op: string): Promise<T> => (writer ? write<T>(op) : read<T>(op));
+
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      closed = true;
+      const r = reader ? await reader.catch(() => undefined) : undefined;
+      await Promise.all([r?.close(), writer?.close()]);
+    })();
+    return closing;
+  };
+  let ledgerClosed = false;
+  let keysClosed = false;
+
+  const ledger: SqliteLedgerStore = {
+    async append(batch: Batch) {
+      if (batch.length === 0) return;
+      checkBatchContinues(batch[0]!.stored.record.seq - 1, batch);
+      await write('append', { rows: appendRows(batch) });
+    },
+    // The head goes through the writer: it is what the next append is checked against.
+    head: () => current<ChainHead | null>('head'),
+    read: (fromSeq: number, limit: number) => read<StoredRecord[]>('read', { fromSeq, limit }),
+    readPrivate: async (seqs: readonly number[]) => (seqs.length === 0 ? [] : read<PrivatePart[]>('readPrivate', { seqs: [...seqs] })),
+    search: (query: LedgerQuery) => read<StoredRecord[]>('search', query),
+    ping: async () => {
+      await current('ping');
+    },
+    durability: () => current<SqliteDurability>('durability'),
+    async close() {
+      ledgerClosed = true;
+      if (keysClosed) await close();
+    },
+  };
+
+  const keys: KeyStore = {
+    insert: async (key: ApiKeyRecord) => {
+      await write('keys.insert', { key });
+    },
+    get: (id: string) => read<ApiKeyRecord | undefined>('keys.get', { id }),
+    list: () => read<ApiKeyRecord[]>('keys.list'),
+    revoke: (id: string, at: number) => write<boolean>('keys.revoke', { id, at }),
+    touch: async (uses: ReadonlyMap<string, number>) => {
+      if (uses.size > 0) await write('keys.touch', { uses: new Map(uses) });
+    },
+    changesSince: (cursor: number) => read<{ cursor: number; keys: ApiKeyRecord[] }>('keys.changesSince', { cursor }),
+    async close() {
+      keysClosed = true;
+      if (ledgerClosed) await close();
+    },
+  };
+
+  return { driver: 'sqlite', path, ledger, keys, close };
+}
+
+/**
+ * The batch as a flat list of strings, APPEND_STRIDE per record: copying strings to the worker
+ * costs about half of copying the record objects, and the worker takes the search columns from
+ * the canonical text itself (the hashed truth) off the event loop.
+ */
+function appendRows(batch: Batch): AppendRows {
+  const rows: AppendRows = new Array(batch.length * APPEND_STRIDE);
+  let i = 0;
+  for (const { stored, priv } of batch) {
+    rows[i++] = stored.canonical;
+    rows[i++] = stored.leafHash;
+    rows[i++] = stored.chainHash;
+    rows[i++] = priv.personal !== undefined ? JSON.stringify(priv.personal) : null;
+    rows[i++] = priv.personalSalt ?? null;
+    rows[i++] = priv.requestBodySalt ?? null;
+    rows[i++] = priv.responseBodySalt ?? null;
+  }
+  return rows;
+}

@@ -1,0 +1,342 @@
+/**
+ * The SQLite worker thread: owns one better-sqlite3 connection and answers requests from the main
+ * thread (./client.ts). better-sqlite3 is synchronous, so every fsync (synchronous=FULL) and
+ * every long query happens here and never blocks the gateway's event loop (DESIGN.md, storage).
+ *
+ * The writer role creates or migrates the schema and performs every write; the reader role is a
+ * second connection with query_only=ON for searches and reads, so that a long search never
+ * delays a commit (WAL lets both run at once, also from another process such as the CLI).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import { ChainContinuityError } from '../../ledger/chain.js';
+import type { LedgerRecord, PersonalFields, PrivatePart, StoredRecord } from '../../ledger/record.js';
+import type { ApiKeyRecord, ChainHead, LedgerQuery } from '../types.js';
+import { APPEND_STRIDE, serializeError, type AppendRows, type WorkerInit, type WorkerReady, type WorkerReply, type WorkerRequest } from './protocol.js';
+import { LATEST_VERSION, MIGRATIONS } from './schema.js';
+
+type Db = Database.Database;
+
+const port = parentPort;
+if (!port) throw new Error('sqlite worker: must run as a worker thread');
+const init = workerData as WorkerInit;
+
+function openDatabase(o: WorkerInit): Db {
+  // Only the writer creates the file; a reader (also the CLI's read-only open) needs it to exist.
+  const d = new Database(o.path, { fileMustExist: o.role === 'reader', readonly: o.readOnlyFile === true });
+  try {
+    d.pragma(`busy_timeout = ${Math.max(0, Math.floor(o.busyTimeoutMs))}`);
+    if (o.role === 'writer') {
+      const mode = d.pragma('journal_mode = WAL', { simple: true });
+      if (String(mode).toLowerCase() !== 'wal') throw new Error(`sqlite: could not switch ${o.path} to WAL (journal_mode is ${String(mode)})`);
+      // Every commit is fsynced before append() resolves ("strict" durability).
+      d.pragma('synchronous = FULL');
+      migrate(d);
+    } else {
+      if (!o.readOnlyFile) d.pragma('synchronous = FULL');
+      d.pragma('query_only = ON');
+      const v = currentVersion(d);
+      if (v === 0) throw new Error(`sqlite: ${o.path} holds no Rampart ledger yet (start the gateway once to create it)`);
+      if (v > LATEST_VERSION) throw new Error(`sqlite: ${o.path} has schema version ${v}, newer than this Rampart (${LATEST_VERSION})`);
+    }
+    return d;
+  } catch (err) {
+    d.close();
+    throw err;
+  }
+}
+
+function currentVersion(d: Db): number {
+  const exists = d.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").get();
+  if (!exists) return 0;
+  const row = d.prepare('SELECT max(version) AS v FROM schema_version').get() as { v: number | null };
+  return row.v ?? 0;
+}
+
+function migrate(d: Db): void {
+  const run = d.transaction(() => {
+    d.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT');
+    const v = currentVersion(d);
+    if (v > LATEST_VERSION) throw new Error(`sqlite: ${d.name} has schema version ${v}, newer than this Rampart (${LATEST_VERSION})`);
+    const add = d.prepare('INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)');
+    for (const m of MIGRATIONS) {
+      if (m.version <= v) continue;
+      d.exec(m.sql);
+      add.run(m.version, m.description, Date.now());
+    }
+    // A file this process cannot write opens read-only without complaint; find out now, at
+    // start, rather than at the first request (the value written is the one already there).
+    d.prepare('UPDATE chain_head SET seq = seq WHERE id = 1').run();
+  });
+  // IMMEDIATE: two processes opening a new file at once must not both migrate.
+  run.immediate();
+}
+
+interface RecordRow {
+  seq: number;
+  ts: number;
+  type: string;
+  outcome: string;
+  canonical: string;
+  leaf_hash: string;
+  chain_hash: string;
+}
+
+interface PrivateRow {
+  seq: number;
+  personal_json: string | null;
+  personal_salt: string | null;
+  request_body_salt: string | null;
+  response_body_salt: string | null;
+}
+
+interface KeyRow {
+  id: string;
+  name: string;
+  hash: string;
+  scopes: string;
+  subject: string | null;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+  last_used_at: number | null;
+  created_by: string | null;
+  change_seq: number;
+}
+
+const RECORD_COLS = 'r.seq, r.ts, r.type, r.outcome, r.canonical, r.leaf_hash, r.chain_hash';
+
+/**
+ * A stored row as a StoredRecord: `record` is parsed from the canonical text, with `seq` taken
+ * from the row's key so that verification can compare the two. A row whose text does not parse
+ * (tampering) still comes back, described by its columns, for verification to report.
+ */
+function toStored(row: RecordRow): StoredRecord {
+  let record: LedgerRecord;
+  try {
+    const parsed: unknown = JSON.parse(row.canonical);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+    record = { ...(parsed as LedgerRecord), seq: row.seq };
+  } catch {
+    record = { v: 1, seq: row.seq, ts: row.ts, type: row.type as LedgerRecord['type'], node: '', outcome: row.outcome as LedgerRecord['outcome'], configHash: '' };
+  }
+  return { record, canonical: row.canonical, leafHash: row.leaf_hash, chainHash: row.chain_hash };
+}
+
+function toPrivate(row: PrivateRow): PrivatePart {
+  const p: PrivatePart = { seq: row.seq };
+  if (row.personal_json !== null) p.personal = JSON.parse(row.personal_json) as PersonalFields;
+  if (row.personal_salt !== null) p.personalSalt = row.personal_salt;
+  if (row.request_body_salt !== null) p.requestBodySalt = row.request_body_salt;
+  if (row.response_body_salt !== null) p.responseBodySalt = row.response_body_salt;
+  return p;
+}
+
+function toKey(row: KeyRow): ApiKeyRecord {
+  const k: ApiKeyRecord = { id: row.id, name: row.name, hash: row.hash, scopes: JSON.parse(row.scopes) as string[], createdAt: row.created_at };
+  if (row.subject !== null) k.subject = row.subject;
+  if (row.expires_at !== null) k.expiresAt = row.expires_at;
+  if (row.revoked_at !== null) k.revokedAt = row.revoked_at;
+  if (row.last_used_at !== null) k.lastUsedAt = row.last_used_at;
+  if (row.created_by !== null) k.createdBy = row.created_by;
+  return k;
+}
+
+function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
+  const writer = init.role === 'writer';
+  const selectHead = d.prepare('SELECT seq, chain_hash FROM chain_head WHERE id = 1');
+  const readRecords = d.prepare(`SELECT ${RECORD_COLS} FROM ledger_records r WHERE r.seq >= ? ORDER BY r.seq LIMIT ?`);
+  const readPrivate = d.prepare(
+    'SELECT seq, personal_json, personal_salt, request_body_salt, response_body_salt FROM ledger_private WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq',
+  );
+  const getKey = d.prepare('SELECT * FROM api_keys WHERE id = ?');
+  const listKeys = d.prepare('SELECT * FROM api_keys ORDER BY created_at, id');
+  const keyCounter = d.prepare('SELECT n FROM key_changes WHERE id = 1');
+  const keysSince = d.prepare('SELECT * FROM api_keys WHERE change_seq > ? ORDER BY change_seq');
+  const searchCache = new Map<string, Database.Statement>();
+
+  const common: Record<string, (args: never) => unknown> = {
+    ping: () => d.prepare('SELECT 1').get(),
+    head: (): ChainHead | null => {
+      const row = selectHead.get() as { seq: number; chain_hash: string } | undefined;
+      return row && row.seq > 0 ? { seq: row.seq, chainHash: row.chain_hash } : null;
+    },
+    read: (a: { fromSeq: number; limit: number }) => (readRecords.all(a.fromSeq, a.limit) as RecordRow[]).map(toStored),
+    readPrivate: (a: { seqs: number[] }) => (readPrivate.all(JSON.stringify(a.seqs)) as PrivateRow[]).map(toPrivate),
+    search: (q: LedgerQuery) => {
+      const { sql, params } = searchSql(q);
+      let stmt = searchCache.get(sql);
+      if (!stmt) {
+        stmt = d.prepare(sql);
+        if (searchCache.size < 256) searchCache.set(sql, stmt);
+      }
+      return (stmt.all(...params) as RecordRow[]).map(toStored);
+    },
+    durability: () => ({
+      journalMode: String(d.pragma('journal_mode', { simple: true })),
+      synchronous: Number(d.pragma('synchronous', { simple: true })),
+      busyTimeout: Number(d.pragma('busy_timeout', { simple: true })),
+    }),
+    'keys.get': (a: { id: string }) => {
+      const row = getKey.get(a.id) as KeyRow | undefined;
+      return row ? toKey(row) : undefined;
+    },
+    'keys.list': () => (listKeys.all() as KeyRow[]).map(toKey),
+    'keys.changesSince': (a: { cursor: number }) => {
+      const n = (keyCounter.get() as { n: number }).n;
+      // A cursor ahead of the counter means the database was replaced: start over.
+      const from = a.cursor > n ? 0 : a.cursor;
+      const rows = keysSince.all(from) as KeyRow[];
+      const last = rows[rows.length - 1];
+      return { cursor: last ? last.change_seq : from, keys: rows.map(toKey) };
+    },
+    close: () => {
+      d.close();
+      return null;
+    },
+  };
+  if (!writer) return common;
+
+  const insertRecord = d.prepare(
+    'INSERT INTO ledger_records (seq, ts, type, request_id, api, operation_id, status, outcome, reason, canonical, leaf_hash, chain_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  const insertPrivate = d.prepare(
+    'INSERT INTO ledger_private (seq, principal, subject, client_address, personal_json, personal_salt, request_body_salt, response_body_salt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  const updateHead = d.prepare('UPDATE chain_head SET seq = ?, chain_hash = ? WHERE id = 1');
+  const append = d.transaction((rows: AppendRows) => {
+    const head = selectHead.get() as { seq: number; chain_hash: string };
+    let seq = head.seq;
+    let last: string | null = null;
+    for (let i = 0; i < rows.length; i += APPEND_STRIDE) {
+      const [canonical, leaf, chain, personalJson, personalSalt, requestBodySalt, responseBodySalt] = rows.slice(i, i + APPEND_STRIDE);
+      // The search columns come from the canonical text itself, so they always match what was hashed.
+      const r = JSON.parse(canonical!) as LedgerRecord;
+      if (r.seq !== seq + 1) throw new ChainContinuityError(seq + 1, r.seq);
+      seq = r.seq;
+      insertRecord.run(
+        r.seq, r.ts, r.type, r.requestId ?? null, r.api ?? null, r.operationId ?? null, r.status ?? null,
+        r.outcome, r.reason ?? null, canonical, leaf, chain,
+      );
+      if (personalJson !== null || personalSalt !== null || requestBodySalt !== null || responseBodySalt !== null) {
+        const p = personalJson === null ? undefined : (JSON.parse(personalJson!) as PersonalFields);
+        insertPrivate.run(seq, p?.principal ?? null, p?.subject ?? null, p?.clientAddress ?? null, personalJson, personalSalt, requestBodySalt, responseBodySalt);
+      }
+      last = chain!;
+    }
+    if (last !== null) updateHead.run(seq, last);
+  });
+
+  const bumpKeys = d.prepare('UPDATE key_changes SET n = n + 1 WHERE id = 1 RETURNING n');
+  const insertKey = d.prepare(
+    'INSERT INTO api_keys (id, name, hash, scopes, subject, created_at, expires_at, revoked_at, last_used_at, created_by, change_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  const revokeKey = d.prepare('UPDATE api_keys SET revoked_at = ?, change_seq = ? WHERE id = ?');
+  const touchKey = d.prepare('UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?');
+  const keyInsert = d.transaction((k: ApiKeyRecord) => {
+    if (getKey.get(k.id)) throw Object.assign(new Error(`api key '${k.id}' already exists`), { code: 'RAMPART_KEY_EXISTS' });
+    const { n } = bumpKeys.get() as { n: number };
+    insertKey.run(
+      k.id, k.name, k.hash, JSON.stringify(k.scopes), k.subject ?? null, k.createdAt, k.expiresAt ?? null,
+      k.revokedAt ?? null, k.lastUsedAt ?? null, k.createdBy ?? null, n,
+    );
+  });
+  const keyRevoke = d.transaction((id: string, at: number): boolean => {
+    const row = getKey.get(id) as KeyRow | undefined;
+    if (!row) return false;
+    if (row.revoked_at !== null) return true;
+    const { n } = bumpKeys.get() as { n: number };
+    revokeKey.run(at, n, id);
+    return true;
+  });
+  const keyTouch = d.transaction((uses: Map<string, number>) => {
+    for (const [id, at] of uses) touchKey.run(at, id);
+  });
+
+  return {
+    ...common,
+    append: (a: { rows: AppendRows }) => {
+      append.immediate(a.rows);
+      return null;
+    },
+    'keys.insert': (a: { key: ApiKeyRecord }) => {
+      keyInsert.immediate(a.key);
+      return null;
+    },
+    'keys.revoke': (a: { id: string; at: number }) => keyRevoke.immediate(a.id, a.at),
+    'keys.touch': (a: { uses: Map<string, number> }) => {
+      keyTouch.immediate(a.uses);
+      return null;
+    },
+  };
+}
+
+/** Builds the search statement; only the filters present become conditions. */
+function searchSql(q: LedgerQuery): { sql: string; params: (string | number)[] } {
+  const where: string[] = [];
+  const params: (string | number)[] = [];
+  const needPrivate = q.principal !== undefined || q.subject !== undefined || q.objectId !== undefined;
+  const eq = (col: string, v: string | number | undefined): void => {
+    if (v === undefined) return;
+    where.push(`${col} = ?`);
+    params.push(v);
+  };
+  if (q.fromTs !== undefined) {
+    where.push('r.ts >= ?');
+    params.push(q.fromTs);
+  }
+  if (q.toTs !== undefined) {
+    where.push('r.ts <= ?');
+    params.push(q.toTs);
+  }
+  if (q.afterSeq !== undefined) {
+    where.push('r.seq > ?');
+    params.push(q.afterSeq);
+  }
+  eq('r.type', q.type);
+  eq('r.operation_id', q.operationId);
+  eq('r.api', q.api);
+  eq('r.status', q.status);
+  eq('r.outcome', q.outcome);
+  eq('r.reason', q.reason);
+  eq('r.request_id', q.requestId);
+  eq('p.principal', q.principal);
+  eq('p.subject', q.subject);
+  if (q.objectId !== undefined) {
+    // Object ids are the values of the path parameters; a scan over the private rows that the
+    // other filters leave (acceptable for an audit query; PostgreSQL has an index for this).
+    where.push("EXISTS (SELECT 1 FROM json_each(p.personal_json, '$.pathParams') AS j WHERE j.value = ?)");
+    params.push(q.objectId);
+  }
+  const limit = Math.max(1, Math.min(Math.floor(q.limit), 10_000));
+  params.push(limit);
+  const sql =
+    `SELECT ${RECORD_COLS} FROM ledger_records r` +
+    (needPrivate ? ' JOIN ledger_private p ON p.seq = r.seq' : '') +
+    (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
+    ` ORDER BY r.seq ${q.descending ? 'DESC' : 'ASC'} LIMIT ?`;
+  return { sql, params };
+}
+
+// Started last, once every declaration above is initialised.
+let handlers: Record<string, (args: never) => unknown> = {};
+try {
+  handlers = makeHandlers(openDatabase(init));
+  port.postMessage({ ready: true } satisfies WorkerReady);
+} catch (err) {
+  port.postMessage({ ready: false, error: serializeError(err) } satisfies WorkerReady);
+  port.close();
+}
+
+port.on('message', (req: WorkerRequest) => {
+  let reply: WorkerReply;
+  try {
+    const h = handlers[req.op];
+    if (!h) throw new TypeError(`sqlite worker: unknown operation '${req.op}'`);
+    reply = { id: req.id, ok: true, value: h(req.args as never) };
+  } catch (err) {
+    reply = { id: req.id, ok: false, error: serializeError(err) };
+  }
+  port.postMessage(reply);
+  if (req.op === 'close' && reply.ok) port.close();
+});

@@ -1,0 +1,247 @@
+/**
+ * The storage contract on the PostgreSQL backend (the machine's real server, a temp database per
+ * test, dropped afterwards), plus what only PostgreSQL has: schemas, concurrent migration,
+ * BIGINT, the durability session setting, and outages through a TCP proxy the test controls.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import pg from 'pg';
+import { buildStoredRecord, GENESIS_HASH } from '../../src/ledger/chain.js';
+import { verifyChain } from '../../src/ledger/verify.js';
+import { createLedger } from '../../src/ledger/writer.js';
+import { openStorage } from '../../src/storage/open.js';
+import { openPostgresStorage, type PostgresStorage } from '../../src/storage/postgres/store.js';
+import { createTempDatabase } from '../helpers/pg.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { decision, storageContract } from './storage-contract.js';
+
+storageContract('postgres', {
+  async open() {
+    const db = await createTempDatabase();
+    const cfg = { driver: 'postgres' as const, postgres: { url: db.url, schema: 'rampart', poolSize: 4 } };
+    const storage = (await openStorage(cfg)) as PostgresStorage;
+    return {
+      storage,
+      openSecond: () => openStorage(cfg),
+      openReadOnly: () => openStorage(cfg, { readOnly: true }),
+      async assertDurable() {
+        const d = await storage.ledger.durability();
+        assert.equal(d.synchronousCommit, 'on', 'SHOW synchronous_commit on the store\'s own session');
+        assert.notEqual(d.statementTimeout, '0', 'a statement timeout is set');
+      },
+      async dispose() {
+        await storage.close();
+        await db.drop();
+      },
+    };
+  },
+});
+
+describe('postgres backend', () => {
+  it('creates its own schema with versioned migrations; concurrent first opens migrate once', async () => {
+    const db = await createTempDatabase();
+    try {
+      const opened = await Promise.all([1, 2, 3].map(() => openPostgresStorage({ url: db.url, schema: 'audit_x', poolSize: 2 })));
+      await Promise.all(opened.map((s) => s.close()));
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      try {
+        const v = await c.query('SELECT version FROM audit_x.schema_version');
+        assert.deepEqual(v.rows, [{ version: 1 }]);
+        const t = await c.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'audit_x' ORDER BY table_name");
+        assert.deepEqual(t.rows.map((r: { table_name: string }) => r.table_name), ['api_keys', 'chain_head', 'key_changes', 'ledger_private', 'ledger_records', 'schema_version']);
+        const pub = await c.query("SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'");
+        assert.equal(pub.rows[0].n, 0, 'nothing lands in public');
+        await c.query('INSERT INTO audit_x.schema_version VALUES (99, $1, 0)', ['from the future']);
+      } finally {
+        await c.end();
+      }
+      await assert.rejects(openPostgresStorage({ url: db.url, schema: 'audit_x' }), /version 99, newer than this Rampart/);
+      await assert.rejects(openPostgresStorage({ url: db.url, schema: 'Robert"; DROP' }), TypeError);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('BIGINT seq and ts come back as numbers', async () => {
+    const db = await createTempDatabase();
+    const s = await openPostgresStorage({ url: db.url });
+    try {
+      const ts = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+      const stored = buildStoredRecord({ v: 1, seq: 1, ts, type: 'system.event', node: 'n', outcome: 'info', configHash: 'x' }, GENESIS_HASH);
+      await s.ledger.append([{ stored, priv: { seq: 1 } }]);
+      const [r] = await s.ledger.read(1, 1);
+      assert.equal(typeof r!.record.seq, 'number');
+      assert.equal(r!.record.ts, ts);
+      assert.deepEqual(await s.ledger.head(), { seq: 1, chainHash: stored.chainHash });
+      await s.keys.insert({ id: 'k', name: 'k', hash: 'h', scopes: [], createdAt: ts, expiresAt: ts });
+      const k = await s.keys.get('k');
+      assert.equal(k!.createdAt, ts);
+      assert.equal(typeof (await s.keys.changesSince(0)).cursor, 'number');
+    } finally {
+      await s.close();
+      await db.drop();
+    }
+  });
+
+  it('a read-only open needs an existing schema and creates nothing', async () => {
+    const db = await createTempDatabase();
+    try {
+      await assert.rejects(openPostgresStorage({ url: db.url, readOnly: true }), /no Rampart ledger in schema rampart yet/);
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      try {
+        const r = await c.query("SELECT count(*)::int AS n FROM information_schema.schemata WHERE schema_name = 'rampart'");
+        assert.equal(r.rows[0].n, 0);
+      } finally {
+        await c.end();
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('refuses to run when the URL turns synchronous_commit off', async () => {
+    const db = await createTempDatabase();
+    try {
+      const u = new URL(db.url);
+      u.searchParams.set('options', '-c synchronous_commit=off');
+      await assert.rejects(openPostgresStorage({ url: u.toString() }), /synchronous_commit is 'off'/);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('a cut connection fails appends promptly (503 path), and the chain continues once it is back', async () => {
+    const db = await createTempDatabase();
+    const proxy = await startTcpProxy('127.0.0.1', 5432);
+    const u = new URL(db.url);
+    u.port = String(proxy.port);
+    const s = await openPostgresStorage({ url: u.toString(), poolSize: 4, connectTimeoutMs: 1000, queryTimeoutMs: 1000 });
+    try {
+      const alerts: unknown[] = [];
+      const ledger = await createLedger(s.ledger, { node: 'n1', maxBatch: 16, onAlert: (e) => alerts.push(e) });
+      await Promise.all(Array.from({ length: 10 }, () => ledger.append(decision())));
+      proxy.cut();
+      const started = Date.now();
+      const r = await Promise.allSettled(Array.from({ length: 5 }, () => ledger.append(decision())));
+      assert.ok(r.every((x) => x.status === 'rejected' && (x.reason as { code?: string }).code === 'RAMPART_LEDGER_UNAVAILABLE'));
+      assert.ok(Date.now() - started < 3000, `rejected within ${Date.now() - started} ms`);
+      await assert.rejects(s.ledger.ping());
+      assert.equal(ledger.healthy, false);
+      assert.ok(alerts.length > 0);
+      proxy.restore();
+      let seq = 0;
+      for (let i = 0; i < 50 && seq === 0; i++) {
+        seq = await ledger.append(decision()).then((x) => x.seq, () => 0);
+        if (seq === 0) await new Promise((res) => setTimeout(res, 100));
+      }
+      assert.equal(seq, 11, 'the chain continues from the last committed record');
+      assert.equal(ledger.healthy, true);
+      const v = await verifyChain(s.ledger);
+      assert.equal(v.ok, true);
+      assert.equal(v.count, 11);
+      await ledger.close();
+    } finally {
+      proxy.restore();
+      await s.close();
+      await proxy.close();
+      await db.drop();
+    }
+  });
+
+  it('a connection that silently stops answering times out instead of hanging', async () => {
+    const db = await createTempDatabase();
+    const proxy = await startFreezableProxy(5432);
+    const u = new URL(db.url);
+    u.port = String(proxy.port);
+    const s = await openPostgresStorage({ url: u.toString(), poolSize: 2, connectTimeoutMs: 500, queryTimeoutMs: 500 });
+    try {
+      const ledger = await createLedger(s.ledger, { node: 'n1', maxBatch: 16, onAlert: () => {} });
+      await ledger.append(decision());
+      proxy.freeze();
+      const started = Date.now();
+      await assert.rejects(ledger.append(decision()), (e: { code?: string }) => e.code === 'RAMPART_LEDGER_UNAVAILABLE');
+      assert.ok(Date.now() - started < 2500, `rejected within ${Date.now() - started} ms`);
+      // New connections are answered again: the stuck one was discarded, not reused.
+      proxy.thaw();
+      let ok = false;
+      for (let i = 0; i < 30 && !ok; i++) ok = await ledger.append(decision()).then(() => true, () => false);
+      assert.ok(ok);
+      assert.equal((await verifyChain(s.ledger)).ok, true);
+      await ledger.close();
+    } finally {
+      await s.close();
+      await proxy.close();
+      await db.drop();
+    }
+  });
+
+  it('a server that accepts but never answers fails the open within the connect timeout', async () => {
+    const sockets = new Set<net.Socket>();
+    // Reads and drops whatever the client sends, and never answers.
+    const silent = net.createServer((sock) => {
+      sockets.add(sock);
+      sock.on('close', () => sockets.delete(sock)).resume();
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as AddressInfo).port;
+    const started = Date.now();
+    try {
+      await assert.rejects(openPostgresStorage({ url: `postgres://postgres@127.0.0.1:${port}/x`, connectTimeoutMs: 300 }));
+      assert.ok(Date.now() - started < 2000, `rejected within ${Date.now() - started} ms`);
+    } finally {
+      for (const sock of sockets) sock.destroy();
+      await new Promise((r) => silent.close(r));
+    }
+  });
+});
+
+/**
+ * A TCP proxy whose existing connections can be frozen: bytes stop flowing but nothing is
+ * closed, as when a network path black-holes. Connections opened while frozen also stall.
+ */
+async function startFreezableProxy(targetPort: number): Promise<{ port: number; freeze(): void; thaw(): void; close(): Promise<void> }> {
+  let frozen = false;
+  const conns = new Set<{ client: net.Socket; upstream: net.Socket; frozen: boolean }>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    const c = { client, upstream, frozen };
+    conns.add(c);
+    const drop = (): void => {
+      conns.delete(c);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+    client.on('data', (d) => {
+      if (!c.frozen) upstream.write(d);
+    });
+    upstream.on('data', (d) => {
+      if (!c.frozen) client.write(d);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    freeze() {
+      frozen = true;
+      for (const c of conns) c.frozen = true;
+    },
+    thaw() {
+      // Frozen connections stay dead (their bytes are lost); new ones flow again.
+      frozen = false;
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        for (const c of conns) {
+          c.client.destroy();
+          c.upstream.destroy();
+        }
+        server.close(() => r());
+      }),
+  };
+}
