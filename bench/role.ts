@@ -27,6 +27,7 @@ async function main(): Promise<void> {
   } else if (role === 'undici-proxy') {
     const s = await startUndiciProxy(args[0]!);
     info = { port: (s.address() as AddressInfo).port };
+    process.on('SIGTERM', () => process.exit(0));
   } else if (role === 'gateway') {
     const [mode, storage, upstream, pgUrl] = args as [string, string, string, string | undefined];
     const dir = mkdtempSync(join(tmpdir(), 'rampart-bench-'));

@@ -138,6 +138,12 @@ async function main(): Promise<void> {
     for (const t of targets) {
       console.log(`${t.name.padEnd(13)} ${String(Math.round(p(t.name))).padStart(6)}    ${(p(t.name) / p('direct')).toFixed(2).padStart(6)}     ${(p(t.name) / p('undici-proxy')).toFixed(2).padStart(6)}          ${(p(t.name) / p('passthrough')).toFixed(2).padStart(6)}       ${t.proc ? cpu(t.name).toFixed(0).padStart(5) : '    -'}`);
     }
+    for (const t of targets.filter((x) => x.name === 'sqlite' || x.name === 'postgres')) {
+      const text = await (await fetch(t.url.replace(PATH, '/.rampart/metrics'))).text();
+      const val = (n: string) => Number(new RegExp(`^${n} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+      const batches = val('rampart_ledger_commits_total');
+      console.log(`${t.name}: ${val('rampart_ledger_records_total')} records in ${batches} group commits, ${(val('rampart_ledger_records_total') / batches).toFixed(1)} records per commit, ${((val('rampart_ledger_commit_seconds_total') * 1000) / batches).toFixed(2)} ms per commit`);
+    }
     console.log(`\nCPU the controls add per request: sqlite ${(cpu('sqlite') - cpu('passthrough')).toFixed(0)} us${SKIP_PG ? '' : `, postgres ${(cpu('postgres') - cpu('passthrough')).toFixed(0)} us`} (gateway process incl. its ledger worker)`);
     console.log(`targets: controls >= 0.75 x passthrough -> sqlite ${(p('sqlite') / p('passthrough')).toFixed(2)}${SKIP_PG ? '' : `, postgres ${(p('postgres') / p('passthrough')).toFixed(2)}`}; passthrough >= 1.0 x undici-proxy -> ${(p('passthrough') / p('undici-proxy')).toFixed(2)}`);
 

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { verifyChain } from '../ledger/verify.js';
 import type { PersonalFields, StoredRecord } from '../ledger/record.js';
 import type { LedgerQuery, LedgerStore } from '../storage/types.js';
-import { CliExit, EXIT } from './exit-codes.js';
+import { CliExit, EXIT, positiveInt } from './exit-codes.js';
 import type { RampartConfig } from '../config/types.js';
 import { openStorage } from '../storage/open.js';
 import type { Storage } from '../storage/types.js';
@@ -148,11 +148,6 @@ function isoOf(ms: number): string {
   return Number.isNaN(d.getTime()) ? String(ms) : d.toISOString();
 }
 
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < 1) throw new CliExit(EXIT.USAGE, `rampart: '${v}' is not a positive integer`);
-  return n;
-}
 
 function isoTime(v: string): number {
   // Date-only or date-time with an explicit zone; a bare local time would be ambiguous (AU-8 is UTC).

@@ -24,3 +24,10 @@ export class CliExit extends Error {
     this.name = 'CliExit';
   }
 }
+
+/** Option parser for positive integers (`--limit 10`); anything else is a usage error (exit 2). */
+export function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < 1) throw new CliExit(EXIT.USAGE, `rampart: '${v}' is not a positive integer`);
+  return n;
+}

@@ -48,7 +48,8 @@ function exitCodeFor(err: unknown): number {
     return EXIT.CONFIG;
   }
   const e = err as NodeJS.ErrnoException;
-  if (e && (e.code === 'ECONNREFUSED' || e.code === 'ENOTFOUND' || e.code === 'ETIMEDOUT')) {
+  // The environment, not Rampart: a service that is down, a port that is taken or not permitted.
+  if (e && (e.code === 'ECONNREFUSED' || e.code === 'ENOTFOUND' || e.code === 'ETIMEDOUT' || e.code === 'EADDRINUSE' || e.code === 'EADDRNOTAVAIL' || e.code === 'EACCES')) {
     process.stderr.write(`rampart: service unavailable: ${e.message}\n`);
     return EXIT.UNAVAILABLE;
   }

@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { startGateway } from '../gateway/start.js';
 import { withConfigOption } from './common.js';
+import { positiveInt } from './exit-codes.js';
 import { loadConfigWithWarnings } from '../config/load.js';
 import { formatConfigIssue } from '../core/errors.js';
 
@@ -13,7 +14,7 @@ export function register(program: Command): void {
     program
       .command('start')
       .description('start the gateway with the configuration file')
-      .option('--key-poll-ms <ms>', 'how often to pick up key changes', (v) => Number(v), 250),
+      .option('--key-poll-ms <ms>', 'how often to pick up key changes', positiveInt, 250),
   ).action(async (opts: { config: string; keyPollMs: number }) => {
     const { config, warnings } = await loadConfigWithWarnings(opts.config);
     for (const w of warnings) process.stderr.write(`rampart: warning: ${formatConfigIssue(w)}\n`);

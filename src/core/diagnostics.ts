@@ -21,6 +21,15 @@ export interface LedgerAlertMessage {
   error: unknown;
 }
 
+/** One group commit of the ledger writer. */
+export interface LedgerCommitMessage {
+  firstSeq: number;
+  lastSeq: number;
+  count: number;
+  /** Time the store took to make the batch durable. */
+  ms: number;
+}
+
 export const channels = {
   exchangeEnd: diagnostics.channel('rampart:exchange:end'),
   ledgerAlert: diagnostics.channel('rampart:ledger:alert'),

@@ -53,7 +53,7 @@ export function createHandler(deps: HandlerDeps) {
     let decisionSeq: number;
     try {
       const requestBody = ctx.body && ctx.body.length > 0 ? commitBody(ctx.body) : undefined;
-      const r = await ledger.append(decisionInput(ctx, { outcome: 'allow', stage: 'ledger', reason: 'RAMPART_OK', ...(requestBody ? { requestBody } : {}) }));
+      const r = await ledger.append(decisionInput(ctx, { outcome: 'allow', stage: 'ledger', reason: 'RAMPART_OK', requestBody }));
       decisionSeq = r.seq;
     } catch (err) {
       channels.ledgerAlert.publish({ kind: 'append-failed', error: err });
@@ -110,7 +110,7 @@ export function createHandler(deps: HandlerDeps) {
       rawQuery: '',
       hasBody: false,
       bytesIn: 0,
-      ...(ci.forwardedFor !== undefined ? { forwardedFor: ci.forwardedFor } : {}),
+      forwardedFor: ci.forwardedFor,
     };
     if (handleCors(ctx, rt, tls, ledger)) return;
     let p: Promise<void>;

@@ -8,7 +8,7 @@
  * times the CPU budget of all controls (DESIGN: under 50 us). So the data plane keeps its own
  * counters in the Prometheus text format (version 0.0.4).
  */
-import { channels, type ExchangeEndMessage, type LedgerAlertMessage } from '../core/diagnostics.js';
+import { channels, type ExchangeEndMessage, type LedgerAlertMessage, type LedgerCommitMessage } from '../core/diagnostics.js';
 
 export interface Metrics {
   contentType: string;
@@ -56,12 +56,20 @@ export function createMetrics(opts: { ledgerHealthy: () => boolean; keysCount: (
     h.sum += e.durationSeconds;
     h.count++;
   };
+  const commits = { batches: 0, records: 0, seconds: 0 };
+  const onCommit = (m: unknown) => {
+    const c = m as LedgerCommitMessage;
+    commits.batches++;
+    commits.records += c.count;
+    commits.seconds += c.ms / 1000;
+  };
   const onAlert = (m: unknown) => {
     const k = `kind="${esc((m as LedgerAlertMessage).kind)}"`;
     alerts.set(k, (alerts.get(k) ?? 0) + 1);
   };
   channels.exchangeEnd.subscribe(onEnd);
   channels.ledgerAlert.subscribe(onAlert);
+  channels.ledgerCommit.subscribe(onCommit);
 
   function counter(out: string[], name: string, help: string, m: Map<string, number>): void {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`);
@@ -84,6 +92,9 @@ export function createMetrics(opts: { ledgerHealthy: () => boolean; keysCount: (
       const cpu = process.cpuUsage();
       out.push(
         '# HELP rampart_ledger_healthy 1 while the last ledger append succeeded', '# TYPE rampart_ledger_healthy gauge', `rampart_ledger_healthy ${opts.ledgerHealthy() ? 1 : 0}`,
+        '# HELP rampart_ledger_commits_total Group commits (durable batches) of the ledger writer', '# TYPE rampart_ledger_commits_total counter', `rampart_ledger_commits_total ${commits.batches}`,
+        '# HELP rampart_ledger_records_total Records committed to the ledger', '# TYPE rampart_ledger_records_total counter', `rampart_ledger_records_total ${commits.records}`,
+        '# HELP rampart_ledger_commit_seconds_total Time spent making batches durable', '# TYPE rampart_ledger_commit_seconds_total counter', `rampart_ledger_commit_seconds_total ${commits.seconds}`,
         '# HELP rampart_api_keys API keys known to this node', '# TYPE rampart_api_keys gauge', `rampart_api_keys ${opts.keysCount()}`,
         '# HELP rampart_process_resident_memory_bytes Resident set size', '# TYPE rampart_process_resident_memory_bytes gauge', `rampart_process_resident_memory_bytes ${mem.rss}`,
         '# HELP rampart_process_heap_used_bytes V8 heap in use', '# TYPE rampart_process_heap_used_bytes gauge', `rampart_process_heap_used_bytes ${mem.heapUsed}`,
@@ -95,6 +106,7 @@ export function createMetrics(opts: { ledgerHealthy: () => boolean; keysCount: (
     close() {
       channels.exchangeEnd.unsubscribe(onEnd);
       channels.ledgerAlert.unsubscribe(onAlert);
+      channels.ledgerCommit.unsubscribe(onCommit);
     },
   };
 }

@@ -75,6 +75,9 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
           node: config.node,
           maxBatch: config.ledger.maxBatch,
           onAlert: (err: unknown) => logger.error({ err: errSummary(err) }, 'ledger append failed (AU-5 alert)'),
+          onCommit: (c) => {
+            if (channels.ledgerCommit.hasSubscribers) channels.ledgerCommit.publish(c);
+          },
         });
     cleanup.unshift(() => ledger.close());
     const keys = await KeyCache.start(storage.keys, secrets.keyHashSecret, {

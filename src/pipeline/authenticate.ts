@@ -13,6 +13,7 @@ import type { Principal } from '../core/context.js';
 import { deny, type Stage } from '../core/stage.js';
 import type { KeyCache } from '../keys/cache.js';
 import type { OperationModel } from '../openapi/types.js';
+import type { ApiKeyRecord } from '../storage/types.js';
 import type { AuthThrottle } from './auth-throttle.js';
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
@@ -70,15 +71,8 @@ export function createAuthenticateStage(keys: KeyCache, throttle: AuthThrottle):
         });
       }
       const k = check.key;
-      const p: Principal = {
-        name: k.name,
-        keyId: k.id,
-        authMethod: 'api-key',
-        scopes: scopeSet(k.scopes),
-        key: k,
-        ...(k.subject !== undefined ? { subject: k.subject } : {}),
-      };
-      ctx.principal = p;
+      // One shape per key, built once: no per-request allocation on the hot path.
+      ctx.principal = principalOf(k);
       return undefined;
     },
   };
@@ -96,13 +90,14 @@ function optionalAuth(op: OperationModel): boolean {
 
 const ANONYMOUS: Principal = { name: 'anonymous', authMethod: 'none', scopes: new Set() };
 
-// Scope sets are built once per key record, not per request.
-const scopeSets = new WeakMap<readonly string[], ReadonlySet<string>>();
-function scopeSet(scopes: readonly string[]): ReadonlySet<string> {
-  let s = scopeSets.get(scopes);
-  if (!s) {
-    s = new Set(scopes);
-    scopeSets.set(scopes, s);
+// Principals (with their scope sets) are built once per key record, not per request; a changed
+// key arrives as a new record object from the key cache, so the entry follows it.
+const principals = new WeakMap<ApiKeyRecord, Principal>();
+function principalOf(k: ApiKeyRecord): Principal {
+  let p = principals.get(k);
+  if (!p) {
+    p = { name: k.name, subject: k.subject, keyId: k.id, authMethod: 'api-key', scopes: new Set(k.scopes), key: k };
+    principals.set(k, p);
   }
-  return s;
+  return p;
 }
