@@ -38,7 +38,10 @@ export function createHandler(deps: HandlerDeps) {
     const status = ERRORS[d.code].status;
     if (d.code === 'RAMPART_INTERNAL') logger.error({ requestId: ctx.requestId, stage: d.stage, err: errSummary(d.cause) }, 'stage failed; request denied');
     try {
-      await ledger.append(decisionInput(ctx, { outcome: 'deny', status, stage: d.stage ?? 'unknown', reason: d.code }));
+      // A string cause is a non-personal sub-reason (for 401s: unknown, mismatch, revoked, expired),
+      // kept for the examiner and the SIEM while the client gets the generic code.
+      const detail = typeof d.cause === 'string' ? { cause: d.cause } : undefined;
+      await ledger.append(decisionInput(ctx, { outcome: 'deny', status, stage: d.stage ?? 'unknown', reason: d.code, detail }));
     } catch (err) {
       // The denial stands either way (fail closed); the missing record is an alert (AU-5).
       channels.ledgerAlert.publish({ kind: 'append-failed', error: err });

@@ -24,7 +24,7 @@ export function personalOf(ctx: RequestContext): PersonalFields {
 /** The decision record: committed before anything is forwarded, or with the denial. */
 export function decisionInput(
   ctx: RequestContext,
-  d: { outcome: 'allow' | 'deny'; status?: number; stage: string; reason: string; requestBody?: BodyCommitment },
+  d: { outcome: 'allow' | 'deny'; status?: number; stage: string; reason: string; requestBody?: BodyCommitment; detail?: Record<string, string> },
 ): RecordInput {
   const pr = ctx.principal;
   const op = ctx.operation;
@@ -45,6 +45,7 @@ export function decisionInput(
     configHash: ctx.runtime.hash,
     bytesIn: ctx.bytesIn,
     latencyMs: d.outcome === 'deny' ? elapsedMs(ctx) : undefined,
+    detail: d.detail,
     personal: personalOf(ctx),
     bodies: d.requestBody ? { request: d.requestBody } : undefined,
   };

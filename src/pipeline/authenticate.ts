@@ -59,6 +59,7 @@ export function createAuthenticateStage(keys: KeyCache, throttle: AuthThrottle):
         return deny('RAMPART_AUTH_INVALID', {
           detail: found.length > 1 ? 'Present exactly one credential.' : 'The Authorization header must use the Bearer scheme.',
           headers: { 'www-authenticate': `${CHALLENGE}, error="invalid_request"` },
+          cause: found.length > 1 ? 'ambiguous' : 'not-bearer',
         });
       }
       const check = keys.check(found[0]!);

@@ -83,6 +83,7 @@ test('401 without a key, 401 with a bad key, and neither reaches the upstream', 
   assert.equal(rec!.record.outcome, 'deny');
   assert.equal(rec!.record.stage, 'authenticate');
   assert.equal(rec!.record.reason, 'RAMPART_AUTH_INVALID');
+  assert.deepEqual(rec!.record.detail, { cause: 'not-bearer' }, 'the sub-reason is recorded');
 });
 
 test('403 when the key lacks the scope, before validation', async () => {
