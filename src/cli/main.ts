@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../core/errors.js';
+import { VERSION } from '../core/version.js';
 import { CliExit, EXIT } from './exit-codes.js';
 import { register as registerInit } from './init.js';
 import { register as registerStart } from './start.js';
@@ -14,7 +15,7 @@ import { register as registerDemo } from './demo.js';
 export function buildProgram(): Command {
   const program = new Command('rampart')
     .description('Security and compliance gateway for financial APIs')
-    .version('0.1.0')
+    .version(VERSION)
     .showHelpAfterError()
     .exitOverride();
   registerDemo(program);

@@ -21,7 +21,7 @@ export const ERRORS = {
   RAMPART_URI_TOO_LONG: { status: 414, title: 'URI too long', detail: 'The request target exceeds the configured limit.' },
   RAMPART_BODY_TOO_LARGE: { status: 413, title: 'Content too large', detail: 'The request body exceeds the configured limit.' },
   RAMPART_REQUEST_TIMEOUT: { status: 408, title: 'Request timeout', detail: 'The request was not received in time.' },
-  RAMPART_METHOD_NOT_IMPLEMENTED: { status: 501, title: 'Method not implemented', detail: 'The request method is not supported by this gateway.' },
+  RAMPART_METHOD_NOT_IMPLEMENTED: { status: 501, title: 'Unsupported method', detail: 'The request method is not supported by this gateway.' },
   RAMPART_PATH_NOT_CANONICAL: { status: 400, title: 'Non-canonical path', detail: 'The request path contains dot segments, encoded separators or other ambiguous forms.' },
   RAMPART_UNSUPPORTED_CONTENT_ENCODING: { status: 415, title: 'Unsupported content encoding', detail: 'The request body uses a content encoding the gateway does not accept.' },
   RAMPART_ORIGIN_NOT_ALLOWED: { status: 403, title: 'Origin not allowed', detail: 'The request origin is not in the CORS allowlist.' },

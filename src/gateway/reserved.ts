@@ -12,7 +12,7 @@ import type { GatewayRuntime } from './runtime.js';
 import { sendJson, sendProblem } from './respond.js';
 import { normalizeAddress } from './client-address.js';
 
-export function createReservedHandler(deps: { metrics: Metrics; readiness: Readiness; tls: boolean; version: string }) {
+export function createReservedHandler(deps: { metrics: Metrics; readiness: Readiness; tls: boolean }) {
   return function reserved(req: IncomingMessage, res: ServerResponse, rt: GatewayRuntime): void {
     const url = req.url ?? '';
     const q = url.indexOf('?');

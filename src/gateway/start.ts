@@ -29,8 +29,8 @@ import { createMetrics } from './metrics.js';
 import { createReadiness, type Readiness } from './readiness.js';
 import { createReservedHandler } from './reserved.js';
 import { errSummary } from './proxy.js';
+import { VERSION } from '../core/version.js';
 
-export const VERSION = '0.1.0';
 
 export interface StartOptions {
   config: RampartConfig;
@@ -105,9 +105,6 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
     cleanup.unshift(() => metrics.close());
     const readiness = createReadiness({ store: storage.ledger, current: getRuntime, keysFresh: () => keys.fresh, ledgerHealthy: () => ledger.healthy });
     cleanup.unshift(() => readiness.close());
-    const onAlert = (m: unknown) => logger.error({ kind: (m as { kind: string }).kind }, 'ledger alert');
-    channels.ledgerAlert.subscribe(onAlert);
-    cleanup.unshift(() => channels.ledgerAlert.unsubscribe(onAlert));
 
     let closing = false;
     const handler = createHandler({
@@ -116,7 +113,7 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
       logger,
       tls,
       closing: () => closing,
-      reserved: createReservedHandler({ metrics, readiness, tls, version: VERSION }),
+      reserved: createReservedHandler({ metrics, readiness, tls }),
     });
     const serverOpts: http.ServerOptions = {
       maxHeaderSize: config.limits.maxHeaderBytes,
