@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs every compiled test file under dist/test with node's built-in test runner. Node 20's
 // `--test` takes no globs, so the files are listed here. Extra arguments are passed through
-// (for example `--test-name-pattern`). RAMPART_TEST_FILTER narrows the files by substring.
+// (for example `--test-name-pattern`). RAMPART_TEST_FILTER narrows the files by substring. A test
+// that hangs fails after 3 minutes instead of holding CI until its deadline.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -20,5 +21,5 @@ if (files.length === 0) {
   console.error('run-tests: no test files found under dist/test');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...process.argv.slice(2), ...files], { stdio: 'inherit' });
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=180000', ...process.argv.slice(2), ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

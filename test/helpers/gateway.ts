@@ -70,10 +70,12 @@ export async function startTestGateway(o: { yaml?: Record<string, unknown>; api?
   const doc = merge(base, o.yaml ?? {});
   const configFile = join(tmp.path, 'rampart.yaml');
   writeFileSync(configFile, stringify(doc));
-  const config = await loadConfig(configFile);
-  const secrets = await ensureSecrets(config.secretsFile);
   let gw: GatewayHandle;
+  let config: RampartConfig;
+  let secrets: { keyHashSecret: Buffer };
   try {
+    config = await loadConfig(configFile);
+    secrets = await ensureSecrets(config.secretsFile);
     gw = await startGateway({ config, logger: silentLogger(), keyPollMs: 50, shutdownGraceMs: 2000 });
   } catch (err) {
     await upstream.close();
