@@ -115,7 +115,9 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Postgr
       checkBatchContinues(first - 1, batch);
       const last = batch[batch.length - 1]!.stored;
       const { records, privates } = batchJson(batch);
-      const res = await pool.query<{ head_ok: number }>(sql.append, [last.record.seq, last.chainHash, first - 1, records, privates]);
+      // A named statement is parsed and planned once per connection, not once per batch: on a
+      // small machine the server's planning competes with the gateway for the same cores.
+      const res = await pool.query<{ head_ok: number }>({ name: `rampart_append_${schema}`, text: sql.append, values: [last.record.seq, last.chainHash, first - 1, records, privates] });
       const row = res.rows[0];
       if (!row || Number(row.head_ok) !== 1) {
         const h = await ledger.head();
