@@ -6,7 +6,7 @@
  * (RFC 9112 §6.1, §6.3: a message with both framings "ought to be handled as an error".)
  */
 import type { Socket } from 'node:net';
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { ErrorCode } from '../core/errors.js';
 import { ERRORS } from '../core/errors.js';
@@ -57,7 +57,7 @@ export function createClientErrorHandler(deps: { current: () => GatewayRuntime; 
     const status = ERRORS[reason].status;
     const body = problemJson(reason, { requestId });
     const head = [
-      `HTTP/1.1 ${status} ${ERRORS[reason].title}`,
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
       'content-type: application/problem+json',
       `content-length: ${Buffer.byteLength(body)}`,
       'cache-control: no-store',
