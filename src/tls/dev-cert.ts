@@ -82,64 +82,14 @@ let x509Module: Promise<X509Module> | undefined;
 
 /**
  * Loads @peculiar/x509 on first use. It depends on tsyringe, which needs the Reflect metadata
- * API (normally from the `reflect-metadata` package, not a dependency here). The three functions
- * tsyringe calls are provided below when nothing else has installed them; the import happens
- * after that, which is why it is dynamic.
+ * API; `reflect-metadata` installs it and must be loaded first, hence the dynamic imports.
  */
 function loadX509(): Promise<X509Module> {
   x509Module ??= (async () => {
-    installReflectMetadata();
+    await import('reflect-metadata');
     const x509 = await import('@peculiar/x509');
     x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
     return x509;
   })();
   return x509Module;
-}
-
-type MetadataKey = unknown;
-type Target = object;
-
-interface ReflectMetadataApi {
-  defineMetadata(key: MetadataKey, value: unknown, target: Target, property?: string | symbol): void;
-  getOwnMetadata(key: MetadataKey, target: Target, property?: string | symbol): unknown;
-  getMetadata(key: MetadataKey, target: Target, property?: string | symbol): unknown;
-}
-
-function installReflectMetadata(): void {
-  const R = Reflect as typeof Reflect & Partial<ReflectMetadataApi>;
-  if (typeof R.getMetadata === 'function') return;
-  const store = new WeakMap<Target, Map<string | symbol | undefined, Map<MetadataKey, unknown>>>();
-  const table = (target: Target, property: string | symbol | undefined, create: boolean) => {
-    let byProperty = store.get(target);
-    if (!byProperty) {
-      if (!create) return undefined;
-      byProperty = new Map();
-      store.set(target, byProperty);
-    }
-    let entries = byProperty.get(property);
-    if (!entries && create) {
-      entries = new Map();
-      byProperty.set(property, entries);
-    }
-    return entries;
-  };
-  const api: ReflectMetadataApi = {
-    defineMetadata(key, value, target, property) {
-      table(target, property, true)!.set(key, value);
-    },
-    getOwnMetadata(key, target, property) {
-      return table(target, property, false)?.get(key);
-    },
-    getMetadata(key, target, property) {
-      // Own metadata first, then up the prototype chain, as reflect-metadata does.
-      for (let t: Target | null = target; t !== null; t = Object.getPrototypeOf(t) as Target | null) {
-        const entries = table(t, property, false);
-        if (entries?.has(key)) return entries.get(key);
-      }
-      return undefined;
-    },
-  };
-  for (const [name, fn] of Object.entries(api)) {
-    Object.defineProperty(Reflect, name, { value: fn, writable: true, configurable: true, enumerable: false });
-  }
 }
