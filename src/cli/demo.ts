@@ -35,7 +35,7 @@ export function register(program: Command): void {
         const configFile = await writeDemoConfig(dir, opts.port, upstream.url);
         const config = await loadConfig(configFile);
         const secrets = await ensureSecrets(config.secretsFile);
-        const gw = await startGateway({ config, logger: createLogger({ level: process.env.RAMPART_LOG_LEVEL ?? 'warn' }) });
+        const gw = await startGateway({ config, configDir: dir, logger: createLogger({ level: process.env.RAMPART_LOG_LEVEL ?? 'warn' }) });
         const mk = (name: string, scopes: string[], subject?: string) =>
           createKey(gw.storage.keys, secrets.keyHashSecret, { name, scopes, ...(subject ? { subject } : {}), createdBy: 'demo', expiresAt: Date.now() + 7 * 86_400_000 });
         const alice = await mk('demo-alice', ['accounts:read', 'customers:read', 'orders:read', 'orders:write', 'transfers:read', 'transfers:write'], 'cus_alice');

@@ -47,7 +47,7 @@ export interface GatewayRuntime {
 
 export type StageFactory = (runtime: Omit<GatewayRuntime, 'pipeline' | 'close'>) => Stage[];
 
-export async function buildRuntime(config: RampartConfig, stages: StageFactory): Promise<GatewayRuntime> {
+export async function buildRuntime(config: RampartConfig, stages: StageFactory, opts: { configDir?: string } = {}): Promise<GatewayRuntime> {
   const qualify = config.apis.length > 1;
   const warnings: string[] = [];
   const docs: Buffer[] = [];
@@ -86,7 +86,9 @@ export async function buildRuntime(config: RampartConfig, stages: StageFactory):
   // Longest prefix first, host-bound mounts before host-less ones.
   const ordered = apis.slice().sort((x, y) => (y.host ? 1 : 0) - (x.host ? 1 : 0) || y.prefix.length - x.prefix.length);
   const base = {
-    hash: configHash(config, docs),
+    // Paths hash relative to the config folder, so the same repository checked out anywhere
+    // yields the same version hash (what `rampart plan` compares).
+    hash: configHash(config, docs, opts.configDir ? { baseDir: opts.configDir } : {}),
     config,
     apis,
     trusted: trustedProxies(config.trustedProxies),

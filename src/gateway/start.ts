@@ -34,6 +34,8 @@ import { VERSION } from '../core/version.js';
 
 export interface StartOptions {
   config: RampartConfig;
+  /** Folder of the configuration file: paths are hashed relative to it (portable version hash). */
+  configDir?: string;
   logger?: Logger;
   /** Key-cache poll interval (ms); how soon a key created or revoked elsewhere takes effect. */
   keyPollMs?: number;
@@ -94,7 +96,7 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
       createAuthenticateStage(keys, throttle),
       createScopeStage(qualify),
       createValidateStage(config.limits),
-    ]);
+    ], opts.configDir ? { configDir: opts.configDir } : {});
     cleanup.unshift(() => runtime.close());
     for (const w of runtime.warnings) logger.warn(w);
     // Swapped atomically by a reload (compliance-as-code work); each request keeps the one it started with.

@@ -76,7 +76,7 @@ export async function startTestGateway(o: { yaml?: Record<string, unknown>; api?
   try {
     config = await loadConfig(configFile);
     secrets = await ensureSecrets(config.secretsFile);
-    gw = await startGateway({ config, logger: silentLogger(), keyPollMs: 50, shutdownGraceMs: 2000 });
+    gw = await startGateway({ config, configDir: tmp.path, logger: silentLogger(), keyPollMs: 50, shutdownGraceMs: 2000 });
   } catch (err) {
     await upstream.close();
     tmp.remove();
