@@ -16,7 +16,7 @@
  * Environment: BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_CONNECTIONS (32), BENCH_SKIP_PG=1,
  * BENCH_QUICK=1 (peak throughput and CPU only).
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { cpus, totalmem } from 'node:os';
 import autocannon from 'autocannon';
@@ -43,9 +43,17 @@ interface Proc {
   info: { port: number; key?: string; dbPath?: string; secretsFile?: string };
 }
 
+// Pinning (BENCH_PIN=0 turns it off): on this 2-core machine the load generator and the upstream
+// share core 0 and the process under test gets core 1 to itself, so a target's figures measure
+// the target rather than its fight with autocannon for the same core. PostgreSQL is not pinned.
+const PIN = process.env.BENCH_PIN !== '0' && cpus().length >= 2 && spawnSync('taskset', ['-V']).status === 0;
+
 function spawnRole(args: string[]): Promise<Proc> {
   return new Promise((resolve, reject) => {
-    const child = fork(ROLE, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+    const core = args[0] === 'upstream' ? '0' : '1';
+    const child = PIN
+      ? spawn('taskset', ['-c', core, process.execPath, ROLE, ...args], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] })
+      : fork(ROLE, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
     let buf = '';
     child.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();
@@ -81,7 +89,8 @@ async function load(url: string, key: string | undefined, o: { duration: number;
 
 async function main(): Promise<void> {
   console.log(`rampart bench: ${cpus().length} cores (${cpus()[0]?.model}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
-  console.log(`rounds=${ROUNDS} seconds=${SECONDS} connections=${CONNECTIONS} path=GET ${PATH}\n`);
+  if (PIN) spawnSync('taskset', ['-cp', '0', String(process.pid)]);
+  console.log(`rounds=${ROUNDS} seconds=${SECONDS} connections=${CONNECTIONS} path=GET ${PATH} pinning=${PIN ? 'load+upstream on core 0, target on core 1' : 'off'}\n`);
   const procs: Proc[] = [];
   let pgDb: string | undefined;
   try {
