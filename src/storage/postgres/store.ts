@@ -12,10 +12,11 @@
  * errors on idle connections (without it a dropped connection would crash the process). A
  * failed connection is discarded by the pool, so service resumes when the database is back.
  */
+import { keyFromRow, privateFromRow, searchSelect, storedFromRow } from '../rows.js';
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { ChainContinuityError, checkBatchContinues } from '../../ledger/chain.js';
-import type { LedgerRecord, PersonalFields, PrivatePart, StoredRecord } from '../../ledger/record.js';
+import type { PersonalFields, PrivatePart, StoredRecord } from '../../ledger/record.js';
 import type { ApiKeyRecord, ChainHead, KeyStore, LedgerQuery, LedgerStore, Storage } from '../types.js';
 import { PG_LATEST_VERSION, PG_MIGRATIONS } from './schema.js';
 
@@ -346,35 +347,18 @@ function batchJson(batch: Batch): { records: string; privates: string } {
 }
 
 function searchSql(s: string, q: LedgerQuery): { text: string; values: unknown[] } {
-  const where: string[] = [];
-  const values: unknown[] = [];
-  const param = (v: unknown): string => {
-    values.push(v);
-    return `$${values.length}`;
-  };
-  const needPrivate = q.principal !== undefined || q.subject !== undefined || q.objectId !== undefined;
-  const eq = (col: string, v: string | number | undefined): void => {
-    if (v !== undefined) where.push(`${col} = ${param(v)}`);
-  };
-  if (q.fromTs !== undefined) where.push(`r.ts >= ${param(q.fromTs)}`);
-  if (q.toTs !== undefined) where.push(`r.ts <= ${param(q.toTs)}`);
-  if (q.afterSeq !== undefined) where.push(`r.seq > ${param(q.afterSeq)}`);
-  eq('r.type', q.type);
-  eq('r.operation_id', q.operationId);
-  eq('r.api', q.api);
-  eq('r.status', q.status);
-  eq('r.outcome', q.outcome);
-  eq('r.reason', q.reason);
-  eq('r.request_id', q.requestId);
-  eq('p.principal', q.principal);
-  eq('p.subject', q.subject);
-  if (q.objectId !== undefined) where.push(`p.object_ids @> ARRAY[${param(q.objectId)}::text]`);
-  const limit = Math.max(1, Math.min(Math.floor(q.limit), 10_000));
-  const text =
-    `SELECT r.seq, r.ts, r.type, r.outcome, r.canonical, r.leaf_hash, r.chain_hash FROM ${s}.ledger_records r` +
-    (needPrivate ? ` JOIN ${s}.ledger_private p ON p.seq = r.seq` : '') +
-    (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
-    ` ORDER BY r.seq ${q.descending ? 'DESC' : 'ASC'} LIMIT ${param(limit)}`;
+  const values: (string | number)[] = [];
+  const text = searchSelect(
+    q,
+    {
+      param: (v) => {
+        values.push(v);
+        return `$${values.length}`;
+      },
+      objectIdClause: (ph) => `p.object_ids @> ARRAY[${ph}::text]`,
+    },
+    { records: `${s}.ledger_records`, private: `${s}.ledger_private` },
+  );
   return { text, values };
 }
 
@@ -417,35 +401,15 @@ function toNum(v: string | number): number {
   return n;
 }
 
-/** See the SQLite backend: `record` from the canonical text, `seq` from the row's key. */
 function toStored(row: RecordRow): StoredRecord {
-  const seq = toNum(row.seq);
-  let record: LedgerRecord;
-  try {
-    const parsed: unknown = JSON.parse(row.canonical);
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
-    record = { ...(parsed as LedgerRecord), seq };
-  } catch {
-    record = { v: 1, seq, ts: toNum(row.ts), type: row.type as LedgerRecord['type'], node: '', outcome: row.outcome as LedgerRecord['outcome'], configHash: '' };
-  }
-  return { record, canonical: row.canonical, leafHash: row.leaf_hash, chainHash: row.chain_hash };
+  return storedFromRow({ ...row, seq: toNum(row.seq), ts: toNum(row.ts) });
 }
 
 function toPrivate(row: PrivateRow): PrivatePart {
-  const p: PrivatePart = { seq: toNum(row.seq) };
-  if (row.personal_json !== null) p.personal = row.personal_json;
-  if (row.personal_salt !== null) p.personalSalt = row.personal_salt;
-  if (row.request_body_salt !== null) p.requestBodySalt = row.request_body_salt;
-  if (row.response_body_salt !== null) p.responseBodySalt = row.response_body_salt;
-  return p;
+  return privateFromRow({ ...row, seq: toNum(row.seq), personal: row.personal_json });
 }
 
 function toKey(row: KeyRow): ApiKeyRecord {
-  const k: ApiKeyRecord = { id: row.id, name: row.name, hash: row.hash, scopes: row.scopes, createdAt: toNum(row.created_at) };
-  if (row.subject !== null) k.subject = row.subject;
-  if (row.expires_at !== null) k.expiresAt = toNum(row.expires_at);
-  if (row.revoked_at !== null) k.revokedAt = toNum(row.revoked_at);
-  if (row.last_used_at !== null) k.lastUsedAt = toNum(row.last_used_at);
-  if (row.created_by !== null) k.createdBy = row.created_by;
-  return k;
+  const n = (v: string | null) => (v === null ? null : toNum(v));
+  return keyFromRow({ ...row, created_at: toNum(row.created_at), expires_at: n(row.expires_at), revoked_at: n(row.revoked_at), last_used_at: n(row.last_used_at) });
 }

@@ -7,6 +7,7 @@
  * second connection with query_only=ON for searches and reads, so that a long search never
  * delays a commit (WAL lets both run at once, also from another process such as the CLI).
  */
+import { keyFromRow, privateFromRow, RECORD_COLUMNS, searchSelect, storedFromRow } from '../rows.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { ChainContinuityError } from '../../ledger/chain.js';
@@ -104,42 +105,18 @@ interface KeyRow {
   change_seq: number;
 }
 
-const RECORD_COLS = 'r.seq, r.ts, r.type, r.outcome, r.canonical, r.leaf_hash, r.chain_hash';
+const RECORD_COLS = RECORD_COLUMNS;
 
-/**
- * A stored row as a StoredRecord: `record` is parsed from the canonical text, with `seq` taken
- * from the row's key so that verification can compare the two. A row whose text does not parse
- * (tampering) still comes back, described by its columns, for verification to report.
- */
 function toStored(row: RecordRow): StoredRecord {
-  let record: LedgerRecord;
-  try {
-    const parsed: unknown = JSON.parse(row.canonical);
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
-    record = { ...(parsed as LedgerRecord), seq: row.seq };
-  } catch {
-    record = { v: 1, seq: row.seq, ts: row.ts, type: row.type as LedgerRecord['type'], node: '', outcome: row.outcome as LedgerRecord['outcome'], configHash: '' };
-  }
-  return { record, canonical: row.canonical, leafHash: row.leaf_hash, chainHash: row.chain_hash };
+  return storedFromRow(row);
 }
 
 function toPrivate(row: PrivateRow): PrivatePart {
-  const p: PrivatePart = { seq: row.seq };
-  if (row.personal_json !== null) p.personal = JSON.parse(row.personal_json) as PersonalFields;
-  if (row.personal_salt !== null) p.personalSalt = row.personal_salt;
-  if (row.request_body_salt !== null) p.requestBodySalt = row.request_body_salt;
-  if (row.response_body_salt !== null) p.responseBodySalt = row.response_body_salt;
-  return p;
+  return privateFromRow({ ...row, personal: row.personal_json === null ? null : (JSON.parse(row.personal_json) as PersonalFields) });
 }
 
 function toKey(row: KeyRow): ApiKeyRecord {
-  const k: ApiKeyRecord = { id: row.id, name: row.name, hash: row.hash, scopes: JSON.parse(row.scopes) as string[], createdAt: row.created_at };
-  if (row.subject !== null) k.subject = row.subject;
-  if (row.expires_at !== null) k.expiresAt = row.expires_at;
-  if (row.revoked_at !== null) k.revokedAt = row.revoked_at;
-  if (row.last_used_at !== null) k.lastUsedAt = row.last_used_at;
-  if (row.created_by !== null) k.createdBy = row.created_by;
-  return k;
+  return keyFromRow({ ...row, scopes: JSON.parse(row.scopes) as string[] });
 }
 
 function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
@@ -273,48 +250,20 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
 
 /** Builds the search statement; only the filters present become conditions. */
 function searchSql(q: LedgerQuery): { sql: string; params: (string | number)[] } {
-  const where: string[] = [];
   const params: (string | number)[] = [];
-  const needPrivate = q.principal !== undefined || q.subject !== undefined || q.objectId !== undefined;
-  const eq = (col: string, v: string | number | undefined): void => {
-    if (v === undefined) return;
-    where.push(`${col} = ?`);
-    params.push(v);
-  };
-  if (q.fromTs !== undefined) {
-    where.push('r.ts >= ?');
-    params.push(q.fromTs);
-  }
-  if (q.toTs !== undefined) {
-    where.push('r.ts <= ?');
-    params.push(q.toTs);
-  }
-  if (q.afterSeq !== undefined) {
-    where.push('r.seq > ?');
-    params.push(q.afterSeq);
-  }
-  eq('r.type', q.type);
-  eq('r.operation_id', q.operationId);
-  eq('r.api', q.api);
-  eq('r.status', q.status);
-  eq('r.outcome', q.outcome);
-  eq('r.reason', q.reason);
-  eq('r.request_id', q.requestId);
-  eq('p.principal', q.principal);
-  eq('p.subject', q.subject);
-  if (q.objectId !== undefined) {
-    // Object ids are the values of the path parameters; a scan over the private rows that the
-    // other filters leave (acceptable for an audit query; PostgreSQL has an index for this).
-    where.push("EXISTS (SELECT 1 FROM json_each(p.personal_json, '$.pathParams') AS j WHERE j.value = ?)");
-    params.push(q.objectId);
-  }
-  const limit = Math.max(1, Math.min(Math.floor(q.limit), 10_000));
-  params.push(limit);
-  const sql =
-    `SELECT ${RECORD_COLS} FROM ledger_records r` +
-    (needPrivate ? ' JOIN ledger_private p ON p.seq = r.seq' : '') +
-    (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
-    ` ORDER BY r.seq ${q.descending ? 'DESC' : 'ASC'} LIMIT ?`;
+  const sql = searchSelect(
+    q,
+    {
+      param: (v) => {
+        params.push(v);
+        return '?';
+      },
+      // Object ids are the values of the path parameters; a scan over the private rows that the
+      // other filters leave (acceptable for an audit query; PostgreSQL has an index for this).
+      objectIdClause: (ph) => `EXISTS (SELECT 1 FROM json_each(p.personal_json, '$.pathParams') AS j WHERE j.value = ${ph})`,
+    },
+    { records: 'ledger_records', private: 'ledger_private' },
+  );
   return { sql, params };
 }
 

@@ -1,0 +1,115 @@
+/**
+ * What every SQL backend shares: turning rows into the storage types, and the WHERE clause of a
+ * ledger search. Each backend converts its driver's types first (BIGINT strings from pg, JSON
+ * text from SQLite) and supplies its placeholder style and its object-id test.
+ */
+import type { LedgerRecord, PersonalFields, PrivatePart, StoredRecord } from '../ledger/record.js';
+import type { ApiKeyRecord, LedgerQuery } from './types.js';
+
+export interface RecordRowValues {
+  seq: number;
+  ts: number;
+  type: string;
+  outcome: string;
+  canonical: string;
+  leaf_hash: string;
+  chain_hash: string;
+}
+
+/**
+ * A stored row as a StoredRecord: `record` is parsed from the canonical text, with `seq` taken
+ * from the row's key so that verification can compare the two. A row whose text does not parse
+ * (tampering) still comes back, described by its columns, for verification to report.
+ */
+export function storedFromRow(row: RecordRowValues): StoredRecord {
+  let record: LedgerRecord;
+  try {
+    const parsed: unknown = JSON.parse(row.canonical);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+    record = { ...(parsed as LedgerRecord), seq: row.seq };
+  } catch {
+    record = { v: 1, seq: row.seq, ts: row.ts, type: row.type as LedgerRecord['type'], node: '', outcome: row.outcome as LedgerRecord['outcome'], configHash: '' };
+  }
+  return { record, canonical: row.canonical, leafHash: row.leaf_hash, chainHash: row.chain_hash };
+}
+
+export interface PrivateRowValues {
+  seq: number;
+  personal: PersonalFields | null;
+  personal_salt: string | null;
+  request_body_salt: string | null;
+  response_body_salt: string | null;
+}
+
+export function privateFromRow(row: PrivateRowValues): PrivatePart {
+  const p: PrivatePart = { seq: row.seq };
+  if (row.personal !== null) p.personal = row.personal;
+  if (row.personal_salt !== null) p.personalSalt = row.personal_salt;
+  if (row.request_body_salt !== null) p.requestBodySalt = row.request_body_salt;
+  if (row.response_body_salt !== null) p.responseBodySalt = row.response_body_salt;
+  return p;
+}
+
+export interface KeyRowValues {
+  id: string;
+  name: string;
+  hash: string;
+  scopes: string[];
+  subject: string | null;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+  last_used_at: number | null;
+  created_by: string | null;
+}
+
+export function keyFromRow(row: KeyRowValues): ApiKeyRecord {
+  const k: ApiKeyRecord = { id: row.id, name: row.name, hash: row.hash, scopes: row.scopes, createdAt: row.created_at };
+  if (row.subject !== null) k.subject = row.subject;
+  if (row.expires_at !== null) k.expiresAt = row.expires_at;
+  if (row.revoked_at !== null) k.revokedAt = row.revoked_at;
+  if (row.last_used_at !== null) k.lastUsedAt = row.last_used_at;
+  if (row.created_by !== null) k.createdBy = row.created_by;
+  return k;
+}
+
+export const RECORD_COLUMNS = 'r.seq, r.ts, r.type, r.outcome, r.canonical, r.leaf_hash, r.chain_hash';
+
+export interface SearchDialect {
+  /** Adds a parameter and returns its placeholder (`?` or `$n`). */
+  param(v: string | number): string;
+  /** The condition that a path parameter of the private part equals the placeholder. */
+  objectIdClause(placeholder: string): string;
+}
+
+/**
+ * The search of `rampart audit search` as SQL over `ledger_records r` (joined with
+ * `ledger_private p` when a personal filter is used). `tables` are the qualified table names.
+ */
+export function searchSelect(q: LedgerQuery, d: SearchDialect, tables: { records: string; private: string }): string {
+  const where: string[] = [];
+  const needPrivate = q.principal !== undefined || q.subject !== undefined || q.objectId !== undefined;
+  const eq = (col: string, v: string | number | undefined): void => {
+    if (v !== undefined) where.push(`${col} = ${d.param(v)}`);
+  };
+  if (q.fromTs !== undefined) where.push(`r.ts >= ${d.param(q.fromTs)}`);
+  if (q.toTs !== undefined) where.push(`r.ts <= ${d.param(q.toTs)}`);
+  if (q.afterSeq !== undefined) where.push(`r.seq > ${d.param(q.afterSeq)}`);
+  eq('r.type', q.type);
+  eq('r.operation_id', q.operationId);
+  eq('r.api', q.api);
+  eq('r.status', q.status);
+  eq('r.outcome', q.outcome);
+  eq('r.reason', q.reason);
+  eq('r.request_id', q.requestId);
+  eq('p.principal', q.principal);
+  eq('p.subject', q.subject);
+  if (q.objectId !== undefined) where.push(d.objectIdClause(d.param(q.objectId)));
+  const limit = Math.max(1, Math.min(Math.floor(q.limit), 10_000));
+  return (
+    `SELECT ${RECORD_COLUMNS} FROM ${tables.records} r` +
+    (needPrivate ? ` JOIN ${tables.private} p ON p.seq = r.seq` : '') +
+    (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
+    ` ORDER BY r.seq ${q.descending ? 'DESC' : 'ASC'} LIMIT ${d.param(limit)}`
+  );
+}
