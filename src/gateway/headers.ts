@@ -1,7 +1,7 @@
 /**
  * Header hygiene for both directions of the proxy.
  */
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { RampartConfig } from '../config/types.js';
 
 /**
@@ -66,16 +66,32 @@ export function upstreamRequestHeaders(i: UpstreamHeaderInput): Record<string, s
   return out;
 }
 
-/** Copies upstream response headers minus hop-by-hop and banner headers. */
-export function clientResponseHeaders(upstream: Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  const drop = new Set(connectionTokens(upstream.connection));
+/** Names Rampart sets on every proxied response; the upstream's values for them are replaced. */
+const OWN_RESPONSE_HEADERS = new Set(['strict-transport-security', 'x-content-type-options', 'x-frame-options', 'content-security-policy', 'referrer-policy', 'cross-origin-resource-policy', 'cache-control', 'x-request-id']);
+
+/**
+ * The proxied response's header list, flat (`[name, value, name, value, ...]`) for one
+ * `writeHead` call: the upstream's headers minus hop-by-hop, banner and Rampart-owned ones, then
+ * the security headers, Cache-Control and the request id. One call instead of a dozen setHeader
+ * calls on the hot path.
+ */
+export function proxiedResponseHeaders(
+  upstream: Record<string, string | string[] | undefined>,
+  o: { headersCfg: RampartConfig['headers']; tls: boolean; cacheControl: string; requestId: string; close: boolean },
+): string[] {
+  const out: string[] = [];
+  const drop = upstream.connection === undefined ? undefined : new Set(connectionTokens(upstream.connection));
   for (const name in upstream) {
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || drop.has(lower) || STRIP_FROM_UPSTREAM.has(lower)) continue;
+    if (HOP_BY_HOP.has(lower) || STRIP_FROM_UPSTREAM.has(lower) || OWN_RESPONSE_HEADERS.has(lower) || drop?.has(lower)) continue;
     const v = upstream[name];
-    if (v !== undefined) out[lower] = v;
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const x of v) out.push(lower, x);
+    else out.push(lower, v);
   }
+  for (const [k, v] of securityHeaders(o.headersCfg, o.tls)) out.push(k, v);
+  out.push('cache-control', o.cacheControl, 'x-request-id', o.requestId);
+  if (o.close) out.push('connection', 'close');
   return out;
 }
 

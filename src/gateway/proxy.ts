@@ -13,9 +13,9 @@ import type { ErrorCode } from '../core/errors.js';
 import { channels } from '../core/diagnostics.js';
 import type { Ledger } from '../ledger/writer.js';
 import { newBodyCommitter } from '../ledger/commit.js';
-import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { proxiedResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { completionInput } from './records.js';
-import { applySecurityHeaders, sendProblem } from './respond.js';
+import { sendProblem } from './respond.js';
 import type { Logger } from '../core/log.js';
 
 export interface ProxyDeps {
@@ -67,13 +67,22 @@ export async function proxyExchange(ctx: RequestContext, decisionSeq: number, de
   }
 
   const status = upstream.statusCode;
-  const outHeaders = clientResponseHeaders(upstream.headers);
   const opOverride = api.config.operations[ctx.operation!.id]?.cacheControl;
-  for (const k in outHeaders) res.setHeader(k, outHeaders[k]!);
-  applySecurityHeaders(res, cfg.headers, deps.tls, opOverride ?? cfg.headers.cacheControl);
-  res.setHeader('x-request-id', ctx.requestId);
-  if (deps.closing()) res.setHeader('connection', 'close');
-  res.writeHead(status);
+  const list = proxiedResponseHeaders(upstream.headers, { headersCfg: cfg.headers, tls: deps.tls, cacheControl: opOverride ?? cfg.headers.cacheControl, requestId: ctx.requestId, close: deps.closing() });
+  if (res.getHeaderNames().length === 0) {
+    res.writeHead(status, list);
+  } else {
+    // Headers already set (CORS): Node would merge a flat list with setHeader, one value per name,
+    // losing repeated fields such as Set-Cookie; group them first.
+    const grouped = new Map<string, string[]>();
+    for (let i = 0; i < list.length; i += 2) {
+      const g = grouped.get(list[i]!);
+      if (g) g.push(list[i + 1]!);
+      else grouped.set(list[i]!, [list[i + 1]!]);
+    }
+    for (const [k, v] of grouped) res.setHeader(k, v.length === 1 ? v[0]! : v);
+    res.writeHead(status);
+  }
 
   // Stream, holding back the most recent chunk so that the last byte leaves only after the
   // completion record is committed. Event-driven rather than `for await`: this is the hot path.

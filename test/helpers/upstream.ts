@@ -50,6 +50,11 @@ export async function startTestUpstream(): Promise<TestUpstream> {
         pump();
         return;
       }
+      if (u.pathname.endsWith('/cookies')) {
+        res.writeHead(200, ['content-type', 'application/json', 'set-cookie', 'a=1; Secure', 'set-cookie', 'b=2; Secure', 'cache-control', 'public, max-age=600', 'server', 'upstream/1.2.3', 'content-length', '2']);
+        res.end('{}');
+        return;
+      }
       if (u.pathname.endsWith('/broken')) {
         req.socket.destroy();
         return;

@@ -71,3 +71,18 @@ test('graceful shutdown lets an in-flight request finish', async () => {
   assert.equal(r.status, 200);
   await closing;
 });
+
+test('repeated upstream response headers survive, with and without CORS headers', async () => {
+  const t = await startTestGateway({ yaml: { cors: { origins: ['https://app.example.com'] } } });
+  try {
+    for (const headers of [{}, { origin: 'https://app.example.com' }] as Record<string, string>[]) {
+      const r = await t.request('GET', '/cookies', { headers });
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.headers['set-cookie'], ['a=1; Secure', 'b=2; Secure']);
+      assert.equal(r.headers['cache-control'], 'no-store', 'Rampart owns Cache-Control');
+      assert.equal(r.headers.server, undefined);
+    }
+  } finally {
+    await t.close();
+  }
+});
