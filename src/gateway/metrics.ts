@@ -27,6 +27,8 @@ interface Hist {
 
 /** Escapes a label value (exposition format: backslash, double quote, newline). */
 function esc(v: string): string {
+  // Runs per exchange on operation names: skip the replacements in the usual case.
+  if (!v.includes('\\') && !v.includes('"') && !v.includes('\n')) return v;
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 

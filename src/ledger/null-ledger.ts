@@ -1,16 +1,16 @@
 /**
  * A ledger that records nothing: ONLY for the benchmark's "gateway without controls" baseline,
- * so that the cost of the controls can be shown as a ratio. It is not reachable from
- * configuration and the composition root never builds it.
+ * so that the cost of the controls can be shown as a ratio. The composition root builds it only
+ * for StartOptions.benchmarkPassThrough, which no configuration or CLI command can set.
  */
 import type { Ledger } from './writer.js';
 
 export function createNullLedgerForBenchmark(): Ledger {
   let seq = 0;
-  const ledger = {
+  const ledger: Ledger = {
     healthy: true,
     pending: 0,
-    async append() {
+    async append(_input) {
       return { seq: ++seq, ts: Date.now() };
     },
     head() {
@@ -19,5 +19,5 @@ export function createNullLedgerForBenchmark(): Ledger {
     async flush() {},
     async close() {},
   };
-  return ledger as unknown as Ledger;
+  return ledger;
 }

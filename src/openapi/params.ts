@@ -361,7 +361,7 @@ function readOne(pairs: RawPairs, spec: ParamSpec, pointer: string, claimed: Set
   if (!list) return NOT_PRESENT;
   claimed.add(name);
   if (spec.shape === 'array') {
-    const delimiter = spec.style === 'spaceDelimited' ? ' ' : spec.style === 'pipeDelimited' ? '|' : ',';
+    const delimiter = delimiterOf(spec.style);
     if (spec.explode) {
       const items: unknown[] = [];
       for (const raw of list) {
@@ -377,13 +377,18 @@ function readOne(pairs: RawPairs, spec: ParamSpec, pointer: string, claimed: Set
   if (spec.shape === 'object') {
     // Not exploded: `id=role,admin,firstName,Alex`.
     if (list.length > 1) return dup(pointer);
-    const delimiter = spec.style === 'spaceDelimited' ? ' ' : spec.style === 'pipeDelimited' ? '|' : ',';
+    const delimiter = delimiterOf(spec.style);
     return pairsToObject(list[0]!, delimiter, info, pointer, 'form');
   }
   if (list.length > 1) return dup(pointer);
   const d = decodeFormComponent(list[0]!);
   if (d === undefined) return bad(pointer, 'must use valid percent-encoding');
   return coerce(d, info);
+}
+
+/** The list delimiter of a query style (OpenAPI 3.x Style Values): form uses ','. */
+function delimiterOf(style: string | undefined): string {
+  return style === 'spaceDelimited' ? ' ' : style === 'pipeDelimited' ? '|' : ',';
 }
 
 /** Splits a raw (encoded) list on its delimiter, then decodes each item (RFC 6570: delimiters are literal, data is encoded). */
