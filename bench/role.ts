@@ -1,11 +1,12 @@
 /**
  * One process of the benchmark: `upstream`, `undici-proxy URL`, or `gateway MODE STORAGE URL
- * [PG_URL]` where MODE is `passthrough` (parse+route, no controls, no ledger) or `controls` (key
- * auth, scope, validation, both ledger records per request). Prints one JSON line with its port
+ * [PG_URL]` where MODE is `passthrough` (parse+route, no controls, no ledger), `no-ledger` (every control
+ * but a ledger that records nothing) or `controls` (key auth, scope, validation, both ledger
+ * records per request). Prints one JSON line with its port
  * (and a key), then answers 'cpu' messages with its CPU time, so the orchestrator can compute CPU
  * per request. Every process is on loopback.
  */
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
     );
     const config = await loadConfig(file);
     const secrets = await ensureSecrets(config.secretsFile);
-    const gw = await startGateway({ config, logger: silentLogger(), benchmarkPassThrough: mode === 'passthrough' });
+    const gw = await startGateway({ config, logger: silentLogger(), benchmarkPassThrough: mode === 'passthrough', benchmarkNullLedger: mode === 'no-ledger' });
     const { key } = await createKey(gw.storage.keys, secrets.keyHashSecret, { name: 'bench', scopes: ['accounts:read', 'orders:write'], subject: 'cus_alice' });
     await gw.keys.refresh();
     info = { port: gw.port, key, dir, configFile: file, dbPath: join(dir, 'rampart.db'), secretsFile: config.secretsFile };
@@ -64,11 +65,30 @@ async function main(): Promise<void> {
   process.on('message', (m) => {
     if (m === 'cpu') {
       const c = process.cpuUsage();
-      process.send!({ cpuMicros: c.user + c.system, rss: process.memoryUsage().rss });
+      // The main thread's own CPU time: what the controls cost the thread that serves every
+      // request (the ledger's worker threads are in cpuMicros but not here). Event-loop
+      // utilisation would count the time the thread waits for a core as busy.
+      const loopMicros = mainThreadCpuMicros();
+      process.send!({ cpuMicros: c.user + c.system, loopMicros, rss: process.memoryUsage().rss });
     }
   });
   process.stdout.write(`${JSON.stringify(info)}\n`);
 }
+
+/** utime+stime of the main thread (Linux /proc; its tid is the pid), in microseconds. */
+function mainThreadCpuMicros(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1e6) / TICKS_PER_SECOND;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK). */
+const TICKS_PER_SECOND = 100;
 
 main().catch((err) => {
   process.stderr.write(`bench role failed: ${(err as Error).stack}\n`);

@@ -5,6 +5,8 @@
  *   direct        the upstream itself
  *   undici-proxy  a bare node:http + undici proxy
  *   passthrough   the gateway with no controls (parse + route, no ledger)
+ *   no-ledger     the gateway with every control except the ledger (which records nothing), to
+ *                 split the cost of the controls into the request checks and the ledger
  *   sqlite        the gateway with this version's controls: key auth, scope, validation, and
  *                 both ledger records committed per request (strict durability) on SQLite
  *   postgres      the same on the machine's PostgreSQL
@@ -14,7 +16,7 @@
  * which is rate-limited closed-loop, so p99 under-reports queueing a little), the ledger's own
  * append capacity, and how long a new key takes to work on a running gateway.
  * Environment: BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_CONNECTIONS (32), BENCH_SKIP_PG=1,
- * BENCH_QUICK=1 (peak throughput and CPU only).
+ * BENCH_QUICK=1 (peak throughput and CPU only), BENCH_PIN=target|load|0 (see below).
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -43,17 +45,30 @@ interface Proc {
   info: { port: number; key?: string; dbPath?: string; secretsFile?: string };
 }
 
-// Pinning (BENCH_PIN=0 turns it off): on this 2-core machine the load generator and the upstream
-// share core 0 and the process under test gets core 1 to itself, so a target's figures measure
-// the target rather than its fight with autocannon for the same core. PostgreSQL is not pinned.
-const PIN = process.env.BENCH_PIN !== '0' && cpus().length >= 2 && spawnSync('taskset', ['-V']).status === 0;
+// Pinning, BENCH_PIN:
+//   target (default)  load generator and upstream on core 0, the process under test on core 1:
+//                     every target gets one core, so the ratios are ratios of CPU per request.
+//                     The ledger's worker threads share that core with the event loop.
+//   load              load generator and upstream on core 0, the process under test unpinned: its
+//                     worker threads may use what core 0 has left, as they would use spare cores
+//                     in a deployment (DESIGN.md: ledger work stays off the event loop).
+//   0                 nothing pinned.
+// PostgreSQL is never pinned.
+type PinMode = 'target' | 'load' | 'off';
+const PIN_ENV = process.env.BENCH_PIN ?? 'target';
+const CAN_PIN = cpus().length >= 2 && spawnSync('taskset', ['-V']).status === 0;
+const PIN: PinMode = !CAN_PIN || PIN_ENV === '0' ? 'off' : PIN_ENV === 'load' ? 'load' : 'target';
+const PIN_TEXT = { target: 'load+upstream on core 0, target on core 1', load: 'load+upstream on core 0, target unpinned', off: 'off' }[PIN];
 
 function spawnRole(args: string[]): Promise<Proc> {
   return new Promise((resolve, reject) => {
-    const core = args[0] === 'upstream' ? '0' : '1';
-    const child = PIN
-      ? spawn('taskset', ['-c', core, process.execPath, ROLE, ...args], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] })
-      : fork(ROLE, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+    // Unpinned in 'load' mode means both cores, said explicitly: a child inherits this process's
+    // affinity, which is core 0 once pinning is on.
+    const core = args[0] === 'upstream' ? '0' : PIN === 'target' ? '1' : '0,1';
+    const child =
+      PIN !== 'off'
+        ? spawn('taskset', ['-c', core, process.execPath, ROLE, ...args], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] })
+        : fork(ROLE, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
     let buf = '';
     child.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();
@@ -64,9 +79,12 @@ function spawnRole(args: string[]): Promise<Proc> {
   });
 }
 
-function cpuOf(p: Proc): Promise<number> {
+function cpuOf(p: Proc): Promise<{ cpu: number; loop: number }> {
   return new Promise((resolve) => {
-    p.child.once('message', (m) => resolve((m as { cpuMicros: number }).cpuMicros));
+    p.child.once('message', (m) => {
+      const x = m as { cpuMicros: number; loopMicros: number };
+      resolve({ cpu: x.cpuMicros, loop: x.loopMicros });
+    });
     p.child.send('cpu');
   });
 }
@@ -89,8 +107,8 @@ async function load(url: string, key: string | undefined, o: { duration: number;
 
 async function main(): Promise<void> {
   console.log(`rampart bench: ${cpus().length} cores (${cpus()[0]?.model}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
-  if (PIN) spawnSync('taskset', ['-cp', '0', String(process.pid)]);
-  console.log(`rounds=${ROUNDS} seconds=${SECONDS} connections=${CONNECTIONS} path=GET ${PATH} pinning=${PIN ? 'load+upstream on core 0, target on core 1' : 'off'}\n`);
+  if (PIN !== 'off') spawnSync('taskset', ['-cp', '0', String(process.pid)]);
+  console.log(`rounds=${ROUNDS} seconds=${SECONDS} connections=${CONNECTIONS} path=GET ${PATH} pinning=${PIN_TEXT}\n`);
   const procs: Proc[] = [];
   let pgDb: string | undefined;
   try {
@@ -104,6 +122,9 @@ async function main(): Promise<void> {
     const pass = await spawnRole(['gateway', 'passthrough', 'sqlite', upUrl]);
     procs.push(pass);
     targets.push({ name: 'passthrough', proc: pass, url: `http://127.0.0.1:${pass.info.port}${PATH}` });
+    const nl = await spawnRole(['gateway', 'no-ledger', 'sqlite', upUrl]);
+    procs.push(nl);
+    targets.push({ name: 'no-ledger', proc: nl, url: `http://127.0.0.1:${nl.info.port}${PATH}`, key: nl.info.key! });
     const sq = await spawnRole(['gateway', 'controls', 'sqlite', upUrl]);
     procs.push(sq);
     targets.push({ name: 'sqlite', proc: sq, url: `http://127.0.0.1:${sq.info.port}${PATH}`, key: sq.info.key! });
@@ -128,24 +149,29 @@ async function main(): Promise<void> {
 
     const peak: Record<string, number[]> = {};
     const cpuPerReq: Record<string, number[]> = {};
+    const loopPerReq: Record<string, number[]> = {};
     for (let round = 0; round < ROUNDS; round++) {
       const order = targets.slice(round % targets.length).concat(targets.slice(0, round % targets.length));
       for (const t of order) {
-        const c0 = t.proc ? await cpuOf(t.proc) : 0;
+        const c0 = t.proc ? await cpuOf(t.proc) : { cpu: 0, loop: 0 };
         const r = await load(t.url, t.key, { duration: SECONDS });
-        const c1 = t.proc ? await cpuOf(t.proc) : 0;
+        const c1 = t.proc ? await cpuOf(t.proc) : { cpu: 0, loop: 0 };
         if (r.non2xx > 0 || r.errors > 0) console.warn(`  ${t.name}: ${r.non2xx} non-2xx, ${r.errors} errors`);
         (peak[t.name] ??= []).push(r.requests.total / r.duration);
-        if (t.proc) (cpuPerReq[t.name] ??= []).push((c1 - c0) / r.requests.total);
+        if (t.proc) {
+          (cpuPerReq[t.name] ??= []).push((c1.cpu - c0.cpu) / r.requests.total);
+          (loopPerReq[t.name] ??= []).push((c1.loop - c0.loop) / r.requests.total);
+        }
       }
       console.log(`round ${round + 1}: ${order.map((t) => `${t.name} ${Math.round(peak[t.name]!.at(-1)!)}/s`).join(', ')}`);
     }
     const p = (n: string) => median(peak[n] ?? [0]);
     const cpu = (n: string) => median(cpuPerReq[n] ?? [0]);
+    const loop = (n: string) => median(loopPerReq[n] ?? [0]);
     console.log('\nPeak throughput (median req/s) and ratios');
-    console.log('target         req/s    vs direct  vs undici-proxy  vs passthrough  CPU us/req');
+    console.log('target         req/s    vs direct  vs undici-proxy  vs passthrough  CPU us/req  main-thread CPU us/req');
     for (const t of targets) {
-      console.log(`${t.name.padEnd(13)} ${String(Math.round(p(t.name))).padStart(6)}    ${(p(t.name) / p('direct')).toFixed(2).padStart(6)}     ${(p(t.name) / p('undici-proxy')).toFixed(2).padStart(6)}          ${(p(t.name) / p('passthrough')).toFixed(2).padStart(6)}       ${t.proc ? cpu(t.name).toFixed(0).padStart(5) : '    -'}`);
+      console.log(`${t.name.padEnd(13)} ${String(Math.round(p(t.name))).padStart(6)}    ${(p(t.name) / p('direct')).toFixed(2).padStart(6)}     ${(p(t.name) / p('undici-proxy')).toFixed(2).padStart(6)}          ${(p(t.name) / p('passthrough')).toFixed(2).padStart(6)}       ${t.proc ? cpu(t.name).toFixed(0).padStart(5) : '    -'}       ${t.proc ? loop(t.name).toFixed(0).padStart(5) : '    -'}`);
     }
     for (const t of targets.filter((x) => x.name === 'sqlite' || x.name === 'postgres')) {
       const text = await (await fetch(t.url.replace(PATH, '/.rampart/metrics'))).text();
@@ -153,7 +179,9 @@ async function main(): Promise<void> {
       const batches = val('rampart_ledger_commits_total');
       console.log(`${t.name}: ${val('rampart_ledger_records_total')} records in ${batches} group commits, ${(val('rampart_ledger_records_total') / batches).toFixed(1)} records per commit, ${((val('rampart_ledger_commit_seconds_total') * 1000) / batches).toFixed(2)} ms per commit`);
     }
-    console.log(`\nCPU the controls add per request: sqlite ${(cpu('sqlite') - cpu('passthrough')).toFixed(0)} us${SKIP_PG ? '' : `, postgres ${(cpu('postgres') - cpu('passthrough')).toFixed(0)} us`} (gateway process incl. its ledger worker)`);
+    console.log(`\nCPU the request checks add per request (no-ledger vs passthrough): ${(cpu('no-ledger') - cpu('passthrough')).toFixed(0)} us, main thread ${(loop('no-ledger') - loop('passthrough')).toFixed(0)} us`);
+    console.log(`CPU the controls add per request: sqlite ${(cpu('sqlite') - cpu('passthrough')).toFixed(0)} us${SKIP_PG ? '' : `, postgres ${(cpu('postgres') - cpu('passthrough')).toFixed(0)} us`} (gateway process incl. its ledger worker)`);
+    console.log(`Main-thread (event-loop) CPU the controls add per request: sqlite ${(loop('sqlite') - loop('passthrough')).toFixed(0)} us${SKIP_PG ? '' : `, postgres ${(loop('postgres') - loop('passthrough')).toFixed(0)} us`} (budget 50 us, DESIGN.md)`);
     console.log(`targets: controls >= 0.75 x passthrough -> sqlite ${(p('sqlite') / p('passthrough')).toFixed(2)}${SKIP_PG ? '' : `, postgres ${(p('postgres') / p('passthrough')).toFixed(2)}`}; passthrough >= 1.0 x undici-proxy -> ${(p('passthrough') / p('undici-proxy')).toFixed(2)}`);
 
     if (process.env.BENCH_QUICK === '1') return;

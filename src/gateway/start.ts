@@ -46,6 +46,12 @@ export interface StartOptions {
    * controls can be printed as a ratio. Not reachable from configuration or the CLI.
    */
   benchmarkPassThrough?: boolean;
+  /**
+   * Benchmark only: every control, but a ledger that records nothing, so that the benchmark can
+   * split what the controls cost into the request checks and the ledger. Not reachable from
+   * configuration or the CLI.
+   */
+  benchmarkNullLedger?: boolean;
 }
 
 export interface GatewayHandle {
@@ -71,7 +77,7 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
   const storage = await openStorage(config.storage);
   const cleanup: (() => Promise<void> | void)[] = [() => storage.close()];
   try {
-    const ledger = opts.benchmarkPassThrough
+    const ledger = opts.benchmarkPassThrough || opts.benchmarkNullLedger
       ? createNullLedgerForBenchmark()
       : await createLedger(storage.ledger, {
           node: config.node,

@@ -2,17 +2,23 @@
  * The single writer of a node's chain, with group commit (DESIGN.md, the ledger: "one writer per
  * chain"; "strict" durability).
  *
- *   append() ──▶ queue ──(nothing in flight)──▶ batch of ≤ maxBatch ──▶ store.append (one
- *                  ▲                              seq from the COMMITTED head,      durable
- *                  └── new inputs wait here ◀──── hashes computed now               transaction)
- *                      while a batch is in flight
+ *   append() ──▶ queue ──▶ batch of ≤ maxBatch ──▶ store.append (one durable transaction)
+ *                  ▲        seq continues the head of the last batch SENT; hashes computed now
+ *                  └── new inputs wait here while `pipelineDepth` batches are in flight
+ *
+ * A store that commits its batches in the order it received them (SQLite: one worker thread)
+ * declares a pipelineDepth above 1: the next batch is then already waiting when the previous one
+ * commits, instead of forming only after the commit's reply has reached this thread. Each batch
+ * chains on the one before it, so a batch after a failed one is refused by the store's
+ * continuity check and nothing is ever written out of order.
  *
  * A caller's promise resolves only once its record is durable; the gateway forwards a request
  * only after that (fail closed). If the store refuses or fails, every record of the batch
  * rejects with RAMPART_LEDGER_UNAVAILABLE (the gateway answers 503 or aborts the response), the
- * head stays at the last committed record, the next batch starts again from there, and
- * `onAlert` is raised (AU-5). Personal fields never enter the chained record: they are committed
- * to with a salted HMAC and travel in the private part (./commit.ts).
+ * head stays at the last committed record, the next batch (once everything sent has settled)
+ * starts again from the store's head, and `onAlert` is raised (AU-5). Personal fields never
+ * enter the chained record: they are committed to with a salted HMAC and travel in the private
+ * part (./commit.ts).
  */
 import { RampartError } from '../core/errors.js';
 import type { ChainHead, LedgerStore } from '../storage/types.js';
@@ -120,8 +126,12 @@ export async function createLedger(store: LedgerStore, opts: LedgerOptions): Pro
   const onCommit = opts.onCommit;
 
   let committed: ChainHead | null = await store.head();
+  /** Where the next batch continues: the head after the last batch sent (committed when none is in flight). */
+  let tentative: ChainHead | null = committed;
+  const pipelineDepth = Math.max(1, Math.floor(store.pipelineDepth ?? 1));
   const queue: Waiting[] = [];
-  let inFlight = 0;
+  let inFlightBatches = 0;
+  let inFlightRecords = 0;
   let scheduled = false;
   let closed = false;
   let healthy = true;
@@ -140,8 +150,13 @@ export async function createLedger(store: LedgerStore, opts: LedgerOptions): Pro
     }
   }
 
+  /** A batch may be formed now: something waits, there is room in the pipeline, no resync pending behind a batch in flight. */
+  function canSend(): boolean {
+    return queue.length > 0 && inFlightBatches < pipelineDepth && !(needsResync && inFlightBatches > 0);
+  }
+
   function schedule(): void {
-    if (scheduled || inFlight > 0 || queue.length === 0) return;
+    if (scheduled || !canSend()) return;
     scheduled = true;
     // A microtask, so that appends made in the same turn of the event loop share one batch.
     queueMicrotask(() => {
@@ -179,20 +194,25 @@ export async function createLedger(store: LedgerStore, opts: LedgerOptions): Pro
   }
 
   async function drain(): Promise<void> {
-    if (inFlight > 0 || queue.length === 0) return;
+    if (!canSend()) return;
     const items = queue.splice(0, maxBatch);
-    inFlight = items.length;
+    inFlightBatches++;
+    inFlightRecords += items.length;
     let settledByTimeout = false;
     let timer: NodeJS.Timeout | undefined;
     try {
-      if (needsResync) await resync();
+      if (needsResync) {
+        // Nothing else is in flight (canSend), so the store's head is final.
+        await resync();
+        tentative = committed;
+      }
       const batch: { stored: StoredRecord; priv: PrivatePart }[] = [];
       const accepted: { item: Waiting; seq: number; ts: number }[] = [];
-      let seq = committed?.seq ?? 0;
-      let prevHash = committed?.chainHash ?? GENESIS_HASH;
+      let seq = tentative?.seq ?? 0;
+      let prevHash = tentative?.chainHash ?? GENESIS_HASH;
       for (const item of items) {
-        // Seq and hashes are assigned now, from the committed head, not when the input arrived:
-        // after a failed batch its seqs are given to the next one.
+        // Seq and hashes are assigned now, from the head of the last batch sent, not when the
+        // input arrived: after a failed batch its seqs are given to the next one.
         const { record, priv } = item.draft;
         record.seq = seq + 1;
         let stored: StoredRecord;
@@ -209,8 +229,11 @@ export async function createLedger(store: LedgerStore, opts: LedgerOptions): Pro
         accepted.push({ item, seq, ts: record.ts });
       }
       if (batch.length === 0) return;
+      tentative = { seq, chainHash: prevHash };
       const started = performance.now();
       const appended = store.append(batch);
+      // The next batch may form while this one commits (pipelineDepth > 1).
+      schedule();
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
           settledByTimeout = true;
@@ -223,6 +246,11 @@ export async function createLedger(store: LedgerStore, opts: LedgerOptions): Pro
         recentlyFailed = [...recentlyFailed.slice(-7), { seq, chainHash: prevHash }];
         if (settledByTimeout) appended.catch(() => {});
         throw err;
+      }
+      if (needsResync) {
+        // An earlier batch of the pipeline was reported as failed, yet this one, which chains on
+        // it, committed: the store took the earlier one after all (a timeout that came too soon).
+        alert(new Error(`ledger: a batch reported as failed was committed after all (through seq ${seq - batch.length}); its callers were answered as failed`));
       }
       committed = { seq, chainHash: prevHash };
       healthy = true;
@@ -243,7 +271,9 @@ export async function createLedger(store: LedgerStore, opts: LedgerOptions): Pro
       alert(failure);
     } finally {
       if (timer) clearTimeout(timer);
-      inFlight = 0;
+      inFlightBatches--;
+      inFlightRecords -= items.length;
+      if (inFlightBatches === 0) tentative = committed;
       schedule();
     }
   }
@@ -281,7 +311,7 @@ export async function createLedger(store: LedgerStore, opts: LedgerOptions): Pro
       return healthy;
     },
     get pending() {
-      return queue.length + inFlight;
+      return queue.length + inFlightRecords;
     },
   };
 }

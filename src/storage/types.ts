@@ -18,6 +18,12 @@ export interface LedgerStore {
    * none is. Sequence numbers must continue the head exactly; a gap or overlap is refused.
    */
   append(batch: readonly { stored: StoredRecord; priv: PrivatePart }[]): Promise<void>;
+  /**
+   * How many append batches the store accepts before the first has settled, committing them
+   * strictly in the order received (1 when absent). The writer then sends the next batch while
+   * the previous one commits; each batch still checks continuity against the committed head.
+   */
+  readonly pipelineDepth?: number;
   /** The last committed record's seq and chain hash, or null for an empty ledger. */
   head(): Promise<ChainHead | null>;
   /**

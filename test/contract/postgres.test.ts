@@ -48,8 +48,10 @@ describe('postgres backend', () => {
       const c = new pg.Client({ connectionString: db.url });
       await c.connect();
       try {
-        const v = await c.query('SELECT version FROM audit_x.schema_version');
-        assert.deepEqual(v.rows, [{ version: 1 }]);
+        const v = await c.query('SELECT version FROM audit_x.schema_version ORDER BY version');
+        assert.deepEqual(v.rows, [{ version: 1 }, { version: 2 }]);
+        const idx = await c.query("SELECT indexname FROM pg_indexes WHERE schemaname = 'audit_x' AND tablename LIKE 'ledger%' AND indexname NOT LIKE '%_pkey' ORDER BY indexname");
+        assert.deepEqual(idx.rows.map((r: { indexname: string }) => r.indexname), ['ledger_records_ts']);
         const t = await c.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'audit_x' ORDER BY table_name");
         assert.deepEqual(t.rows.map((r: { table_name: string }) => r.table_name), ['api_keys', 'chain_head', 'key_changes', 'ledger_private', 'ledger_records', 'schema_version']);
         const pub = await c.query("SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'");

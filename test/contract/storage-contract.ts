@@ -104,6 +104,26 @@ export function storageContract(name: string, harness: StorageHarness): void {
         }
       });
 
+      it('batches sent back to back (as the pipelined writer sends them) commit in order', async () => {
+        await fresh();
+        try {
+          const depth = s.ledger.pipelineDepth ?? 1;
+          const batches: ReturnType<typeof handBatch>[] = [];
+          let prev = GENESIS_HASH;
+          for (let b = 0; b < 6; b++) {
+            const batch = handBatch(1 + b * 4, 4, prev);
+            prev = batch[3]!.stored.chainHash;
+            batches.push(batch);
+          }
+          // Up to pipelineDepth in flight at once, as the writer does.
+          for (let i = 0; i < batches.length; i += depth) await Promise.all(batches.slice(i, i + depth).map((b) => s.ledger.append(b)));
+          assert.deepEqual(await s.ledger.head(), { seq: 24, chainHash: prev });
+          assert.equal((await verifyChain(s.ledger)).count, 24);
+        } finally {
+          await dispose();
+        }
+      });
+
       it('refuses a batch that does not continue the head, and writes none of it', async () => {
         await fresh();
         try {

@@ -30,8 +30,11 @@ interface Faults {
   store: LedgerStore;
 }
 
-/** The real store, with switches to delay, fail or hang its append and to misreport its head. */
-function withFaults(real: LedgerStore): Faults {
+/**
+ * The real store, with switches to delay, fail or hang its append and to misreport its head.
+ * `pipelineDepth` overrides the store's own (SQLite's is 2).
+ */
+function withFaults(real: LedgerStore, pipelineDepth = 1): Faults {
   const f: Faults = {
     batches: [],
     gate: undefined,
@@ -41,6 +44,7 @@ function withFaults(real: LedgerStore): Faults {
     headOverride: undefined,
     store: {
       ...real,
+      pipelineDepth,
       async append(batch: Batch) {
         f.batches.push(batch.length);
         if (f.gate) await f.gate;
@@ -128,6 +132,60 @@ describe('ledger writer', () => {
     assert.deepEqual((await Promise.all(more)).map((x) => x.seq), Array.from({ length: 20 }, (_, i) => i + 2));
     assert.deepEqual(f.batches, [1, 20]);
     assert.equal(ledger.pending, 0);
+  });
+
+  it('pipelined (depth 2, as SQLite): the next batch goes out while one commits, a third waits', async () => {
+    const s = await open();
+    assert.equal(s.ledger.pipelineDepth, 2);
+    const f = withFaults(s.ledger, 2);
+    const ledger = await createLedger(f.store, { node: 'n1', maxBatch: 100 });
+    const g = gate();
+    f.gate = g.promise;
+    const first = ledger.append(input());
+    await tick();
+    const second = Array.from({ length: 5 }, () => ledger.append(input()));
+    await tick();
+    assert.deepEqual(f.batches, [1, 5], 'the second batch is sent while the first is in flight');
+    const third = Array.from({ length: 7 }, () => ledger.append(input()));
+    await tick();
+    assert.deepEqual(f.batches, [1, 5], 'no third batch while two are in flight');
+    assert.equal(ledger.pending, 13);
+    f.gate = undefined;
+    g.open();
+    assert.equal((await first).seq, 1);
+    assert.deepEqual((await Promise.all(second)).map((x) => x.seq), [2, 3, 4, 5, 6]);
+    assert.deepEqual((await Promise.all(third)).map((x) => x.seq), [7, 8, 9, 10, 11, 12, 13]);
+    assert.deepEqual(f.batches, [1, 5, 7]);
+    assert.equal((await verifyChain(s.ledger)).count, 13);
+  });
+
+  it('pipelined: a failed batch fails the one chained behind it (refused by the store, nothing written out of order); the next continues from the committed head', async () => {
+    const s = await open();
+    const f = withFaults(s.ledger, 2);
+    const alerts: unknown[] = [];
+    const ledger = await createLedger(f.store, { node: 'n1', maxBatch: 100, onAlert: (e) => alerts.push(e) });
+    await ledger.append(input());
+    const g = gate();
+    f.gate = g.promise;
+    f.failNext = 1;
+    const doomed = Array.from({ length: 4 }, () => ledger.append(input()));
+    await tick();
+    const behind = Array.from({ length: 3 }, () => ledger.append(input()));
+    await tick();
+    assert.deepEqual(f.batches, [1, 4, 3]);
+    f.gate = undefined;
+    g.open();
+    for (const r of await Promise.allSettled([...doomed, ...behind])) {
+      assert.equal(r.status, 'rejected');
+      assert.equal(((r as PromiseRejectedResult).reason as { code?: string }).code, 'RAMPART_LEDGER_UNAVAILABLE');
+    }
+    assert.equal(alerts.length, 2, 'each failed batch is an alert (AU-5)');
+    assert.equal(ledger.healthy, false);
+    assert.deepEqual((await Promise.all([ledger.append(input()), ledger.append(input())])).map((x) => x.seq), [2, 3]);
+    assert.equal(ledger.healthy, true);
+    const v = await verifyChain(s.ledger);
+    assert.equal(v.ok, true);
+    assert.equal(v.count, 3);
   });
 
   it('a failing store rejects the whole batch; the next batch continues from the committed head', async () => {

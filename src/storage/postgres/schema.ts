@@ -87,6 +87,21 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       INSERT INTO ${s}.key_changes (id, n) VALUES (1, 0);
     `,
   },
+  {
+    // As in the SQLite schema (migration 2 there): the secondary indexes were most of the cost of
+    // an append; searches are bounded by ts and scan within the range.
+    version: 2,
+    description: 'drop the secondary ledger indexes from the commit path; keep ts',
+    sql: (s) => `
+      DROP INDEX IF EXISTS ${s}.ledger_records_request_id;
+      DROP INDEX IF EXISTS ${s}.ledger_records_operation_id;
+      DROP INDEX IF EXISTS ${s}.ledger_records_reason;
+      DROP INDEX IF EXISTS ${s}.ledger_records_status;
+      DROP INDEX IF EXISTS ${s}.ledger_private_principal;
+      DROP INDEX IF EXISTS ${s}.ledger_private_subject;
+      DROP INDEX IF EXISTS ${s}.ledger_private_object_ids;
+    `,
+  },
 ];
 
 export const PG_LATEST_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;

@@ -91,6 +91,9 @@ export async function openSqliteStorage(path: string, opts: SqliteOptions = {}):
   let keysClosed = false;
 
   const ledger: SqliteLedgerStore = {
+    // One writer thread takes the messages in order, one transaction each: the next batch can
+    // wait in its queue while the previous one is fsynced.
+    pipelineDepth: 2,
     async append(batch: Batch) {
       if (batch.length === 0) return;
       checkBatchContinues(batch[0]!.stored.record.seq - 1, batch);

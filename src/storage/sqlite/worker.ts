@@ -259,7 +259,7 @@ function searchSql(q: LedgerQuery): { sql: string; params: (string | number)[] }
         return '?';
       },
       // Object ids are the values of the path parameters; a scan over the private rows that the
-      // other filters leave (acceptable for an audit query; PostgreSQL has an index for this).
+      // other filters leave (an audit query, bounded by time in practice; schema migration 2).
       objectIdClause: (ph) => `EXISTS (SELECT 1 FROM json_each(p.personal_json, '$.pathParams') AS j WHERE j.value = ${ph})`,
     },
     { records: 'ledger_records', private: 'ledger_private' },
