@@ -15,6 +15,8 @@ import { generateDevCertificate } from '../tls/dev-cert.js';
 import { startBrokerageUpstream } from '../demo/brokerage-server.js';
 import { startGateway } from '../gateway/start.js';
 import { createKey } from '../keys/create.js';
+import { verifyAssertion } from '../identity/assertion.js';
+import type { GatewayHandle } from '../gateway/start.js';
 import { createLogger } from '../core/log.js';
 import { waitForSignal } from './start.js';
 
@@ -30,17 +32,32 @@ export function register(program: Command): void {
     .option('--no-wait', 'exit after printing (for scripted checks)')
     .action(async (opts: { dir: string; port: number; upstreamPort: number; wait: boolean }) => {
       const dir = resolve(opts.dir);
-      const upstream = await startBrokerageUpstream({ host: '127.0.0.1', port: opts.upstreamPort });
+      // The sample API accepts only requests that carry the gateway's signed identity assertion,
+      // checked with jose against the gateway's published keys (the same check the README shows).
+      let gateway: GatewayHandle | undefined;
+      const upstream = await startBrokerageUpstream({
+        host: '127.0.0.1',
+        port: opts.upstreamPort,
+        identity: {
+          header: 'x-rampart-identity',
+          verify: async (token) => {
+            if (!gateway) throw new Error('gateway not started');
+            const c = await verifyAssertion(token, gateway.keyset.jwks(), { issuer: 'rampart', audience: 'brokerage', clockToleranceSeconds: 5 });
+            return typeof c.subject_id === 'string' ? { subject: c.subject_id } : {};
+          },
+        },
+      });
       try {
         const configFile = await writeDemoConfig(dir, opts.port, upstream.url);
         const config = await loadConfig(configFile);
         const secrets = await ensureSecrets(config.secretsFile);
         const gw = await startGateway({ config, configDir: dir, logger: createLogger({ level: process.env.RAMPART_LOG_LEVEL ?? 'warn' }) });
+        gateway = gw;
         const mk = (name: string, scopes: string[], subject?: string) =>
           createKey(gw.storage.keys, secrets.keyHashSecret, { name, scopes, ...(subject ? { subject } : {}), createdBy: 'demo', expiresAt: Date.now() + 7 * 86_400_000 });
         const alice = await mk('demo-alice', ['accounts:read', 'customers:read', 'orders:read', 'orders:write', 'transfers:read', 'transfers:write'], 'cus_alice');
         const bob = await mk('demo-bob', ['accounts:read', 'orders:read'], 'cus_bob');
-        const ops = await mk('demo-operator', ['accounts:read', 'customers:read', 'orders:read', 'transfers:read']);
+        const ops = await mk('demo-operator', ['accounts:read', 'customers:read', 'orders:read', 'transfers:read', 'support:any-customer']);
         await gw.keys.refresh();
         process.stdout.write(banner({ dir, configFile, gateway: gw.url, upstream: upstream.url, alice: alice.key, bob: bob.key, ops: ops.key }));
         if (opts.wait) await waitForSignal();
@@ -85,6 +102,19 @@ apis:
       url: ${upstreamUrl}
     mount:
       prefix: /
+    # Object-level authorization (API1): an account or customer id anywhere in a request must
+    # belong to the customer the key acts for. The owner comes from the sample API's internal
+    # owner endpoints (not in its OpenAPI document, so clients cannot call them through Rampart).
+    authorization:
+      objects:
+        account:
+          in: [path.accountId]
+          owner: { lookup: { path: "/internal/owners/accounts/{id}", pointer: /customerId } }
+        customer:
+          in: [path.customerId]
+          owner: { lookup: { path: "/internal/owners/customers/{id}", pointer: /customerId } }
+      # The operator key (support desk) may look at every customer; each such read is recorded.
+      anyObjectScopes: [support:any-customer]
 `,
   );
   return file;
@@ -118,6 +148,9 @@ Try these (paste the three key lines above first):
   # no key (401 problem+json)
   ${c} ${gw}/accounts
 
+  # Bob reads Alice's account: object-level authorization refuses it (403), and records who tried
+  ${c} -H "Authorization: Bearer $BOB" ${gw}/accounts/acc_alice_1
+
   # Bob lacks orders:write (403)
   ${c} -H "Authorization: Bearer $BOB" -H 'content-type: application/json' -d '{"symbol":"ACME","side":"buy","type":"market","quantity":10,"timeInForce":"day"}' ${gw}/accounts/acc_bob_1/orders
 
@@ -127,6 +160,10 @@ Try these (paste the three key lines above first):
   # unknown route (404), path tricks (400)
   ${c} -H "Authorization: Bearer $ALICE" ${gw}/admin/users
   ${c} --path-as-is -H "Authorization: Bearer $ALICE" ${gw}/accounts/../admin
+
+  # going around the gateway: the sample API accepts only requests carrying Rampart's signed
+  # identity assertion (checked against ${gw}/.rampart/jwks.json), so this is 401
+  curl -sS ${o.upstream}/accounts/acc_alice_1
 
   # the audit trail: verify the chain, then look at what happened
   npx rampart audit verify -c ${relative(process.cwd(), o.configFile)}

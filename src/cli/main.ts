@@ -11,6 +11,7 @@ import { register as registerStart } from './start.js';
 import { register as registerKeys } from './keys.js';
 import { register as registerAudit } from './audit.js';
 import { register as registerDemo } from './demo.js';
+import { register as registerIdentity } from './identity.js';
 
 export function buildProgram(): Command {
   const program = new Command('rampart')
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerStart(program);
   registerKeys(program);
   registerAudit(program);
+  registerIdentity(program);
   return program;
 }
 

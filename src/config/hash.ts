@@ -76,6 +76,7 @@ function hashView(config: RampartConfig, baseDir: string | undefined): unknown {
       tls: tls ? { ...tls, cert: path(tls.cert), key: path(tls.key), ca: tls.ca === undefined ? undefined : path(tls.ca) } : undefined,
     },
     secretsFile: path(config.secretsFile),
+    identity: { ...config.identity, signingKeysFile: path(config.identity.signingKeysFile) },
     storage:
       config.storage.driver === 'sqlite'
         ? { driver: 'sqlite', sqlite: { path: path(config.storage.sqlite.path) } }

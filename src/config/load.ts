@@ -22,6 +22,9 @@ import { ConfigError, type ConfigIssue } from '../core/errors.js';
 import type {
   ApiConfig,
   OperationOverride,
+  AuthorizationConfig,
+  IdentityConfig,
+  OwnerSourceConfig,
   RampartConfig,
   StorageConfig,
   TlsConfig,
@@ -433,6 +436,7 @@ interface RawConfig {
   limits?: Partial<RampartConfig['limits']>;
   cors?: Partial<RampartConfig['cors']>;
   secretsFile?: string;
+  identity?: { signingKeysFile?: string; issuer?: string; assertion?: Partial<IdentityConfig['assertion']> };
   storage?: {
     driver?: 'sqlite' | 'postgres';
     sqlite?: { path?: string };
@@ -452,6 +456,30 @@ interface RawApi {
   mount?: { prefix?: string; host?: string };
   closedObjects?: boolean;
   operations?: Record<string, OperationOverride>;
+  authorization?: {
+    objects: Record<string, { in: string[]; owner: OwnerSourceConfig; cacheSeconds?: number }>;
+    anyObjectScopes?: string[];
+    denyAs?: AuthorizationConfig['denyAs'];
+    maxObjects?: number;
+  };
+}
+
+function authorizationOf(z: NonNullable<RawApi['authorization']>): AuthorizationConfig {
+  return {
+    objects: Object.fromEntries(
+      Object.entries(z.objects).map(([kind, o]) => [
+        kind,
+        {
+          in: [...o.in],
+          owner: 'lookup' in o.owner ? { lookup: { ...o.owner.lookup } } : { table: Object.fromEntries(Object.entries(o.owner.table).map(([k, v]) => [k, [...v]])) },
+          cacheSeconds: o.cacheSeconds ?? 300,
+        },
+      ]),
+    ),
+    anyObjectScopes: [...(z.anyObjectScopes ?? [])],
+    denyAs: z.denyAs ?? 'forbidden',
+    maxObjects: z.maxObjects ?? 50,
+  };
 }
 
 /**
@@ -618,6 +646,7 @@ function applyDefaults(c: RawConfig, dir: string): RampartConfig {
         },
       ]),
     ),
+    ...(a.authorization ? { authorization: authorizationOf(a.authorization) } : {}),
   }));
 
   return {
@@ -638,6 +667,15 @@ function applyDefaults(c: RawConfig, dir: string): RampartConfig {
       maxAgeSeconds: c.cors?.maxAgeSeconds ?? D.cors.maxAgeSeconds,
     },
     secretsFile: path(c.secretsFile ?? D.secretsFile),
+    identity: {
+      signingKeysFile: c.identity?.signingKeysFile !== undefined ? path(c.identity.signingKeysFile) : join(dirname(path(c.secretsFile ?? D.secretsFile)), 'signing-keys.json'),
+      issuer: c.identity?.issuer ?? 'rampart',
+      assertion: {
+        header: c.identity?.assertion?.header ?? 'x-rampart-identity',
+        lifetimeSeconds: c.identity?.assertion?.lifetimeSeconds ?? 60,
+        cacheSeconds: Math.min(c.identity?.assertion?.cacheSeconds ?? 0, Math.floor((c.identity?.assertion?.lifetimeSeconds ?? 60) / 2)),
+      },
+    },
     storage,
     ledger: { durability: c.ledger?.durability ?? D.ledger.durability, maxBatch: c.ledger?.maxBatch ?? D.ledger.maxBatch },
     authThrottle: { ...D.authThrottle, ...c.authThrottle },

@@ -71,6 +71,15 @@ export interface RequestContext {
   body?: Buffer;
   /** validate: whether the request carries a body at all. */
   hasBody: boolean;
+  /** validate: the query parameters, parsed and coerced per the document. */
+  query?: Record<string, unknown>;
+  /** validate: the parsed JSON body (undefined when none or not JSON). */
+  json?: unknown;
+  /**
+   * authorize: what object-level authorization decided. On a denial, the object and the owner it
+   * resolved (personal: recorded in the private part); `anyObjectScope` when a scope allowed any.
+   */
+  authz?: { kind: string; objectId: string; owner?: string } | { anyObjectScope: string };
   /** Number of request body bytes received. */
   bytesIn: number;
   /** Set when a stage denies. */

@@ -36,6 +36,11 @@ export const ERRORS = {
   RAMPART_AUTH_UNAVAILABLE: { status: 503, title: 'Authentication unavailable', detail: 'Credentials cannot be checked right now; retry later.' },
   // scope check
   RAMPART_SCOPE_MISSING: { status: 403, title: 'Insufficient scope', detail: 'The credential does not grant the scope this operation requires.' },
+  // authorize (object level, API1)
+  RAMPART_OBJECT_FORBIDDEN: { status: 403, title: 'Object not permitted', detail: 'The credential may not act on an object this request names.' },
+  RAMPART_OBJECT_NOT_FOUND: { status: 404, title: 'Not found', detail: 'No such object.' },
+  RAMPART_AUTHZ_TOO_MANY_OBJECTS: { status: 400, title: 'Too many objects', detail: 'The request names more objects than one request may.' },
+  RAMPART_AUTHZ_UNAVAILABLE: { status: 503, title: 'Authorization unavailable', detail: 'Object ownership cannot be checked right now; retry later.' },
   // validate
   RAMPART_VALIDATION_FAILED: { status: 400, title: 'Request validation failed', detail: 'The request does not match the API contract.' },
   RAMPART_MALFORMED_JSON: { status: 400, title: 'Malformed JSON', detail: 'The request body is not valid JSON.' },

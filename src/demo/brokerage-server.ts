@@ -9,9 +9,9 @@
  *   - it does no object-level authorization: any account, order, transfer or customer id is
  *     served to whoever asks (a classic IDOR-prone backend); the gateway's ownership policy is
  *     what stops one customer from reading another's data;
- *   - it trusts `X-Rampart-Subject`, which the gateway sets from the subject (customer id) of the
- *     key or token that made the call, and uses it only to scope `listAccounts` to that
- *     customer's accounts. A client-supplied value must never reach it through the gateway.
+ *   - it knows who is calling only from Rampart's signed identity assertion (verified with the
+ *     gateway's published keys; see BrokerageIdentityOptions), refuses requests without one,
+ *     and uses the customer it names only to scope `listAccounts`.
  * It still refuses malformed input with problem+json rather than corrupting its state.
  *
  * Every request received is logged into `requests` (method, target, headers, body length, and
@@ -66,7 +66,7 @@ export interface BrokerageUpstream {
   requests: UpstreamRequestLog[];
 }
 
-/** The header through which the gateway tells the upstream whom the caller acts for. */
+/** Test mode only (no identity verification configured): the customer the caller acts for. */
 export const SUBJECT_HEADER = 'x-rampart-subject';
 export const MAX_LOGGED_REQUESTS = 10_000;
 const MAX_BODY_BYTES = 64 * 1024;
@@ -107,6 +107,8 @@ interface Reply {
 
 interface Ctx {
   state: BrokerageState;
+  /** The customer the caller acts for: from the verified identity assertion (or, without one configured, the test header). */
+  subject: string | undefined;
   params: Record<string, string>;
   query: URLSearchParams;
   headers: IncomingHttpHeaders;
@@ -280,7 +282,7 @@ function getCustomer(ctx: Ctx): Reply {
 }
 
 function listAccounts(ctx: Ctx): Reply {
-  const subject = ctx.headers[SUBJECT_HEADER];
+  const subject = ctx.subject;
   let rows = [...ctx.state.accounts.values()];
   if (subject !== undefined) rows = rows.filter((a) => a.customerId === subject);
   rows.sort((a, b) => (a.id < b.id ? -1 : 1));
@@ -495,6 +497,33 @@ const ROUTES: readonly Route[] = (
   ] as const
 ).map(([method, path, operationId, handler]) => ({ method, operationId, segments: path.slice(1).split('/'), handler }));
 
+/**
+ * The owner endpoints Rampart's object-level authorization asks (`authorization.objects.*.owner
+ * .lookup` in the demo's rampart.yaml): `GET /internal/owners/accounts/{id}` and
+ * `/internal/owners/customers/{id}` answer `{"customerId": ...}` or 404. They are not in the
+ * OpenAPI document, so no client can reach them through the gateway (API9): only Rampart, from
+ * inside, calls them.
+ */
+function ownerLookup(state: BrokerageState, method: string | undefined, parts: string[]): Reply | undefined {
+  if (method !== 'GET' || parts.length !== 4 || parts[0] !== 'internal' || parts[1] !== 'owners') return undefined;
+  let id: string;
+  try {
+    id = decodeURIComponent(parts[3]!);
+  } catch {
+    throw notFound('object');
+  }
+  if (parts[2] === 'accounts') {
+    const a = state.accounts.get(id);
+    if (!a) throw notFound('account');
+    return { status: 200, body: { customerId: a.customerId } };
+  }
+  if (parts[2] === 'customers') {
+    if (!state.customers.has(id)) throw notFound('customer');
+    return { status: 200, body: { customerId: id } };
+  }
+  return undefined;
+}
+
 /** The operationIds this upstream implements, in document order. */
 export const BROKERAGE_OPERATION_IDS: readonly string[] = ROUTES.map((r) => r.operationId);
 
@@ -515,7 +544,19 @@ function readBody(req: IncomingMessage): Promise<{ body: Buffer; length: number 
   });
 }
 
-export async function startBrokerageUpstream(opts: { host?: string; port?: number } = {}): Promise<BrokerageUpstream> {
+/**
+ * How the sample API learns who is calling. With `verify`, every request must carry Rampart's
+ * signed identity assertion in `header` (the demo wires jose's verification against the
+ * gateway's published keys): anything that did not come through Rampart is refused with 401,
+ * and the customer comes from the verified `subject_id` claim. Without it (unit tests of this
+ * server alone), the customer is read from X-Rampart-Subject.
+ */
+export interface BrokerageIdentityOptions {
+  header: string;
+  verify(token: string): Promise<{ subject?: string }>;
+}
+
+export async function startBrokerageUpstream(opts: { host?: string; port?: number; identity?: BrokerageIdentityOptions } = {}): Promise<BrokerageUpstream> {
   const state = createBrokerageState();
   const idempotency = new Map<string, { body: string; transferId: string }>();
   const requests: UpstreamRequestLog[] = [];
@@ -544,7 +585,22 @@ export async function startBrokerageUpstream(opts: { host?: string; port?: numbe
       entry.bodyLength = length;
       if (length > MAX_BODY_BYTES) throw new Problem(413, 'BROKERAGE_BODY_TOO_LARGE', `The body exceeds ${MAX_BODY_BYTES} bytes.`);
       if (!path.startsWith('/')) throw notFound('resource');
+      let subject: string | undefined;
+      if (opts.identity) {
+        const token = req.headers[opts.identity.header];
+        const who = typeof token === 'string' ? await opts.identity.verify(token).catch(() => undefined) : undefined;
+        if (!who) throw new Problem(401, 'BROKERAGE_NOT_THROUGH_GATEWAY', 'Requests must come through the gateway, with its identity assertion.');
+        subject = who.subject;
+      } else {
+        const h = req.headers[SUBJECT_HEADER];
+        subject = typeof h === 'string' ? h : undefined;
+      }
       const parts = path.slice(1).split('/');
+      const owner = ownerLookup(state, req.method, parts);
+      if (owner) {
+        send(res, owner.status, owner.body, 'application/json; charset=utf-8');
+        return;
+      }
       let allowed: string[] = [];
       for (const route of ROUTES) {
         const params = match(route, parts);
@@ -554,7 +610,7 @@ export async function startBrokerageUpstream(opts: { host?: string; port?: numbe
           continue;
         }
         entry.operationId = route.operationId;
-        const reply = route.handler({ state, params, query: new URLSearchParams(qAt === -1 ? '' : url.slice(qAt + 1)), headers: req.headers, body, idempotency });
+        const reply = route.handler({ state, subject, params, query: new URLSearchParams(qAt === -1 ? '' : url.slice(qAt + 1)), headers: req.headers, body, idempotency });
         send(res, reply.status, reply.body, 'application/json; charset=utf-8', reply.headers);
         return;
       }

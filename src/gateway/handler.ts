@@ -3,7 +3,7 @@
  * version current at arrival, commits the decision record, proxies, and reports the exchange on
  * the diagnostics channel. The order is DESIGN.md's; see docs/lifecycle.md.
  *
- *   parse → address-limit → route → authenticate → scope → validate
+ *   parse → address-limit → route → authenticate → scope → validate → authorize
  *     → ledger: decision committed (503 if it cannot be; the upstream is never touched)
  *     → proxy → respond (completion committed before the last byte)
  */
@@ -14,6 +14,7 @@ import { ERRORS } from '../core/errors.js';
 import { channels, type ExchangeEndMessage } from '../core/diagnostics.js';
 import type { Logger } from '../core/log.js';
 import type { Ledger } from '../ledger/writer.js';
+import type { UpstreamIdentity } from '../identity/upstream-identity.js';
 import { commitBody } from '../ledger/commit.js';
 import { clientInfo } from './client-address.js';
 import { decisionInput, elapsedMs } from './records.js';
@@ -25,6 +26,7 @@ import { handleCors } from './cors.js';
 export interface HandlerDeps {
   current: () => GatewayRuntime;
   ledger: Ledger;
+  identity: UpstreamIdentity | undefined;
   logger: Logger;
   tls: boolean;
   closing: () => boolean;
@@ -56,7 +58,9 @@ export function createHandler(deps: HandlerDeps) {
     let decisionSeq: number;
     try {
       const requestBody = ctx.body && ctx.body.length > 0 ? commitBody(ctx.body) : undefined;
-      const r = await ledger.append(decisionInput(ctx, { outcome: 'allow', stage: 'ledger', reason: 'RAMPART_OK', requestBody }));
+      // A scope that lets its holder touch any object is recorded each time it is used (API1).
+      const detail = ctx.authz !== undefined && 'anyObjectScope' in ctx.authz ? { anyObjectScope: ctx.authz.anyObjectScope } : undefined;
+      const r = await ledger.append(decisionInput(ctx, { outcome: 'allow', stage: 'ledger', reason: 'RAMPART_OK', requestBody, detail }));
       decisionSeq = r.seq;
     } catch (err) {
       channels.ledgerAlert.publish({ kind: 'append-failed', error: err });
@@ -66,7 +70,7 @@ export function createHandler(deps: HandlerDeps) {
       publishEnd(ctx, 503, 'error', 'ledger', 'RAMPART_LEDGER_UNAVAILABLE', 0);
       return;
     }
-    const r = await proxyExchange(ctx, decisionSeq, { ledger, logger, tls, closing: deps.closing });
+    const r = await proxyExchange(ctx, decisionSeq, { ledger, identity: deps.identity, logger, tls, closing: deps.closing });
     publishEnd(ctx, r.status, r.outcome === 'success' ? 'allow' : 'error', r.outcome === 'success' ? 'respond' : 'proxy', r.outcome === 'success' ? 'RAMPART_OK' : 'upstream', r.bytesOut);
   }
 

@@ -37,9 +37,8 @@ export interface UpstreamHeaderInput {
   proto: 'http' | 'https';
   host: string | undefined;
   requestId: string;
-  /** Identity hints (unsigned until the identity work signs them; stripped from clients). */
-  subject: string | undefined;
-  keyId: string | undefined;
+  /** The signed identity assertion and the header it travels in (../identity/upstream-identity.ts). */
+  identity: { header: string; token: string } | undefined;
   /** Replaced body: drop content-encoding and set this length. */
   bodyLength: number | undefined;
 }
@@ -61,8 +60,9 @@ export function upstreamRequestHeaders(i: UpstreamHeaderInput): Record<string, s
   out['x-forwarded-proto'] = i.proto;
   if (i.host) out['x-forwarded-host'] = i.host;
   out['x-request-id'] = i.requestId;
-  if (i.subject !== undefined) out['x-rampart-subject'] = i.subject;
-  if (i.keyId !== undefined) out['x-rampart-key-id'] = i.keyId;
+  // Set after the copy loop: a client header of the same name never survives (and x-rampart-*
+  // ones are dropped above whatever the configured name).
+  if (i.identity !== undefined) out[i.identity.header] = i.identity.token;
   return out;
 }
 

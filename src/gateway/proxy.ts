@@ -17,9 +17,12 @@ import { proxiedResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { completionInput } from './records.js';
 import { sendProblem } from './respond.js';
 import type { Logger } from '../core/log.js';
+import type { UpstreamIdentity } from '../identity/upstream-identity.js';
 
 export interface ProxyDeps {
   ledger: Ledger;
+  /** The signed identity assertion for the upstream (absent only in the benchmark's pass-through). */
+  identity: UpstreamIdentity | undefined;
   logger: Logger;
   tls: boolean;
   closing: () => boolean;
@@ -39,8 +42,7 @@ export async function proxyExchange(ctx: RequestContext, decisionSeq: number, de
     proto: ctx.proto,
     host: req.headers.host,
     requestId: ctx.requestId,
-    subject: ctx.principal?.subject,
-    keyId: ctx.principal?.keyId,
+    identity: deps.identity ? { header: deps.identity.header, token: deps.identity.assertionFor(ctx) } : undefined,
     bodyLength: ctx.body ? ctx.body.length : ctx.hasBody ? 0 : undefined,
   });
   let upstream;

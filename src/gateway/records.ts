@@ -15,6 +15,9 @@ export function personalOf(ctx: RequestContext): PersonalFields {
   if (ctx.pathParams && Object.keys(ctx.pathParams).length > 0) p.pathParams = ctx.pathParams;
   const idem = ctx.req.headers['idempotency-key'];
   if (typeof idem === 'string') p.idempotencyKey = idem.slice(0, 256);
+  // Object-level authorization: the object refused and the owner it resolved (API1).
+  const z = ctx.authz;
+  if (z !== undefined && 'objectId' in z) p.extra = z.owner === undefined ? { object: `${z.kind}:${z.objectId}` } : { object: `${z.kind}:${z.objectId}`, owner: z.owner };
   return p;
 }
 

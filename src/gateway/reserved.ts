@@ -2,7 +2,8 @@
  * Rampart's own endpoints under the reserved prefix (default `/.rampart`), which no API document
  * may use: `health` (liveness), `ready` (readiness: ledger, keys, upstreams), `metrics`
  * (Prometheus text, only to loopback peers and trusted proxies so the data plane does not
- * publish operational detail, API8). The token endpoint and JWKS arrive here with the identity work.
+ * publish operational detail, API8), `jwks.json` (the public keys of Rampart's signing keys, for
+ * upstreams that verify the identity assertion). The token endpoint arrives here next.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -12,7 +13,7 @@ import type { GatewayRuntime } from './runtime.js';
 import { sendJson, sendProblem } from './respond.js';
 import { normalizeAddress } from './client-address.js';
 
-export function createReservedHandler(deps: { metrics: Metrics; readiness: Readiness; tls: boolean }) {
+export function createReservedHandler(deps: { metrics: Metrics; readiness: Readiness; tls: boolean; jwks: () => { keys: object[] } }) {
   return function reserved(req: IncomingMessage, res: ServerResponse, rt: GatewayRuntime): void {
     const url = req.url ?? '';
     const q = url.indexOf('?');
@@ -24,6 +25,11 @@ export function createReservedHandler(deps: { metrics: Metrics; readiness: Readi
       return;
     }
     switch (path) {
+      case '/jwks.json':
+        // RFC 7517 JWK Set of Rampart's public signing keys (the current one and, for a day after
+        // a rotation, the previous one), for upstreams that verify the identity assertion.
+        sendJson(res, 200, deps.jwks(), { ...o, contentType: 'application/jwk-set+json' });
+        return;
       case '/health':
         sendJson(res, 200, { status: 'ok' }, o);
         return;

@@ -21,6 +21,9 @@ import { createAddressLimitStage } from '../pipeline/address-limit.js';
 import { createRouteStage } from '../pipeline/route.js';
 import { createAuthenticateStage } from '../pipeline/authenticate.js';
 import { createScopeStage } from '../pipeline/scope.js';
+import { createAuthorizeStage } from '../pipeline/authorize.js';
+import { holdKeyset, type KeysetHolder } from '../identity/keyset-holder.js';
+import { createUpstreamIdentity } from '../identity/upstream-identity.js';
 import { createValidateStage } from '../pipeline/validate.js';
 import { buildRuntime, type GatewayRuntime } from './runtime.js';
 import { createHandler } from './handler.js';
@@ -61,6 +64,8 @@ export interface GatewayHandle {
   readonly ledger: Ledger;
   readonly keys: KeyCache;
   readonly readiness: Readiness;
+  /** Rampart's signing keys, as the running gateway follows them. */
+  readonly keyset: KeysetHolder;
   runtime(): GatewayRuntime;
   /** Graceful: stop accepting, finish in-flight requests, flush the ledger, close storage. */
   close(): Promise<void>;
@@ -93,6 +98,9 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
       onError: (err) => logger.warn({ err: errSummary(err) }, 'key refresh failed'),
     });
     cleanup.unshift(() => keys.close());
+    const keyset = await holdKeyset(config.identity.signingKeysFile, { onError: (err) => logger.warn({ err: errSummary(err) }, 'signing keys could not be reloaded; the previous keys stay in use') });
+    cleanup.unshift(() => keyset.close());
+    const identity = opts.benchmarkPassThrough ? undefined : createUpstreamIdentity(keyset, config.identity);
     const throttle = createAuthThrottle(config.authThrottle);
     const qualify = config.apis.length > 1;
     const runtime = await buildRuntime(config, (rt) => opts.benchmarkPassThrough ? [createParseStage(config.limits), createRouteStage(rt)] : [
@@ -102,6 +110,7 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
       createAuthenticateStage(keys, throttle),
       createScopeStage(qualify),
       createValidateStage(config.limits),
+      createAuthorizeStage(rt, identity),
     ], opts.configDir ? { configDir: opts.configDir } : {});
     cleanup.unshift(() => runtime.close());
     for (const w of runtime.warnings) logger.warn(w);
@@ -118,10 +127,11 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
     const handler = createHandler({
       current: getRuntime,
       ledger,
+      identity,
       logger,
       tls,
       closing: () => closing,
-      reserved: createReservedHandler({ metrics, readiness, tls }),
+      reserved: createReservedHandler({ metrics, readiness, tls, jwks: () => keyset.jwks() }),
     });
     const serverOpts: http.ServerOptions = {
       maxHeaderSize: config.limits.maxHeaderBytes,
@@ -165,6 +175,7 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
       ledger,
       keys,
       readiness,
+      keyset,
       runtime: getRuntime,
       close() {
         closed ??= (async () => {

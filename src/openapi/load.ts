@@ -196,6 +196,7 @@ export async function loadApi(opts: LoadApiOptions): Promise<ApiModel> {
           security,
           requestContentTypes,
           requestBodyRequired: body?.required ?? false,
+          parameters: parameterNames(params),
           deprecated: op['deprecated'] === true,
         },
         plan: { id, params, body },
@@ -404,4 +405,16 @@ function freezeSecurity(alts: SecurityAlternative[]): SecurityAlternative[] {
     Object.freeze(a);
   }
   return Object.freeze(alts) as SecurityAlternative[];
+}
+
+function parameterNames(params: readonly ParamDecl[]): OperationModel['parameters'] {
+  const out: OperationModel['parameters'] = { path: [], query: [], header: [], cookie: [] };
+  for (const { param } of params) {
+    const where = param['in'];
+    const name = param['name'];
+    if (typeof name !== 'string') continue;
+    if (where === 'path' || where === 'query' || where === 'cookie') out[where].push(name);
+    else if (where === 'header') out.header.push(name.toLowerCase());
+  }
+  return out;
 }

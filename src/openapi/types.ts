@@ -41,6 +41,8 @@ export interface OperationModel {
   /** Media types the request body accepts (lower-case, no parameters); empty: no body allowed. */
   requestContentTypes: string[];
   requestBodyRequired: boolean;
+  /** Names of the declared parameters by location (header names lower-cased). */
+  parameters: { path: string[]; query: string[]; header: string[]; cookie: string[] };
   deprecated: boolean;
   /**
    * Validates the parts of a request that the router did not already check. Compiles this

@@ -35,7 +35,11 @@ function check(ctx: Parameters<Stage['run']>[0], body: Buffer | undefined) {
     headers: ctx.req.headers,
     body,
   });
-  if (result.ok) return undefined;
+  if (result.ok) {
+    ctx.query = result.query;
+    ctx.json = result.body;
+    return undefined;
+  }
   const e = result.error;
   return deny(e.code, { pointer: e.pointer, detail: e.message, ...(e.errors ? { errors: e.errors } : {}) });
 }

@@ -269,6 +269,31 @@ test('the README operator workflow works from one folder: init, keys, start, rev
       assert.equal((ready.json() as { status: string }).status, 'ready');
     });
 
+    await t.test('identity rotate on the running gateway: the new key is published and signs; the old one stays published', async () => {
+      const kidsOf = async () => ((await get(port, ca, '/.rampart/jwks.json')).json() as { keys: { kid: string; d?: string }[] }).keys;
+      const before = await kidsOf();
+      assert.equal(before.length, 1);
+      assert.ok(before.every((k) => k.d === undefined));
+      assert.equal(statSync(join(dir, '.rampart/signing-keys.json')).mode & 0o777, 0o600, 'signing keys are 0600');
+      const r = await ok(dir, ['identity', 'rotate', '--json']);
+      const rotated = JSON.parse(r.stdout) as { active: string; keys: { kid: string }[] };
+      assert.notEqual(rotated.active, before[0]!.kid);
+      // The gateway follows the file on its own poll: wait for the effect.
+      let after = await kidsOf();
+      for (let i = 0; i < 200 && !after.some((k) => k.kid === rotated.active); i++) {
+        await new Promise((res) => setTimeout(res, 100));
+        after = await kidsOf();
+      }
+      assert.deepEqual(after.map((k) => k.kid).sort(), [before[0]!.kid, rotated.active].sort());
+      await get(port, ca, '/accounts', { authorization: `Bearer ${key}` });
+      const last = up.seen.filter((x) => x.url === '/accounts').at(-1)!;
+      const header = JSON.parse(Buffer.from(String(last.headers['x-rampart-identity']).split('.')[0]!, 'base64url').toString()) as { kid: string };
+      assert.equal(header.kid, rotated.active, 'the upstream now receives assertions signed with the new key');
+      const listed = JSON.parse((await ok(dir, ['identity', 'keys', '--json'])).stdout) as { kid: string; retiredAt?: string }[];
+      assert.equal(listed.length, 2);
+      assert.ok(listed.find((k) => k.kid === before[0]!.kid)?.retiredAt);
+    });
+
     await t.test('keys revoke on the running gateway: the same request is refused within the poll interval', async () => {
       const args = ['keys', 'revoke', keyId];
       const r = await ok(dir, args);

@@ -11,7 +11,7 @@ import { tempDir } from '../helpers/tmp.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/rampart', import.meta.url));
 
-test('the demo starts in one command and its printed curl lines show allow, 401, 403, 400, 404 and a verified audit trail', { timeout: 120_000 }, async () => {
+test('the demo starts in one command and its printed curl lines show allow, 401, 403 (scope and object), 400, 404, an upstream that refuses bypass, and a verified audit trail', { timeout: 120_000 }, async () => {
   const tmp = tempDir('rampart-demo-');
   const child = spawn(process.execPath, [BIN, 'demo', '--port', '0', '--dir', 'demo-state'], { cwd: tmp.path, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -28,12 +28,12 @@ test('the demo starts in one command and its printed curl lines show allow, 401,
     const keys = [...out.matchAll(/^\s+(ALICE|BOB|OPERATOR)=(rmpk_\S+)/gm)].map((m) => `${m[1]}=${m[2]}`);
     assert.equal(keys.length, 3, out);
     const curls = out.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('curl '));
-    assert.ok(curls.length >= 6, out);
+    assert.ok(curls.length >= 8, out);
     const statuses = curls.map((line) => {
       const script = `${keys.join('\n')}\n${line} -o /dev/null -w '%{http_code}'`;
       return Number(execFileSync('bash', ['-c', script], { cwd: tmp.path, encoding: 'utf8' }).trim());
     });
-    assert.deepEqual(statuses, [200, 401, 403, 400, 404, 400]);
+    assert.deepEqual(statuses, [200, 401, 403, 403, 400, 404, 400, 401]);
     const verifyLine = out.split('\n').map((l) => l.trim()).find((l) => l.startsWith('npx rampart audit verify'))!;
     const args = verifyLine.replace(/^npx rampart /, '').split(/\s+/);
     const verify = execFileSync(process.execPath, [BIN, ...args], { cwd: tmp.path, encoding: 'utf8' });
