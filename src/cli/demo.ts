@@ -16,6 +16,7 @@ import { startBrokerageUpstream } from '../demo/brokerage-server.js';
 import { startGateway } from '../gateway/start.js';
 import { createKey } from '../keys/create.js';
 import { verifyAssertion } from '../identity/assertion.js';
+import { createAccessTokens } from '../identity/access-tokens.js';
 import type { GatewayHandle } from '../gateway/start.js';
 import { createLogger } from '../core/log.js';
 import { waitForSignal } from './start.js';
@@ -59,7 +60,11 @@ export function register(program: Command): void {
         const bob = await mk('demo-bob', ['accounts:read', 'orders:read'], 'cus_bob');
         const ops = await mk('demo-operator', ['accounts:read', 'customers:read', 'orders:read', 'transfers:read', 'support:any-customer']);
         await gw.keys.refresh();
-        process.stdout.write(banner({ dir, configFile, gateway: gw.url, upstream: upstream.url, alice: alice.key, bob: bob.key, ops: ops.key }));
+        // An access token that expired an hour ago, signed by this gateway's own key, to show the
+        // refusal (demo material only: it can never be used).
+        const past = createAccessTokens(gw.keyset, { issuer: config.identity.issuer, lifetimeSeconds: 600, now: () => Date.now() - 3_600_000 });
+        const expired = past.issue({ clientId: alice.record.id, scopes: ['accounts:read'], audience: 'brokerage' }).token;
+        process.stdout.write(banner({ dir, configFile, gateway: gw.url, upstream: upstream.url, alice: alice.key, bob: bob.key, ops: ops.key, expired }));
         if (opts.wait) await waitForSignal();
         await gw.close();
       } finally {
@@ -124,7 +129,7 @@ async function exists(p: string): Promise<boolean> {
   return access(p).then(() => true, () => false);
 }
 
-function banner(o: { dir: string; configFile: string; gateway: string; upstream: string; alice: string; bob: string; ops: string }): string {
+function banner(o: { dir: string; configFile: string; gateway: string; upstream: string; alice: string; bob: string; ops: string; expired: string }): string {
   const rel = relative(process.cwd(), o.dir) || '.';
   const ca = `${rel}/tls/dev-cert.pem`;
   const gw = o.gateway.replace('127.0.0.1', 'localhost');
@@ -139,11 +144,18 @@ Demo keys (development only, valid 7 days):
   ALICE=${o.alice}   # customer cus_alice: accounts, orders, transfers
   BOB=${o.bob}   # customer cus_bob: read-only accounts and orders
   OPERATOR=${o.ops}   # read-only, all customers
+  EXPIRED=${o.expired}   # an access token that expired an hour ago
 
-Try these (paste the three key lines above first):
+Try these (paste the four lines above first):
 
   # allowed read: Alice's accounts (200)
   ${c} -H "Authorization: Bearer $ALICE" ${gw}/accounts
+
+  # exchange Alice's key for a short-lived access token (OAuth client credentials), and use it
+  ${c} -H "Authorization: Bearer $(${c} -u "\${ALICE:5:12}:$ALICE" -d grant_type=client_credentials -d scope=accounts:read ${gw}/.rampart/oauth/token | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')" ${gw}/accounts
+
+  # an expired token (401)
+  ${c} -H "Authorization: Bearer $EXPIRED" ${gw}/accounts
 
   # no key (401 problem+json)
   ${c} ${gw}/accounts

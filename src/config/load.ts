@@ -436,7 +436,7 @@ interface RawConfig {
   limits?: Partial<RampartConfig['limits']>;
   cors?: Partial<RampartConfig['cors']>;
   secretsFile?: string;
-  identity?: { signingKeysFile?: string; issuer?: string; assertion?: Partial<IdentityConfig['assertion']> };
+  identity?: { signingKeysFile?: string; issuer?: string; assertion?: Partial<IdentityConfig['assertion']>; tokens?: Partial<IdentityConfig['tokens']> };
   storage?: {
     driver?: 'sqlite' | 'postgres';
     sqlite?: { path?: string };
@@ -675,6 +675,7 @@ function applyDefaults(c: RawConfig, dir: string): RampartConfig {
         lifetimeSeconds: c.identity?.assertion?.lifetimeSeconds ?? 60,
         cacheSeconds: Math.min(c.identity?.assertion?.cacheSeconds ?? 0, Math.floor((c.identity?.assertion?.lifetimeSeconds ?? 60) / 2)),
       },
+      tokens: { lifetimeSeconds: c.identity?.tokens?.lifetimeSeconds ?? 600 },
     },
     storage,
     ledger: { durability: c.ledger?.durability ?? D.ledger.durability, maxBatch: c.ledger?.maxBatch ?? D.ledger.maxBatch },

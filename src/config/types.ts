@@ -42,6 +42,8 @@ export interface IdentityConfig {
     /** 0: signed per request (jti = request id); above 0: reused per caller and API this long. */
     cacheSeconds: number;
   };
+  /** Rampart's own access tokens (client credentials). */
+  tokens: { lifetimeSeconds: number };
 }
 
 export interface ListenConfig {

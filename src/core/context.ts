@@ -15,7 +15,11 @@ export interface Principal {
   /** The customer or tenant the credential acts for (data subject). */
   subject?: string;
   keyId?: string;
-  authMethod: 'api-key' | 'none';
+  /** api-key: a key on each request; access-token: Rampart's own token; external-token: a configured issuer's. */
+  authMethod: 'api-key' | 'access-token' | 'external-token' | 'none';
+  /** For an external token: its id (jti) and issuer. */
+  tokenId?: string;
+  issuer?: string;
   scopes: ReadonlySet<string>;
   key?: ApiKeyRecord;
 }

@@ -3,7 +3,8 @@
  * may use: `health` (liveness), `ready` (readiness: ledger, keys, upstreams), `metrics`
  * (Prometheus text, only to loopback peers and trusted proxies so the data plane does not
  * publish operational detail, API8), `jwks.json` (the public keys of Rampart's signing keys, for
- * upstreams that verify the identity assertion). The token endpoint arrives here next.
+ * upstreams that verify the identity assertion), and `oauth/token` and `oauth/revoke` (POST;
+ * ../identity/token-endpoint.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -13,13 +14,24 @@ import type { GatewayRuntime } from './runtime.js';
 import { sendJson, sendProblem } from './respond.js';
 import { normalizeAddress } from './client-address.js';
 
-export function createReservedHandler(deps: { metrics: Metrics; readiness: Readiness; tls: boolean; jwks: () => { keys: object[] } }) {
+export function createReservedHandler(deps: {
+  metrics: Metrics;
+  readiness: Readiness;
+  tls: boolean;
+  jwks: () => { keys: object[] };
+  /** The OAuth token and revocation endpoints (../identity/token-endpoint.ts). */
+  oauth: (req: IncomingMessage, res: ServerResponse, rt: GatewayRuntime, which: 'token' | 'revoke') => void;
+}) {
   return function reserved(req: IncomingMessage, res: ServerResponse, rt: GatewayRuntime): void {
     const url = req.url ?? '';
     const q = url.indexOf('?');
     const path = (q === -1 ? url : url.slice(0, q)).slice(rt.config.reservedPrefix.length);
     const o = { headersCfg: rt.config.headers, tls: deps.tls };
     const notFound = (): void => void sendProblem(res, { code: 'RAMPART_ROUTE_NOT_FOUND' }, { requestId: randomUUID(), ...o, head: req.method === 'HEAD', close: false });
+    if (path === '/oauth/token' || path === '/oauth/revoke') {
+      deps.oauth(req, res, rt, path === '/oauth/token' ? 'token' : 'revoke');
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendProblem(res, { code: 'RAMPART_METHOD_NOT_ALLOWED', headers: { allow: 'GET, HEAD' } }, { requestId: randomUUID(), ...o, head: false, close: false });
       return;

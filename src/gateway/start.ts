@@ -24,6 +24,9 @@ import { createScopeStage } from '../pipeline/scope.js';
 import { createAuthorizeStage } from '../pipeline/authorize.js';
 import { holdKeyset, type KeysetHolder } from '../identity/keyset-holder.js';
 import { createUpstreamIdentity } from '../identity/upstream-identity.js';
+import { createAccessTokens, MAX_TOKEN_LIFETIME_SECONDS } from '../identity/access-tokens.js';
+import { restoreRevocations } from '../identity/revocations.js';
+import { createTokenEndpoint } from '../identity/token-endpoint.js';
 import { createValidateStage } from '../pipeline/validate.js';
 import { buildRuntime, type GatewayRuntime } from './runtime.js';
 import { createHandler } from './handler.js';
@@ -101,13 +104,15 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
     const keyset = await holdKeyset(config.identity.signingKeysFile, { onError: (err) => logger.warn({ err: errSummary(err) }, 'signing keys could not be reloaded; the previous keys stay in use') });
     cleanup.unshift(() => keyset.close());
     const identity = opts.benchmarkPassThrough ? undefined : createUpstreamIdentity(keyset, config.identity);
+    const tokens = createAccessTokens(keyset, { issuer: config.identity.issuer, lifetimeSeconds: config.identity.tokens.lifetimeSeconds });
+    await restoreRevocations(storage.ledger, tokens, MAX_TOKEN_LIFETIME_SECONDS * 1000);
     const throttle = createAuthThrottle(config.authThrottle);
     const qualify = config.apis.length > 1;
     const runtime = await buildRuntime(config, (rt) => opts.benchmarkPassThrough ? [createParseStage(config.limits), createRouteStage(rt)] : [
       createParseStage(config.limits),
       createAddressLimitStage(throttle),
       createRouteStage(rt),
-      createAuthenticateStage(keys, throttle),
+      createAuthenticateStage(keys, throttle, tokens),
       createScopeStage(qualify),
       createValidateStage(config.limits),
       createAuthorizeStage(rt, identity),
@@ -131,7 +136,7 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
       logger,
       tls,
       closing: () => closing,
-      reserved: createReservedHandler({ metrics, readiness, tls, jwks: () => keyset.jwks() }),
+      reserved: createReservedHandler({ metrics, readiness, tls, jwks: () => keyset.jwks(), oauth: createTokenEndpoint({ keys, tokens, throttle, ledger, tls }) }),
     });
     const serverOpts: http.ServerOptions = {
       maxHeaderSize: config.limits.maxHeaderBytes,

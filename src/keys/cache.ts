@@ -124,6 +124,22 @@ export class KeyCache {
     return { ok: true, key };
   }
 
+  /**
+   * The key record behind an already verified credential (an access token names its client, the
+   * key it was issued to): refused when that key has been revoked or has expired since, so
+   * revoking a key ends its tokens at once. Records the use like check() does.
+   */
+  client(id: string): KeyCheck {
+    if (!this.fresh) return { ok: false, reason: 'unavailable' };
+    const key = this.#keys.get(id);
+    if (!key) return { ok: false, reason: 'unknown' };
+    const now = this.#now();
+    if (key.revokedAt !== undefined) return { ok: false, reason: 'revoked' };
+    if (key.expiresAt !== undefined && key.expiresAt <= now) return { ok: false, reason: 'expired' };
+    this.#uses.set(key.id, now);
+    return { ok: true, key };
+  }
+
   async flushUses(): Promise<void> {
     if (this.#uses.size === 0) return;
     const batch = new Map(this.#uses);

@@ -1,7 +1,8 @@
 /**
- * Stage `authenticate`: who is calling. Scoped API keys in this version, presented as
- * `Authorization: Bearer <key>` (RFC 6750 §2.1) or in the header an apiKey scheme of the
- * document names. Tokens, OIDC and mTLS slot in as further authenticators with the identity work.
+ * Stage `authenticate`: who is calling. Scoped API keys, presented as `Authorization: Bearer
+ * <key>` (RFC 6750 §2.1) or in the header an apiKey scheme of the document names; Rampart's own
+ * short-lived access tokens (client credentials, ../identity/token-endpoint.ts); and access
+ * tokens of configured external issuers (OIDC). mTLS slots in as a further authenticator.
  *
  * - No credential on a secured operation: 401 RAMPART_AUTH_REQUIRED with WWW-Authenticate.
  * - Invalid, expired or revoked: 401 RAMPART_AUTH_INVALID, and the address's failure count grows
@@ -15,11 +16,80 @@ import type { KeyCache } from '../keys/cache.js';
 import type { OperationModel } from '../openapi/types.js';
 import type { ApiKeyRecord } from '../storage/types.js';
 import type { AuthThrottle } from './auth-throttle.js';
+import type { AccessTokens } from '../identity/access-tokens.js';
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const CHALLENGE = 'Bearer realm="rampart"';
 
-export function createAuthenticateStage(keys: KeyCache, throttle: AuthThrottle): Stage {
+/** What the stage needs from external issuers (../identity/external-issuers.ts). */
+export interface ExternalTokenVerifier {
+  issuerOf(token: string): string | undefined;
+  cached(token: string): ExternalToken | undefined;
+  verify(token: string): Promise<ExternalToken>;
+}
+export interface ExternalToken {
+  issuer: string;
+  principal: string;
+  subject?: string;
+  scopes: string[];
+  expiresAt: number;
+  tokenId?: string;
+}
+
+/** A compact JWS: three base64url parts, the first a JSON object ("eyJ"). API keys start with rmpk_. */
+function looksLikeJwt(s: string): boolean {
+  if (!s.startsWith('eyJ')) return false;
+  const a = s.indexOf('.');
+  const b = a === -1 ? -1 : s.indexOf('.', a + 1);
+  return b !== -1 && s.indexOf('.', b + 1) === -1;
+}
+
+export function createAuthenticateStage(keys: KeyCache, throttle: AuthThrottle, tokens?: AccessTokens, external?: ExternalTokenVerifier): Stage {
+  const invalid = (ctx: Parameters<Stage['run']>[0], cause: string) => {
+    throttle.fail(ctx.clientAddress);
+    return deny('RAMPART_AUTH_INVALID', { headers: { 'www-authenticate': `${CHALLENGE}, error="invalid_token"` }, cause });
+  };
+
+  /**
+   * Bearer tokens: Rampart's own access tokens (verified synchronously, cached per token; the
+   * client key behind one is re-checked every time, so revoking the key ends its tokens), then
+   * a configured external issuer's (cached; a miss verifies asynchronously through its JWKS).
+   * A token for another API is refused (audience, RFC 9068 §4).
+   */
+  function authToken(ctx: Parameters<Stage['run']>[0], token: string) {
+    if (tokens) {
+      const c = tokens.check(token);
+      if (c.ok) {
+        if (c.claims.audience !== ctx.api!.name) return invalid(ctx, 'wrong-audience');
+        const k = keys.client(c.claims.clientId);
+        if (!k.ok) {
+          if (k.reason === 'unavailable') return deny('RAMPART_AUTH_UNAVAILABLE', { headers: { 'retry-after': '5' } });
+          return invalid(ctx, `client-${k.reason}`);
+        }
+        ctx.principal = tokenPrincipalOf(k.key, c.claims.scopes);
+        return undefined;
+      }
+      if (c.reason !== 'not-ours') return invalid(ctx, `token-${c.reason}`);
+    }
+    if (!external || external.issuerOf(token) === undefined) return invalid(ctx, 'token-unknown-issuer');
+    const hit = external.cached(token);
+    if (hit) {
+      ctx.principal = externalPrincipalOf(hit);
+      return undefined;
+    }
+    return external.verify(token).then(
+      (v) => {
+        ctx.principal = externalPrincipalOf(v);
+        return undefined;
+      },
+      (err: unknown) => {
+        const reason = (err as { reason?: unknown }).reason;
+        if (reason === 'jwks-unavailable') return deny('RAMPART_AUTH_UNAVAILABLE', { headers: { 'retry-after': '5' } });
+        return invalid(ctx, `token-${typeof reason === 'string' ? reason : 'invalid'}`);
+      },
+    );
+  }
+
   return {
     name: 'authenticate',
     run(ctx) {
@@ -62,6 +132,7 @@ export function createAuthenticateStage(keys: KeyCache, throttle: AuthThrottle):
           cause: found.length > 1 ? 'ambiguous' : 'not-bearer',
         });
       }
+      if (looksLikeJwt(found[0]!)) return authToken(ctx, found[0]!);
       const check = keys.check(found[0]!);
       if (!check.ok) {
         if (check.reason === 'unavailable') return deny('RAMPART_AUTH_UNAVAILABLE', { headers: { 'retry-after': '5' } });
@@ -87,6 +158,29 @@ function optionalAuth(op: OperationModel): boolean {
     optional.set(op, v);
   }
   return v;
+}
+
+// Token principals: one per (key record, granted scopes); the scopes are those of the token that
+// the key still holds (a key whose scopes were reduced since narrows its live tokens too).
+const tokenPrincipals = new WeakMap<ApiKeyRecord, Map<string, Principal>>();
+function tokenPrincipalOf(k: ApiKeyRecord, scopes: readonly string[]): Principal {
+  let byScopes = tokenPrincipals.get(k);
+  if (!byScopes) {
+    byScopes = new Map();
+    tokenPrincipals.set(k, byScopes);
+  }
+  const sig = scopes.join(' ');
+  let base = byScopes.get(sig);
+  if (!base) {
+    const held = new Set(k.scopes);
+    base = { name: k.name, subject: k.subject, keyId: k.id, authMethod: 'access-token', scopes: new Set(scopes.filter((s) => held.has(s))), key: k };
+    if (byScopes.size < 64) byScopes.set(sig, base);
+  }
+  return base;
+}
+
+function externalPrincipalOf(v: ExternalToken): Principal {
+  return { name: v.principal, subject: v.subject, authMethod: 'external-token', scopes: new Set(v.scopes), issuer: v.issuer, ...(v.tokenId !== undefined ? { tokenId: v.tokenId } : {}) };
 }
 
 const ANONYMOUS: Principal = { name: 'anonymous', authMethod: 'none', scopes: new Set() };

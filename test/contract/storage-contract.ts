@@ -134,6 +134,7 @@ export function storageContract(name: string, harness: StorageHarness): void {
           await assert.rejects(s.ledger.append(handBatch(5, 2, head!.chainHash)), isConflict, 'gap');
           await assert.rejects(s.ledger.append(handBatch(3, 2, head!.chainHash)), isConflict, 'overlap');
           await assert.rejects(s.ledger.append(handBatch(1, 1, GENESIS_HASH)), isConflict, 'restart from 1');
+          await assert.rejects(s.ledger.append(handBatch(4, 2, 'f'.repeat(64))), isConflict, 'the right seq built on another head: a fork');
           const inner = [...handBatch(4, 1, head!.chainHash), ...handBatch(6, 1, head!.chainHash)];
           await assert.rejects(s.ledger.append(inner), isConflict, 'gap inside the batch');
           const mislabelled = handBatch(4, 2, head!.chainHash);

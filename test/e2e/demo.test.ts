@@ -25,15 +25,15 @@ test('the demo starts in one command and its printed curl lines show allow, 401,
       });
       child.once('exit', (code) => reject(new Error(`demo exited early with ${code}: ${err}`)));
     });
-    const keys = [...out.matchAll(/^\s+(ALICE|BOB|OPERATOR)=(rmpk_\S+)/gm)].map((m) => `${m[1]}=${m[2]}`);
-    assert.equal(keys.length, 3, out);
+    const keys = [...out.matchAll(/^\s+(ALICE|BOB|OPERATOR|EXPIRED)=((?:rmpk_|eyJ)\S+)/gm)].map((m) => `${m[1]}=${m[2]}`);
+    assert.equal(keys.length, 4, out);
     const curls = out.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('curl '));
-    assert.ok(curls.length >= 8, out);
+    assert.ok(curls.length >= 10, out);
     const statuses = curls.map((line) => {
       const script = `${keys.join('\n')}\n${line} -o /dev/null -w '%{http_code}'`;
       return Number(execFileSync('bash', ['-c', script], { cwd: tmp.path, encoding: 'utf8' }).trim());
     });
-    assert.deepEqual(statuses, [200, 401, 403, 403, 400, 404, 400, 401]);
+    assert.deepEqual(statuses, [200, 200, 401, 401, 403, 403, 400, 404, 400, 401]);
     const verifyLine = out.split('\n').map((l) => l.trim()).find((l) => l.startsWith('npx rampart audit verify'))!;
     const args = verifyLine.replace(/^npx rampart /, '').split(/\s+/);
     const verify = execFileSync(process.execPath, [BIN, ...args], { cwd: tmp.path, encoding: 'utf8' });

@@ -118,11 +118,14 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Postgr
       const { records, privates } = batchJson(batch);
       // A named statement is parsed and planned once per connection, not once per batch: on a
       // small machine the server's planning competes with the gateway for the same cores.
-      const res = await pool.query<{ head_ok: number }>({ name: `rampart_append_${schema}`, text: sql.append, values: [last.record.seq, last.chainHash, first - 1, records, privates] });
+      const res = await pool.query<{ head_ok: number }>({ name: `rampart_append_${schema}`, text: sql.append, values: [last.record.seq, last.chainHash, first - 1, records, privates, batch[0]!.stored.leafHash, batch[0]!.stored.chainHash] });
       const row = res.rows[0];
       if (!row || Number(row.head_ok) !== 1) {
         const h = await ledger.head();
-        throw new ChainContinuityError((h?.seq ?? 0) + 1, first);
+        const expected = (h?.seq ?? 0) + 1;
+        throw expected === first
+          ? new ChainContinuityError(expected, first, `ledger append refused: seq ${first} does not link to the stored head (another writer on this chain?)`)
+          : new ChainContinuityError(expected, first);
       }
     },
     async head() {
@@ -290,7 +293,12 @@ function statements(s: string) {
     // element in JavaScript, on the event loop.
     append: `
       WITH h AS (
-        UPDATE ${s}.chain_head SET seq = $1, chain_hash = $2 WHERE id = 1 AND seq = $3 RETURNING 1
+        UPDATE ${s}.chain_head SET seq = $1, chain_hash = $2
+        WHERE id = 1 AND seq = $3
+          -- RFC 9162 link of the batch's first record to the stored head: the seq alone would
+          -- let a batch built on a replaced head (another writer) fork the chain.
+          AND encode(sha256('\\x01'::bytea || decode(chain_hash, 'hex') || decode($6, 'hex')), 'hex') = $7
+        RETURNING 1
       ), r AS (
         INSERT INTO ${s}.ledger_records (seq, ts, type, request_id, api, operation_id, status, outcome, reason, canonical, leaf_hash, chain_hash)
         SELECT x.seq, x.ts, x.type, x.request_id, x.api, x.operation_id, x.status, x.outcome, x.reason, x.canonical, x.leaf_hash, x.chain_hash

@@ -10,7 +10,7 @@
 import { keyFromRow, privateFromRow, RECORD_COLUMNS, searchSelect, storedFromRow } from '../rows.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { ChainContinuityError } from '../../ledger/chain.js';
+import { ChainContinuityError, chainHash } from '../../ledger/chain.js';
 import type { LedgerRecord, PersonalFields, PrivatePart, StoredRecord } from '../../ledger/record.js';
 import type { ApiKeyRecord, ChainHead, LedgerQuery } from '../types.js';
 import { APPEND_STRIDE, serializeError, type AppendRows, type WorkerInit, type WorkerReady, type WorkerReply, type WorkerRequest } from './protocol.js';
@@ -190,6 +190,12 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
       // The search columns come from the canonical text itself, so they always match what was hashed.
       const r = JSON.parse(canonical!) as LedgerRecord;
       if (r.seq !== seq + 1) throw new ChainContinuityError(seq + 1, r.seq);
+      // The seq alone is not enough: a batch built on a head that another writer has since
+      // replaced (same seq, other hash) would fork the chain. The first record must link to the
+      // stored head.
+      if (last === null && chainHash(head.chain_hash, leaf!) !== chain) {
+        throw new ChainContinuityError(seq + 1, r.seq, `ledger append refused: seq ${r.seq} does not link to the stored head (another writer on this chain?)`);
+      }
       seq = r.seq;
       insertRecord.run(
         r.seq, r.ts, r.type, r.requestId ?? null, r.api ?? null, r.operationId ?? null, r.status ?? null,
