@@ -45,16 +45,29 @@ async function main(): Promise<void> {
         `    openapi: ${JSON.stringify(brokerageOpenApiPath())}`,
         `    upstream: { url: "${upstream}", connections: 64 }`,
         '    mount: { prefix: / }',
+        // Object-level authorization on every controlled request (issue 3): the account in the
+        // path must belong to the key's customer; owners from a table, so the bench measures the
+        // check itself and not a lookup round trip.
+        '    authorization:',
+        '      objects:',
+        '        account: { in: [path.accountId], owner: { table: { cus_alice: [acc_alice_1, acc_alice_2] } } }',
         // The key-propagation probe polls with a not-yet-known key; do not let it throttle itself.
         'authThrottle: { maxFailures: 100, windowSeconds: 1 }',
+        // no-ledger-reuse: the identity assertion reused per caller instead of signed per request.
+        ...(mode === 'no-ledger-reuse' ? ['identity: { assertion: { cacheSeconds: 30 } }'] : []),
       ].join('\n'),
     );
     const config = await loadConfig(file);
     const secrets = await ensureSecrets(config.secretsFile);
-    const gw = await startGateway({ config, logger: silentLogger(), benchmarkPassThrough: mode === 'passthrough', benchmarkNullLedger: mode === 'no-ledger' });
+    const gw = await startGateway({ config, logger: silentLogger(), benchmarkPassThrough: mode === 'passthrough', benchmarkNullLedger: mode === 'no-ledger' || mode === 'no-ledger-reuse' });
     const { key } = await createKey(gw.storage.keys, secrets.keyHashSecret, { name: 'bench', scopes: ['accounts:read', 'orders:write'], subject: 'cus_alice' });
     await gw.keys.refresh();
-    info = { port: gw.port, key, dir, configFile: file, dbPath: join(dir, 'rampart.db'), secretsFile: config.secretsFile };
+    // An access token for the same client (client-credentials grant on the gateway itself), for
+    // the token path; valid for the token lifetime, longer than a bench round.
+    const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: key.split('_')[1]!, client_secret: key });
+    const tr = await fetch(`http://127.0.0.1:${gw.port}/.rampart/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
+    const token = tr.ok ? ((await tr.json()) as { access_token: string }).access_token : undefined;
+    info = { port: gw.port, key, token, dir, configFile: file, dbPath: join(dir, 'rampart.db'), secretsFile: config.secretsFile };
     process.on('SIGTERM', () => void gw.close().finally(() => {
       rmSync(dir, { recursive: true, force: true });
       process.exit(0);

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../core/errors.js';
+import type { ExternalIssuerConfig } from '../identity/external-issuers.js';
 import type {
   ApiConfig,
   OperationOverride,
@@ -436,7 +437,7 @@ interface RawConfig {
   limits?: Partial<RampartConfig['limits']>;
   cors?: Partial<RampartConfig['cors']>;
   secretsFile?: string;
-  identity?: { signingKeysFile?: string; issuer?: string; assertion?: Partial<IdentityConfig['assertion']>; tokens?: Partial<IdentityConfig['tokens']> };
+  identity?: { signingKeysFile?: string; issuer?: string; assertion?: Partial<IdentityConfig['assertion']>; tokens?: Partial<IdentityConfig['tokens']>; issuers?: (Omit<Partial<ExternalIssuerConfig>, 'claims'> & { issuer: string; jwksUri: string; audiences: string[]; claims?: Partial<ExternalIssuerConfig['claims']> })[] };
   storage?: {
     driver?: 'sqlite' | 'postgres';
     sqlite?: { path?: string };
@@ -676,6 +677,15 @@ function applyDefaults(c: RawConfig, dir: string): RampartConfig {
         cacheSeconds: Math.min(c.identity?.assertion?.cacheSeconds ?? 0, Math.floor((c.identity?.assertion?.lifetimeSeconds ?? 60) / 2)),
       },
       tokens: { lifetimeSeconds: c.identity?.tokens?.lifetimeSeconds ?? 600 },
+      issuers: (c.identity?.issuers ?? []).map((i) => ({
+        issuer: i.issuer,
+        jwksUri: i.jwksUri,
+        audiences: [...i.audiences],
+        algorithms: [...(i.algorithms ?? ['RS256', 'ES256', 'EdDSA'])],
+        clockSkewSeconds: i.clockSkewSeconds ?? 30,
+        maxLifetimeSeconds: i.maxLifetimeSeconds ?? 3600,
+        claims: { principal: i.claims?.principal ?? 'sub', ...(i.claims?.subject !== undefined ? { subject: i.claims.subject } : {}), scopes: i.claims?.scopes ?? 'scope' },
+      })),
     },
     storage,
     ledger: { durability: c.ledger?.durability ?? D.ledger.durability, maxBatch: c.ledger?.maxBatch ?? D.ledger.maxBatch },

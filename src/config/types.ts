@@ -30,6 +30,8 @@ export interface RampartConfig {
   apis: ApiConfig[];
 }
 
+import type { ExternalIssuerConfig } from '../identity/external-issuers.js';
+
 export interface IdentityConfig {
   /** Rampart's Ed25519 signing keys (created 0600 on first start, never committed). */
   signingKeysFile: string;
@@ -44,6 +46,8 @@ export interface IdentityConfig {
   };
   /** Rampart's own access tokens (client credentials). */
   tokens: { lifetimeSeconds: number };
+  /** External identity providers whose access tokens are accepted. */
+  issuers: ExternalIssuerConfig[];
 }
 
 export interface ListenConfig {

@@ -6,6 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { RampartConfig } from '../config/types.js';
+import { ConfigError } from '../core/errors.js';
 import { loadSecrets } from '../config/secrets.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { channels } from '../core/diagnostics.js';
@@ -27,6 +28,7 @@ import { createUpstreamIdentity } from '../identity/upstream-identity.js';
 import { createAccessTokens, MAX_TOKEN_LIFETIME_SECONDS } from '../identity/access-tokens.js';
 import { restoreRevocations } from '../identity/revocations.js';
 import { createTokenEndpoint } from '../identity/token-endpoint.js';
+import { createExternalIssuers, type ExternalIssuers } from '../identity/external-issuers.js';
 import { createValidateStage } from '../pipeline/validate.js';
 import { buildRuntime, type GatewayRuntime } from './runtime.js';
 import { createHandler } from './handler.js';
@@ -106,13 +108,14 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
     const identity = opts.benchmarkPassThrough ? undefined : createUpstreamIdentity(keyset, config.identity);
     const tokens = createAccessTokens(keyset, { issuer: config.identity.issuer, lifetimeSeconds: config.identity.tokens.lifetimeSeconds });
     await restoreRevocations(storage.ledger, tokens, MAX_TOKEN_LIFETIME_SECONDS * 1000);
+    const external = externalIssuersOf(config);
     const throttle = createAuthThrottle(config.authThrottle);
     const qualify = config.apis.length > 1;
     const runtime = await buildRuntime(config, (rt) => opts.benchmarkPassThrough ? [createParseStage(config.limits), createRouteStage(rt)] : [
       createParseStage(config.limits),
       createAddressLimitStage(throttle),
       createRouteStage(rt),
-      createAuthenticateStage(keys, throttle, tokens),
+      createAuthenticateStage(keys, throttle, tokens, external),
       createScopeStage(qualify),
       createValidateStage(config.limits),
       createAuthorizeStage(rt, identity),
@@ -205,5 +208,15 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
   } catch (err) {
     for (const c of cleanup) await Promise.resolve(c()).catch(() => {});
     throw err;
+  }
+}
+
+/** The configured external issuers (none: undefined); a bad entry is a configuration error naming it. */
+function externalIssuersOf(config: RampartConfig): ExternalIssuers | undefined {
+  if (config.identity.issuers.length === 0) return undefined;
+  try {
+    return createExternalIssuers(config.identity.issuers);
+  } catch (err) {
+    throw new ConfigError([{ file: 'rampart.yaml', pointer: '/identity/issuers', message: (err as Error).message }]);
   }
 }

@@ -96,11 +96,11 @@ export interface ExternalIssuers {
 }
 
 /** The only algorithms an external issuer may be configured with (asymmetric, RFC 7518 / RFC 8037). */
-export const ALLOWED_EXTERNAL_ALGORITHMS: readonly string[] = Object.freeze(['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA']);
+const ALLOWED_EXTERNAL_ALGORITHMS: readonly string[] = Object.freeze(['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA']);
 /** Longest compact token accepted (characters); bigger is refused as malformed before any parsing. */
-export const MAX_TOKEN_CHARS = 16 * 1024;
+const MAX_TOKEN_CHARS = 16 * 1024;
 /** Largest JWKS document accepted from an issuer. */
-export const MAX_JWKS_BYTES = 256 * 1024;
+const MAX_JWKS_BYTES = 256 * 1024;
 /** Cap of the pause after a failed JWKS fetch (the pause is min(jwksCooldownMs, this)). */
 const MAX_FAILURE_BACKOFF_MS = 5_000;
 const MAX_CLOCK_SKEW_S = 300;
@@ -229,8 +229,9 @@ export function createExternalIssuers(
     }
     const scopes = readScopes(claims[state.scopesClaim]);
     if (scopes === undefined) throw new TokenRejected('missing-claim', `scope claim ${JSON.stringify(state.scopesClaim)} is neither a string nor an array of strings`);
-    const aud = claims.aud;
-    const audience = typeof aud === 'string' ? [aud] : [...(aud as string[])];
+    const aud: unknown = claims.aud;
+    const audience = typeof aud === 'string' ? [aud] : Array.isArray(aud) && aud.every((a) => typeof a === 'string') ? [...(aud as string[])] : undefined;
+    if (audience === undefined) throw new TokenRejected('malformed', 'aud must be a string or an array of strings');
 
     const verified: VerifiedToken = { issuer: state.issuer, principal, scopes, expiresAt: exp * 1000, audience };
     if (subject !== undefined) verified.subject = subject;

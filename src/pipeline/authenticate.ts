@@ -179,8 +179,15 @@ function tokenPrincipalOf(k: ApiKeyRecord, scopes: readonly string[]): Principal
   return base;
 }
 
+// Verified external tokens come from the issuer module's cache as the same object each time.
+const externalPrincipals = new WeakMap<ExternalToken, Principal>();
 function externalPrincipalOf(v: ExternalToken): Principal {
-  return { name: v.principal, subject: v.subject, authMethod: 'external-token', scopes: new Set(v.scopes), issuer: v.issuer, ...(v.tokenId !== undefined ? { tokenId: v.tokenId } : {}) };
+  let p = externalPrincipals.get(v);
+  if (!p) {
+    p = { name: v.principal, subject: v.subject, authMethod: 'external-token', scopes: new Set(v.scopes), issuer: v.issuer, ...(v.tokenId !== undefined ? { tokenId: v.tokenId } : {}) };
+    externalPrincipals.set(v, p);
+  }
+  return p;
 }
 
 const ANONYMOUS: Principal = { name: 'anonymous', authMethod: 'none', scopes: new Set() };

@@ -33,6 +33,8 @@ interface Kind {
 
 interface ApiPlan {
   cfg: AuthorizationConfig;
+  /** anyObjectScopes, qualified by the API's name when several APIs are configured (as all scopes are). */
+  anyObjectScopes: string[];
   kinds: Kind[];
   /** Per operation: the kinds and locations that apply to it (empty: nothing to check). */
   byOp: Map<OperationModel, { kind: Kind; locations: IdLocation[] }[]>;
@@ -83,7 +85,9 @@ export function createAuthorizeStage(rt: Pick<GatewayRuntime, 'apis'>, identity?
       }
       kinds.push({ name, locations, owners });
     }
-    plans.set(api, { cfg, kinds, byOp: new Map() });
+    const qualify = rt.apis.length > 1;
+    const anyObjectScopes = cfg.anyObjectScopes.map((x) => (qualify && !x.startsWith(`${api.name}:`) ? `${api.name}:${x}` : x));
+    plans.set(api, { cfg, anyObjectScopes, kinds, byOp: new Map() });
   }
   if (issues.length > 0) throw new ConfigError(issues);
 
@@ -124,14 +128,14 @@ export function createAuthorizeStage(rt: Pick<GatewayRuntime, 'apis'>, identity?
       }
       if (found.length === 0) return undefined;
 
+      if (found.length > plan.cfg.maxObjects) return deny('RAMPART_AUTHZ_TOO_MANY_OBJECTS');
       const principal = ctx.principal!;
-      for (const s of plan.cfg.anyObjectScopes) {
+      for (const s of plan.anyObjectScopes) {
         if (principal.scopes.has(s)) {
           ctx.authz = { anyObjectScope: s };
           return undefined;
         }
       }
-      if (found.length > plan.cfg.maxObjects) return deny('RAMPART_AUTHZ_TOO_MANY_OBJECTS');
       const subject = principal.authMethod === 'none' ? undefined : principal.subject;
       const now = Date.now();
       const misses: { kind: Kind; id: string }[] = [];
