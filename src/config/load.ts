@@ -437,7 +437,7 @@ interface RawConfig {
   limits?: Partial<RampartConfig['limits']>;
   cors?: Partial<RampartConfig['cors']>;
   secretsFile?: string;
-  identity?: { signingKeysFile?: string; issuer?: string; assertion?: Partial<IdentityConfig['assertion']>; tokens?: Partial<IdentityConfig['tokens']>; issuers?: (Omit<Partial<ExternalIssuerConfig>, 'claims'> & { issuer: string; jwksUri: string; audiences: string[]; claims?: Partial<ExternalIssuerConfig['claims']> })[] };
+  identity?: { signingKeysFile?: string; issuer?: string; assertion?: Partial<IdentityConfig['assertion']>; tokens?: Partial<IdentityConfig['tokens']>; clientCertificates?: Record<string, { scopes?: string[]; subject?: string }>; issuers?: (Omit<Partial<ExternalIssuerConfig>, 'claims'> & { issuer: string; jwksUri: string; audiences: string[]; claims?: Partial<ExternalIssuerConfig['claims']> })[] };
   storage?: {
     driver?: 'sqlite' | 'postgres';
     sqlite?: { path?: string };
@@ -644,6 +644,7 @@ function applyDefaults(c: RawConfig, dir: string): RampartConfig {
           ...(o.addScopes ? { addScopes: [...o.addScopes] } : {}),
           ...(o.scopes ? { scopes: [...o.scopes] } : {}),
           ...(o.cacheControl !== undefined ? { cacheControl: o.cacheControl } : {}),
+          ...(o.requireClientCertificate !== undefined ? { requireClientCertificate: o.requireClientCertificate } : {}),
         },
       ]),
     ),
@@ -677,6 +678,9 @@ function applyDefaults(c: RawConfig, dir: string): RampartConfig {
         cacheSeconds: Math.min(c.identity?.assertion?.cacheSeconds ?? 0, Math.floor((c.identity?.assertion?.lifetimeSeconds ?? 60) / 2)),
       },
       tokens: { lifetimeSeconds: c.identity?.tokens?.lifetimeSeconds ?? 600 },
+      clientCertificates: Object.fromEntries(
+        Object.entries(c.identity?.clientCertificates ?? {}).map(([id, v]) => [id, { scopes: [...(v.scopes ?? [])], ...(v.subject !== undefined ? { subject: v.subject } : {}) }]),
+      ),
       issuers: (c.identity?.issuers ?? []).map((i) => ({
         issuer: i.issuer,
         jwksUri: i.jwksUri,

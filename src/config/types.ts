@@ -48,6 +48,12 @@ export interface IdentityConfig {
   tokens: { lifetimeSeconds: number };
   /** External identity providers whose access tokens are accepted. */
   issuers: ExternalIssuerConfig[];
+  /**
+   * Client certificates (mTLS, `listen.tls.ca`) by identity (the first SAN URI, else DNS name,
+   * else the subject CN): the scopes and the customer each may act with. A certificate the CA
+   * signed but not listed here authenticates with no scopes.
+   */
+  clientCertificates: Record<string, { scopes: string[]; subject?: string }>;
 }
 
 export interface ListenConfig {
@@ -65,7 +71,7 @@ export interface ListenConfig {
 export interface TlsConfig {
   cert: string;
   key: string;
-  /** Optional CA bundle for client certificates (mTLS arrives with the identity work). */
+  /** CA bundle for client certificates (mTLS): the listener then asks for one at the handshake. */
   ca?: string;
   /** 'TLSv1.2' (default) or 'TLSv1.3'; never lower (ENC-1). */
   minVersion: 'TLSv1.2' | 'TLSv1.3';
@@ -187,4 +193,6 @@ export interface OperationOverride {
   scopes?: string[];
   /** Cache-Control for this operation's responses. */
   cacheControl?: string;
+  /** A client certificate from `listen.tls.ca` is required (also implied by a mutualTLS scheme in the document). */
+  requireClientCertificate?: boolean;
 }

@@ -15,8 +15,8 @@ export interface Principal {
   /** The customer or tenant the credential acts for (data subject). */
   subject?: string;
   keyId?: string;
-  /** api-key: a key on each request; access-token: Rampart's own token; external-token: a configured issuer's. */
-  authMethod: 'api-key' | 'access-token' | 'external-token' | 'none';
+  /** api-key: a key on each request; access-token: Rampart's own token; external-token: a configured issuer's; mtls: a client certificate. */
+  authMethod: 'api-key' | 'access-token' | 'external-token' | 'mtls' | 'none';
   /** For an external token: its id (jti) and issuer. */
   tokenId?: string;
   issuer?: string;

@@ -34,6 +34,7 @@ export const ERRORS = {
   RAMPART_AUTH_REQUIRED: { status: 401, title: 'Authentication required', detail: 'This operation requires a credential.' },
   RAMPART_AUTH_INVALID: { status: 401, title: 'Invalid credential', detail: 'The credential is not valid, has expired or was revoked.' },
   RAMPART_AUTH_UNAVAILABLE: { status: 503, title: 'Authentication unavailable', detail: 'Credentials cannot be checked right now; retry later.' },
+  RAMPART_CLIENT_CERT_REQUIRED: { status: 403, title: 'Client certificate required', detail: 'This operation requires a client certificate from a trusted authority.' },
   // scope check
   RAMPART_SCOPE_MISSING: { status: 403, title: 'Insufficient scope', detail: 'The credential does not grant the scope this operation requires.' },
   // authorize (object level, API1)

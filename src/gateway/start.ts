@@ -28,6 +28,7 @@ import { createUpstreamIdentity } from '../identity/upstream-identity.js';
 import { createAccessTokens, MAX_TOKEN_LIFETIME_SECONDS } from '../identity/access-tokens.js';
 import { restoreRevocations } from '../identity/revocations.js';
 import { createTokenEndpoint } from '../identity/token-endpoint.js';
+import { createClientCertificates } from '../identity/client-certs.js';
 import { createExternalIssuers, type ExternalIssuers } from '../identity/external-issuers.js';
 import { createValidateStage } from '../pipeline/validate.js';
 import { buildRuntime, type GatewayRuntime } from './runtime.js';
@@ -115,7 +116,7 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
       createParseStage(config.limits),
       createAddressLimitStage(throttle),
       createRouteStage(rt),
-      createAuthenticateStage(keys, throttle, tokens, external),
+      createAuthenticateStage(keys, throttle, tokens, external, config.listen.tls?.ca !== undefined ? createClientCertificates(config.identity.clientCertificates) : undefined),
       createScopeStage(qualify),
       createValidateStage(config.limits),
       createAuthorizeStage(rt, identity),

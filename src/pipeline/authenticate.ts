@@ -17,6 +17,7 @@ import type { OperationModel } from '../openapi/types.js';
 import type { ApiKeyRecord } from '../storage/types.js';
 import type { AuthThrottle } from './auth-throttle.js';
 import type { AccessTokens } from '../identity/access-tokens.js';
+import type { ClientCertificates } from '../identity/client-certs.js';
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const CHALLENGE = 'Bearer realm="rampart"';
@@ -44,7 +45,7 @@ function looksLikeJwt(s: string): boolean {
   return b !== -1 && s.indexOf('.', b + 1) === -1;
 }
 
-export function createAuthenticateStage(keys: KeyCache, throttle: AuthThrottle, tokens?: AccessTokens, external?: ExternalTokenVerifier): Stage {
+export function createAuthenticateStage(keys: KeyCache, throttle: AuthThrottle, tokens?: AccessTokens, external?: ExternalTokenVerifier, certs?: ClientCertificates): Stage {
   const invalid = (ctx: Parameters<Stage['run']>[0], cause: string) => {
     throttle.fail(ctx.clientAddress);
     return deny('RAMPART_AUTH_INVALID', { headers: { 'www-authenticate': `${CHALLENGE}, error="invalid_token"` }, cause });
@@ -111,11 +112,23 @@ export function createAuthenticateStage(keys: KeyCache, throttle: AuthThrottle, 
         found.push(Array.isArray(v) ? '' : v);
       }
       ctx.credentialHeaders = names;
+      // mTLS: an operation that requires a client certificate refuses a connection without a
+      // valid one, whatever else it presents.
+      const mode = certModeOf(op, api.config.operations[op.id]?.requireClientCertificate === true);
+      const cert = certs && mode !== 'none' ? certs.of(ctx.req.socket) : undefined;
+      if (mode === 'required' && (cert === undefined || cert === 'untrusted')) {
+        return deny('RAMPART_CLIENT_CERT_REQUIRED', { cause: cert === 'untrusted' ? 'cert-untrusted' : 'no-cert' });
+      }
       if (op.security.length === 0) {
         ctx.principal = ANONYMOUS;
         return undefined;
       }
       if (found.length === 0) {
+        // A mutualTLS-only alternative is satisfied by the certificate alone.
+        if (cert !== undefined && cert !== 'untrusted' && certOnly(op)) {
+          ctx.principal = certs!.principalOf(cert.identity);
+          return undefined;
+        }
         // `security: [{}, ...]`: an alternative with no scheme makes authentication optional
         // (OpenAPI 3.x Security Requirement Object); a credential, when sent, is still checked.
         if (optionalAuth(op)) {
@@ -148,6 +161,27 @@ export function createAuthenticateStage(keys: KeyCache, throttle: AuthThrottle, 
       return undefined;
     },
   };
+}
+
+/**
+ * Whether an operation involves client certificates: `required` when every security alternative
+ * of the document names a mutualTLS scheme or the configuration requires one; `optional` when
+ * some alternative does; otherwise `none` (no certificate is looked at).
+ */
+const certModes = new WeakMap<OperationModel, 'required' | 'optional' | 'none'>();
+function certModeOf(op: OperationModel, configRequires: boolean): 'required' | 'optional' | 'none' {
+  let m = certModes.get(op);
+  if (m === undefined) {
+    const has = op.security.map((alt) => alt.schemes.some((sch) => sch.type === 'mutualTLS'));
+    m = configRequires || (has.length > 0 && has.every(Boolean)) ? 'required' : has.some(Boolean) ? 'optional' : 'none';
+    certModes.set(op, m);
+  }
+  return m;
+}
+
+/** Some alternative consists of mutualTLS schemes only: a certificate alone authenticates. */
+function certOnly(op: OperationModel): boolean {
+  return op.security.some((alt) => alt.schemes.length > 0 && alt.schemes.every((sch) => sch.type === 'mutualTLS'));
 }
 
 const optional = new WeakMap<OperationModel, boolean>();

@@ -66,7 +66,10 @@ export async function tlsServerOptions(tls: TlsConfig): Promise<ServerOptions> {
   const options: ServerOptions = {
     cert,
     key,
-    ...(ca !== undefined ? { ca } : {}),
+    // mTLS: with a client CA the handshake asks for a certificate and checks it against that CA,
+    // but does not fail without one, so operations that do not need a certificate keep working;
+    // the authenticate stage refuses an operation that needs one (socket.authorized).
+    ...(ca !== undefined ? { ca, requestCert: true, rejectUnauthorized: false } : {}),
     minVersion: tls.minVersion,
     maxVersion: 'TLSv1.3',
     ciphers: [...TLS13_CIPHERSUITES, ...TLS12_CIPHERS].join(':'),
