@@ -12,6 +12,7 @@ import { register as registerKeys } from './keys.js';
 import { register as registerAudit } from './audit.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerIdentity } from './identity.js';
+import { register as registerAdmin } from './admin.js';
 
 export function buildProgram(): Command {
   const program = new Command('rampart')
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerKeys(program);
   registerAudit(program);
   registerIdentity(program);
+  registerAdmin(program);
   return program;
 }
 

@@ -77,6 +77,7 @@ function hashView(config: RampartConfig, baseDir: string | undefined): unknown {
     },
     secretsFile: path(config.secretsFile),
     identity: { ...config.identity, signingKeysFile: path(config.identity.signingKeysFile) },
+    admin: config.admin ? { ...config.admin, tls: { cert: path(config.admin.tls.cert), key: path(config.admin.tls.key) } } : undefined,
     storage:
       config.storage.driver === 'sqlite'
         ? { driver: 'sqlite', sqlite: { path: path(config.storage.sqlite.path) } }

@@ -25,6 +25,7 @@ import type {
   OperationOverride,
   AuthorizationConfig,
   IdentityConfig,
+  AdminConfig,
   OwnerSourceConfig,
   RampartConfig,
   StorageConfig,
@@ -437,6 +438,7 @@ interface RawConfig {
   limits?: Partial<RampartConfig['limits']>;
   cors?: Partial<RampartConfig['cors']>;
   secretsFile?: string;
+  admin?: { listen: { host?: string; port: number }; tls?: { cert: string; key: string }; sessions?: Partial<AdminConfig['sessions']>; lockout?: Partial<AdminConfig['lockout']> };
   identity?: { signingKeysFile?: string; issuer?: string; assertion?: Partial<IdentityConfig['assertion']>; tokens?: Partial<IdentityConfig['tokens']>; clientCertificates?: Record<string, { scopes?: string[]; subject?: string }>; issuers?: (Omit<Partial<ExternalIssuerConfig>, 'claims'> & { issuer: string; jwksUri: string; audiences: string[]; claims?: Partial<ExternalIssuerConfig['claims']> })[] };
   storage?: {
     driver?: 'sqlite' | 'postgres';
@@ -525,6 +527,11 @@ function semanticChecks(c: RawConfig, pos: Positions, issues: ConfigIssue[], war
     } else {
       issue(issues, hostPointer, `plain HTTP on a non-loopback address (${host}) is refused (ENC-1): use listen.tls, bind 127.0.0.1, or list the TLS-terminating proxy in trustedProxies`);
     }
+  }
+
+  // The admin plane is TLS only, whatever the data plane does (N63-3 cookies are Secure).
+  if (c.admin && !c.admin.tls && !c.listen.tls) {
+    issue(issues, '/admin', 'the admin listener is TLS only: set admin.tls (cert and key) or listen.tls');
   }
 
   const limits = { ...CONFIG_DEFAULTS.limits, ...c.limits };
@@ -669,6 +676,17 @@ function applyDefaults(c: RawConfig, dir: string): RampartConfig {
       maxAgeSeconds: c.cors?.maxAgeSeconds ?? D.cors.maxAgeSeconds,
     },
     secretsFile: path(c.secretsFile ?? D.secretsFile),
+    ...(c.admin
+      ? {
+          admin: {
+            listen: { host: c.admin.listen.host ?? '127.0.0.1', port: c.admin.listen.port },
+            // semanticChecks guarantees one of the two.
+            tls: c.admin.tls ? { cert: path(c.admin.tls.cert), key: path(c.admin.tls.key) } : { cert: tls!.cert, key: tls!.key },
+            sessions: { idleMinutes: c.admin.sessions?.idleMinutes ?? 30, absoluteHours: c.admin.sessions?.absoluteHours ?? 12, reauthMinutes: c.admin.sessions?.reauthMinutes ?? 5 },
+            lockout: { maxFailures: c.admin.lockout?.maxFailures ?? 5, lockMinutes: c.admin.lockout?.lockMinutes ?? 15 },
+          },
+        }
+      : {}),
     identity: {
       signingKeysFile: c.identity?.signingKeysFile !== undefined ? path(c.identity.signingKeysFile) : join(dirname(path(c.secretsFile ?? D.secretsFile)), 'signing-keys.json'),
       issuer: c.identity?.issuer ?? 'rampart',

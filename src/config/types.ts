@@ -20,6 +20,8 @@ export interface RampartConfig {
   secretsFile: string;
   /** Rampart's signing keys and the identity assertion sent upstream. */
   identity: IdentityConfig;
+  /** The admin plane; absent: no admin listener. */
+  admin?: AdminConfig;
   storage: StorageConfig;
   ledger: LedgerConfig;
   authThrottle: AuthThrottleConfig;
@@ -54,6 +56,14 @@ export interface IdentityConfig {
    * signed but not listed here authenticates with no scopes.
    */
   clientCertificates: Record<string, { scopes: string[]; subject?: string }>;
+}
+
+export interface AdminConfig {
+  listen: { host: string; port: number };
+  /** Defaults to listen.tls; the admin listener is TLS only. */
+  tls: { cert: string; key: string };
+  sessions: { idleMinutes: number; absoluteHours: number; reauthMinutes: number };
+  lockout: { maxFailures: number; lockMinutes: number };
 }
 
 export interface ListenConfig {

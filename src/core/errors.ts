@@ -54,6 +54,16 @@ export const ERRORS = {
   RAMPART_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream timeout', detail: 'The upstream service did not answer in time.' },
   RAMPART_UPSTREAM_UNAVAILABLE: { status: 502, title: 'Upstream unavailable', detail: 'The upstream service could not be reached or answered with an invalid response.' },
   // gateway
+  // admin plane
+  RAMPART_ADMIN_LOGIN_FAILED: { status: 401, title: 'Login failed', detail: 'The username, password or second factor is not right.' },
+  RAMPART_ADMIN_LOCKED: { status: 429, title: 'Too many failed logins', detail: 'Logins are paused for this account or address; retry later.' },
+  RAMPART_ADMIN_SESSION_REQUIRED: { status: 401, title: 'Session required', detail: 'Log in first; the session may have timed out.' },
+  RAMPART_ADMIN_CSRF: { status: 403, title: 'CSRF check failed', detail: 'State-changing requests need the session CSRF token in X-CSRF-Token.' },
+  RAMPART_ADMIN_FORBIDDEN: { status: 403, title: 'Not permitted', detail: 'Your roles do not allow this action.' },
+  RAMPART_ADMIN_REAUTH_REQUIRED: { status: 401, title: 'Re-authentication required', detail: 'Prove both factors again (POST /admin/api/reauth) for this action.' },
+  RAMPART_ADMIN_BAD_REQUEST: { status: 400, title: 'Bad request', detail: 'The request is not what this endpoint expects.' },
+  RAMPART_ADMIN_NOT_FOUND: { status: 404, title: 'Not found', detail: 'No such resource.' },
+  RAMPART_ADMIN_CONFLICT: { status: 409, title: 'Conflict', detail: 'It exists already.' },
   RAMPART_SHUTTING_DOWN: { status: 503, title: 'Shutting down', detail: 'The gateway is shutting down; retry on another node.' },
   RAMPART_INTERNAL: { status: 500, title: 'Internal error', detail: 'The gateway could not process the request; it was not forwarded.' },
 } as const satisfies Record<string, ErrorSpec>;

@@ -29,6 +29,7 @@ import { createAccessTokens, MAX_TOKEN_LIFETIME_SECONDS } from '../identity/acce
 import { restoreRevocations } from '../identity/revocations.js';
 import { createTokenEndpoint } from '../identity/token-endpoint.js';
 import { createClientCertificates } from '../identity/client-certs.js';
+import { startAdminServer, type AdminServer } from '../admin/server.js';
 import { createExternalIssuers, type ExternalIssuers } from '../identity/external-issuers.js';
 import { createValidateStage } from '../pipeline/validate.js';
 import { buildRuntime, type GatewayRuntime } from './runtime.js';
@@ -72,6 +73,8 @@ export interface GatewayHandle {
   readonly readiness: Readiness;
   /** Rampart's signing keys, as the running gateway follows them. */
   readonly keyset: KeysetHolder;
+  /** The admin plane's listener, when `admin` is configured. */
+  readonly admin: AdminServer | undefined;
   runtime(): GatewayRuntime;
   /** Graceful: stop accepting, finish in-flight requests, flush the ledger, close storage. */
   close(): Promise<void>;
@@ -172,6 +175,14 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
     const addr = server.address() as AddressInfo;
     const hostForUrl = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     const url = `${tls ? 'https' : 'http'}://${hostForUrl}:${addr.port}`;
+    // The admin plane: its own TLS listener (never the data plane's port).
+    const admin = config.admin
+      ? await startAdminServer({ config, storage, keys, ledger, secret: secrets.keyHashSecret, throttle: createAuthThrottle(config.authThrottle), logger, configHash: () => current.hash })
+      : undefined;
+    if (admin) {
+      cleanup.unshift(() => admin.close());
+      logger.info({ url: admin.url }, 'rampart admin plane listening');
+    }
     await readiness.check().catch(() => {});
     await ledger.append({ type: 'system.event', outcome: 'info', configHash: runtime.hash, reason: 'RAMPART_OK', detail: { event: 'gateway.started', version: VERSION, listen: url } });
     logger.info({ url, configHash: runtime.hash, apis: config.apis.map((a) => a.name) }, 'rampart gateway listening');
@@ -185,10 +196,13 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
       keys,
       readiness,
       keyset,
+      admin,
       runtime: getRuntime,
       close() {
         closed ??= (async () => {
           closing = true;
+          // The admin listener first: no admin change while the gateway drains.
+          if (admin) await admin.close();
           const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
           server.closeIdleConnections();
           const grace = setTimeout(() => server.closeAllConnections(), opts.shutdownGraceMs ?? 10_000);

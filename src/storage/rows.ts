@@ -1,10 +1,11 @@
 /**
- * What every SQL backend shares: turning rows into the storage types, and the WHERE clause of a
- * ledger search. Each backend converts its driver's types first (BIGINT strings from pg, JSON
- * text from SQLite) and supplies its placeholder style and its object-id test.
+ * What every SQL backend shares: turning rows into the storage types, the WHERE clause of a
+ * ledger search, and the argument checks and errors of the admin store. Each backend converts its
+ * driver's types first (BIGINT strings from pg, JSON text from SQLite) and supplies its
+ * placeholder style and its object-id test.
  */
 import type { LedgerRecord, PersonalFields, PrivatePart, StoredRecord } from '../ledger/record.js';
-import type { ApiKeyRecord, LedgerQuery } from './types.js';
+import type { AdminRole, AdminSession, AdminUser, ApiKeyRecord, LedgerQuery } from './types.js';
 
 export interface RecordRowValues {
   seq: number;
@@ -71,6 +72,113 @@ export function keyFromRow(row: KeyRowValues): ApiKeyRecord {
   if (row.last_used_at !== null) k.lastUsedAt = row.last_used_at;
   if (row.created_by !== null) k.createdBy = row.created_by;
   return k;
+}
+
+/** An admin_users row with the driver's types converted (arrays parsed, BIGINT as number, 0/1 as boolean). */
+export interface AdminUserRowValues {
+  id: string;
+  username: string;
+  password_hash: string;
+  roles: string[];
+  totp_secret_enc: string | null;
+  totp_last_step: number | null;
+  recovery_code_hashes: string[];
+  disabled: boolean;
+  failed_logins: number;
+  locked_until: number | null;
+  created_at: number;
+  created_by: string | null;
+  updated_at: number;
+}
+
+export function adminUserFromRow(row: AdminUserRowValues): AdminUser {
+  const u: AdminUser = {
+    id: row.id,
+    username: row.username,
+    passwordHash: row.password_hash,
+    roles: row.roles as AdminRole[],
+    recoveryCodeHashes: row.recovery_code_hashes,
+    disabled: row.disabled,
+    failedLogins: row.failed_logins,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+  if (row.totp_secret_enc !== null) u.totpSecretEnc = row.totp_secret_enc;
+  if (row.totp_last_step !== null) u.totpLastStep = row.totp_last_step;
+  if (row.locked_until !== null) u.lockedUntil = row.locked_until;
+  if (row.created_by !== null) u.createdBy = row.created_by;
+  return u;
+}
+
+export interface AdminSessionRowValues {
+  id: string;
+  user_id: string;
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+  csrf_token: string;
+  authenticated_at: number;
+}
+
+export function adminSessionFromRow(row: AdminSessionRowValues): AdminSession {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    createdAt: row.created_at,
+    lastSeenAt: row.last_seen_at,
+    expiresAt: row.expires_at,
+    csrfToken: row.csrf_token,
+    authenticatedAt: row.authenticated_at,
+  };
+}
+
+export const ADMIN_USER_COLUMNS =
+  'id, username, password_hash, roles, totp_secret_enc, totp_last_step, recovery_code_hashes, disabled, failed_logins, locked_until, created_at, created_by, updated_at';
+export const ADMIN_SESSION_COLUMNS = 'id, user_id, created_at, last_seen_at, expires_at, csrf_token, authenticated_at';
+
+/**
+ * Usernames are unique regardless of case (AdminUser.username): both backends store and look up
+ * the same lower-case form, computed here rather than by each database's own lower(), which
+ * differ beyond ASCII.
+ */
+export function adminUsername(name: string): string {
+  if (typeof name !== 'string') throw new TypeError('admin user: username must be a string');
+  return name.toLowerCase();
+}
+
+/** The user as insertUser stores it: lower-case username, which must not be empty. */
+export function newAdminUser(u: AdminUser): AdminUser {
+  const username = adminUsername(u.username);
+  if (username.length === 0) throw new TypeError('admin user: username is required');
+  return { ...u, username };
+}
+
+/**
+ * Arguments of recordLoginFailure, checked before they reach SQL, and the lock-out time (N63-5).
+ * A count that can never reach the threshold would disable the lockout silently.
+ */
+export function loginFailureArgs(at: number, lockAfter: number, lockMs: number): { lockUntil: number } {
+  if (!Number.isSafeInteger(lockAfter) || lockAfter < 1) throw new RangeError(`admin lockout: lockAfter must be a positive integer (got ${lockAfter})`);
+  if (!Number.isSafeInteger(at) || !Number.isSafeInteger(lockMs) || lockMs < 0 || !Number.isSafeInteger(at + lockMs)) {
+    throw new RangeError('admin lockout: at and lockMs must be integer milliseconds');
+  }
+  return { lockUntil: at + lockMs };
+}
+
+/** A TOTP time step as stored (N63-4): a non-negative integer. */
+export function totpStep(step: number): number {
+  if (!Number.isSafeInteger(step) || step < 0) throw new RangeError(`admin TOTP: step must be a non-negative integer (got ${step})`);
+  return step;
+}
+
+/** The error insertUser reports for a taken username (both backends, same code). */
+export function adminUserExists(username: string, cause?: unknown): Error {
+  return Object.assign(new Error(`admin user '${username}' already exists`), { code: 'RAMPART_ADMIN_USER_EXISTS' }, cause === undefined ? {} : { cause });
+}
+
+/** The error recordLoginFailure reports for an unknown user id: there is no count to keep. */
+export function adminUserMissing(id: string): Error {
+  return Object.assign(new Error(`admin user '${id}' does not exist`), { code: 'RAMPART_ADMIN_USER_NOT_FOUND' });
 }
 
 export const RECORD_COLUMNS = 'r.seq, r.ts, r.type, r.outcome, r.canonical, r.leaf_hash, r.chain_hash';

@@ -96,10 +96,99 @@ export interface KeyStore {
   close(): Promise<void>;
 }
 
+/** Admin-plane roles (issue 3): each limited to what it needs. */
+export type AdminRole = 'owner' | 'admin' | 'security' | 'compliance' | 'examiner';
+
+export interface AdminUser {
+  /** Random public identifier. */
+  id: string;
+  /** Unique, case-insensitive (stored lower-case). */
+  username: string;
+  /** argon2id PHC string (N63-7). */
+  passwordHash: string;
+  roles: AdminRole[];
+  /** The TOTP secret, encrypted (AES-256-GCM under a key derived from the server secret); absent until enrolled. */
+  totpSecretEnc?: string;
+  /** The last TOTP time step accepted (replay protection, N63-4). */
+  totpLastStep?: number;
+  /** Hashes of the unused one-time recovery codes. */
+  recoveryCodeHashes: string[];
+  disabled: boolean;
+  failedLogins: number;
+  /** Locked out until this time (epoch ms) after too many failures (N63-5). */
+  lockedUntil?: number;
+  createdAt: number;
+  createdBy?: string;
+  updatedAt: number;
+}
+
+export interface AdminSession {
+  /** hex SHA-256 of the session token (the token itself is only in the cookie). */
+  id: string;
+  userId: string;
+  createdAt: number;
+  lastSeenAt: number;
+  /** Absolute expiry (epoch ms); the idle timeout is applied against lastSeenAt by the caller. */
+  expiresAt: number;
+  /** Anti-CSRF token bound to the session (sent back in a header on state-changing requests). */
+  csrfToken: string;
+  /** When the user last proved both factors (re-authentication for sensitive actions). */
+  authenticatedAt: number;
+}
+
+export interface AdminStore {
+  /**
+   * Stores the username lower-cased (the stored user's username is then lower-case). Throws an
+   * Error with code RAMPART_ADMIN_USER_EXISTS when the username is taken, in any case.
+   */
+  insertUser(u: AdminUser): Promise<void>;
+  getUser(id: string): Promise<AdminUser | undefined>;
+  /** Looks the name up lower-cased. */
+  getUserByName(username: string): Promise<AdminUser | undefined>;
+  /** Ordered by username (byte order, the same for every backend). */
+  listUsers(): Promise<AdminUser[]>;
+  /**
+   * Replaces the mutable fields (everything but id, username, createdAt, createdBy); false when no such user.
+   * A plain write of what the caller read: it also overwrites totpLastStep, recoveryCodeHashes and
+   * failedLogins, so a login between that read and this write can be undone. Change those through
+   * the atomic methods below; pass them here only as read just before, or to reset them on purpose.
+   */
+  updateUser(u: AdminUser): Promise<boolean>;
+  /**
+   * Accepts TOTP time step `step` for the user only if it is later than the last accepted one,
+   * atomically (two concurrent logins with the same code: exactly one wins). N63-4. False for an
+   * unknown user; a step that is not a non-negative integer is a RangeError.
+   */
+  useTotpStep(userId: string, step: number): Promise<boolean>;
+  /** Removes one recovery code hash atomically; true when it was present (each code works once); false for an unknown user. */
+  useRecoveryCode(userId: string, codeHash: string): Promise<boolean>;
+  /**
+   * Counts a failed login atomically; when the count reaches `lockAfter`, sets lockedUntil to
+   * at + lockMs and resets the count. Returns the new state (lockedUntil as stored, so possibly a
+   * past lock when this failure did not lock). N63-5. An unknown user is an Error with code
+   * RAMPART_ADMIN_USER_NOT_FOUND; lockAfter < 1 is a RangeError.
+   */
+  recordLoginFailure(userId: string, at: number, lockAfter: number, lockMs: number): Promise<{ failedLogins: number; lockedUntil?: number }>;
+  /** Clears the failure count after a successful login (lockedUntil stays as it is). */
+  clearLoginFailures(userId: string): Promise<void>;
+  /** Also deletes the user's sessions that expired by s.createdAt, so the table stays bounded. */
+  createSession(s: AdminSession): Promise<void>;
+  /** Sees a session created a moment ago by the same storage; expiry is the caller's to check. */
+  getSession(id: string): Promise<AdminSession | undefined>;
+  /** Moves lastSeenAt forward to `at` (never back: concurrent requests report out of order). */
+  touchSession(id: string, at: number): Promise<void>;
+  deleteSession(id: string): Promise<void>;
+  /** Ends every session of a user (disabled, password changed, roles changed); returns how many. */
+  deleteUserSessions(userId: string): Promise<number>;
+  close(): Promise<void>;
+}
+
 export interface Storage {
   readonly driver: 'sqlite' | 'postgres';
   readonly ledger: LedgerStore;
   readonly keys: KeyStore;
+  readonly admin: AdminStore;
+  /** Closes the whole storage (idempotent); closing ledger, keys and admin each does too, once all three are. */
   close(): Promise<void>;
 }
 

@@ -49,11 +49,11 @@ describe('postgres backend', () => {
       await c.connect();
       try {
         const v = await c.query('SELECT version FROM audit_x.schema_version ORDER BY version');
-        assert.deepEqual(v.rows, [{ version: 1 }, { version: 2 }]);
+        assert.deepEqual(v.rows, [{ version: 1 }, { version: 2 }, { version: 3 }]);
         const idx = await c.query("SELECT indexname FROM pg_indexes WHERE schemaname = 'audit_x' AND tablename LIKE 'ledger%' AND indexname NOT LIKE '%_pkey' ORDER BY indexname");
         assert.deepEqual(idx.rows.map((r: { indexname: string }) => r.indexname), ['ledger_records_ts']);
         const t = await c.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'audit_x' ORDER BY table_name");
-        assert.deepEqual(t.rows.map((r: { table_name: string }) => r.table_name), ['api_keys', 'chain_head', 'key_changes', 'ledger_private', 'ledger_records', 'schema_version']);
+        assert.deepEqual(t.rows.map((r: { table_name: string }) => r.table_name), ['admin_sessions', 'admin_users', 'api_keys', 'chain_head', 'key_changes', 'ledger_private', 'ledger_records', 'schema_version']);
         const pub = await c.query("SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'");
         assert.equal(pub.rows[0].n, 0, 'nothing lands in public');
         await c.query('INSERT INTO audit_x.schema_version VALUES (99, $1, 0)', ['from the future']);
@@ -101,6 +101,65 @@ describe('postgres backend', () => {
         await c.end();
       }
     } finally {
+      await db.drop();
+    }
+  });
+
+  it('a read-only open of a schema from before the admin tables serves the ledger, and says why it has no admin accounts', async () => {
+    const db = await createTempDatabase();
+    try {
+      const s1 = await openPostgresStorage({ url: db.url });
+      const l1 = await createLedger(s1.ledger, { node: 'n1', maxBatch: 8 });
+      await l1.append(decision());
+      await l1.close();
+      await s1.close();
+      // As Rampart left it before migration 3.
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      try {
+        await c.query('DROP TABLE rampart.admin_sessions; DROP TABLE rampart.admin_users; DELETE FROM rampart.schema_version WHERE version > 2');
+      } finally {
+        await c.end();
+      }
+      const ro = await openPostgresStorage({ url: db.url, readOnly: true });
+      try {
+        assert.equal((await verifyChain(ro.ledger)).count, 1);
+        await assert.rejects(ro.admin.listUsers(), /version 2, from before admin accounts/);
+        await assert.rejects(ro.admin.getSession('x'), /version 2, from before admin accounts/);
+        await assert.rejects(ro.admin.useTotpStep('u', 1), /read-only/);
+      } finally {
+        await ro.close();
+      }
+      const s2 = await openPostgresStorage({ url: db.url });
+      try {
+        assert.deepEqual(await s2.admin.listUsers(), []);
+      } finally {
+        await s2.close();
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('BIGINT times of admin users and sessions come back as numbers', async () => {
+    const db = await createTempDatabase();
+    const s = await openPostgresStorage({ url: db.url });
+    try {
+      const ts = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+      await s.admin.insertUser({
+        id: 'u', username: 'u', passwordHash: 'h', roles: ['owner'], totpLastStep: Math.floor(ts / 30_000), recoveryCodeHashes: [],
+        disabled: false, failedLogins: 0, lockedUntil: ts, createdAt: ts, updatedAt: ts,
+      });
+      const u = await s.admin.getUser('u');
+      assert.equal(u!.createdAt, ts);
+      assert.equal(u!.lockedUntil, ts);
+      assert.equal(u!.totpLastStep, Math.floor(ts / 30_000));
+      const f = await s.admin.recordLoginFailure('u', ts - 10, 1, 10);
+      assert.deepEqual(f, { failedLogins: 0, lockedUntil: ts });
+      await s.admin.createSession({ id: 'x', userId: 'u', createdAt: ts, lastSeenAt: ts, expiresAt: ts, csrfToken: 'c', authenticatedAt: ts });
+      assert.deepEqual(await s.admin.getSession('x'), { id: 'x', userId: 'u', createdAt: ts, lastSeenAt: ts, expiresAt: ts, csrfToken: 'c', authenticatedAt: ts });
+    } finally {
+      await s.close();
       await db.drop();
     }
   });

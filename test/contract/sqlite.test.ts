@@ -59,7 +59,7 @@ describe('sqlite backend', () => {
       await (await openSqliteStorage(path)).close();
       await (await openSqliteStorage(path)).close();
       const raw = new Database(path);
-      assert.deepEqual(raw.prepare('SELECT version FROM schema_version ORDER BY version').all(), [{ version: 1 }, { version: 2 }]);
+      assert.deepEqual(raw.prepare('SELECT version FROM schema_version ORDER BY version').all(), [{ version: 1 }, { version: 2 }, { version: 3 }]);
       // Migration 2: only the time index is maintained at commit (each index is CPU per record).
       const idx = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name LIKE 'ledger%' AND sql IS NOT NULL ORDER BY name").all();
       assert.deepEqual(idx, [{ name: 'ledger_records_ts' }]);
@@ -80,9 +80,11 @@ describe('sqlite backend', () => {
       for (let i = 0; i < 3; i++) await l1.append(decision({ operationId: `op${i}`, personal: { principal: `p${i}`, pathParams: { id: `OBJ-${i}` } } }));
       await l1.close();
       await s1.close();
-      // Turn it back into a file as migration 1 alone left it: its indexes, and version 1 only.
+      // Turn it back into a file as migration 1 alone left it: its indexes, no admin tables, and
+      // version 1 only.
       const raw = new Database(path);
       for (const stmt of MIGRATIONS[0]!.sql.split(';').filter((x) => /CREATE INDEX ledger_/.test(x) && !/ledger_records_ts/.test(x))) raw.exec(stmt);
+      raw.exec('DROP TABLE admin_sessions; DROP TABLE admin_users;');
       raw.prepare('DELETE FROM schema_version WHERE version > 1').run();
       raw.close();
       const s2 = await openSqliteStorage(path);
@@ -90,13 +92,47 @@ describe('sqlite backend', () => {
         assert.equal((await verifyChain(s2.ledger)).ok, true);
         const found = await s2.ledger.search({ principal: 'p1', objectId: 'OBJ-1', operationId: 'op1', limit: 10 });
         assert.deepEqual(found.map((r) => r.record.seq), [2]);
+        assert.deepEqual(await s2.admin.listUsers(), [], 'migration 3 added the admin tables');
       } finally {
         await s2.close();
       }
       const after = new Database(path, { readonly: true });
       assert.deepEqual(after.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND name LIKE 'ledger%'").all(), [{ name: 'ledger_records_ts' }]);
-      assert.deepEqual(after.prepare('SELECT max(version) AS v FROM schema_version').get(), { v: 2 });
+      assert.deepEqual(after.prepare('SELECT max(version) AS v FROM schema_version').get(), { v: 3 });
       after.close();
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('a read-only open of a file from before the admin tables serves the ledger, and says why it has no admin accounts', async () => {
+    const dir = tempDir();
+    try {
+      const path = join(dir.path, 'r.db');
+      const s1 = await openSqliteStorage(path);
+      const l1 = await createLedger(s1.ledger, { node: 'n1', maxBatch: 8 });
+      await l1.append(decision());
+      await l1.close();
+      await s1.close();
+      // As Rampart left it before migration 3.
+      const raw = new Database(path);
+      raw.exec('DROP TABLE admin_sessions; DROP TABLE admin_users; DELETE FROM schema_version WHERE version > 2;');
+      raw.close();
+      const ro = await openSqliteStorage(path, { readOnly: true });
+      try {
+        assert.equal((await verifyChain(ro.ledger)).count, 1);
+        await assert.rejects(ro.admin.listUsers(), /schema version 2, from before admin accounts/);
+        await assert.rejects(ro.admin.getSession('x'), /schema version 2, from before admin accounts/);
+        await assert.rejects(ro.admin.useTotpStep('u', 1), /read-only/);
+      } finally {
+        await ro.close();
+      }
+      const s2 = await openSqliteStorage(path);
+      try {
+        assert.deepEqual(await s2.admin.listUsers(), []);
+      } finally {
+        await s2.close();
+      }
     } finally {
       dir.remove();
     }

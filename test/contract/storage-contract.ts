@@ -10,7 +10,7 @@ import { commitBody, verifyBodyCommit, verifyPersonalCommit } from '../../src/le
 import type { LedgerRecord, PrivatePart, RecordInput, StoredRecord } from '../../src/ledger/record.js';
 import { verifyChain } from '../../src/ledger/verify.js';
 import { createLedger } from '../../src/ledger/writer.js';
-import type { ApiKeyRecord, Storage } from '../../src/storage/types.js';
+import type { AdminSession, AdminUser, ApiKeyRecord, Storage } from '../../src/storage/types.js';
 
 export interface OpenedStorage {
   storage: Storage;
@@ -51,6 +51,34 @@ function handBatch(fromSeq: number, n: number, prevHash: string): { stored: Stor
 function key(id: string, over: Partial<ApiKeyRecord> = {}): ApiKeyRecord {
   return { id, name: `key ${id}`, hash: 'ab'.repeat(32), scopes: ['accounts:read', 'orders:write'], createdAt: 1_700_000_000_000, ...over };
 }
+
+const T0 = 1_700_000_000_000;
+
+function adminUser(id: string, over: Partial<AdminUser> = {}): AdminUser {
+  return {
+    id,
+    username: `user-${id}`,
+    passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA',
+    roles: ['security'],
+    recoveryCodeHashes: ['a1'.repeat(32), 'b2'.repeat(32), 'c3'.repeat(32)],
+    disabled: false,
+    failedLogins: 0,
+    createdAt: T0,
+    updatedAt: T0,
+    ...over,
+  };
+}
+
+function adminSession(id: string, userId: string, over: Partial<AdminSession> = {}): AdminSession {
+  return { id, userId, createdAt: T0, lastSeenAt: T0, expiresAt: T0 + 8 * 3600_000, csrfToken: `csrf-${id}`, authenticatedAt: T0, ...over };
+}
+
+/** The object without its keys whose value is undefined (absent optional fields). */
+function defined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+const hasCode = (code: string) => (err: unknown): boolean => (err as { code?: string }).code === code;
 
 export function storageContract(name: string, harness: StorageHarness): void {
   describe(`storage contract: ${name}`, () => {
@@ -438,6 +466,251 @@ export function storageContract(name: string, harness: StorageHarness): void {
         const c = await s.keys.changesSince(cursor);
         assert.deepEqual(c.keys.map((k) => [k.id, k.revokedAt]), [['k3', undefined], ['k2', 1_700_000_800_000]]);
       });
+    });
+
+    describe('admin', () => {
+      before(fresh);
+      after(dispose);
+
+      it('insert, get, getUserByName in any case, and list', async () => {
+        const alice = adminUser('u-alice', {
+          username: 'Alice',
+          roles: ['owner', 'admin'],
+          totpSecretEnc: 'v1.iv.ct.tag',
+          totpLastStep: 56_666_666,
+          lockedUntil: T0 - 1,
+          createdBy: 'cli:ops',
+        });
+        await s.admin.insertUser(alice);
+        await s.admin.insertUser(adminUser('u-bob', { username: 'bob' }));
+        const stored = { ...alice, username: 'alice' };
+        assert.deepEqual(await s.admin.getUser('u-alice'), stored, 'every field round-trips; the username is stored lower-case');
+        assert.deepEqual(await s.admin.getUser('u-bob'), adminUser('u-bob', { username: 'bob' }), 'absent optional fields stay absent');
+        for (const name of ['alice', 'ALICE', 'aLiCe']) assert.deepEqual(await s.admin.getUserByName(name), stored, name);
+        assert.equal(await s.admin.getUser('nope'), undefined);
+        assert.equal(await s.admin.getUserByName('carol'), undefined);
+        assert.equal(await s.admin.getUserByName(''), undefined);
+        assert.deepEqual((await s.admin.listUsers()).map((u) => u.username), ['alice', 'bob']);
+        await assert.rejects(s.admin.insertUser(adminUser('u-empty', { username: '' })), TypeError);
+      });
+
+      it('refuses a second user with a taken username, in any case and from another handle', async () => {
+        await assert.rejects(s.admin.insertUser(adminUser('u-impostor', { username: 'BOB' })), hasCode('RAMPART_ADMIN_USER_EXISTS'));
+        const other = await h.openSecond();
+        try {
+          await assert.rejects(other.admin.insertUser(adminUser('u-impostor', { username: 'Bob' })), (e: Error & { code?: string }) => {
+            assert.equal(e.code, 'RAMPART_ADMIN_USER_EXISTS');
+            assert.match(e.message, /already exists/);
+            return true;
+          });
+        } finally {
+          await other.close();
+        }
+        assert.equal(await s.admin.getUser('u-impostor'), undefined);
+        assert.equal((await s.admin.getUserByName('bob'))!.id, 'u-bob');
+        assert.equal((await s.admin.listUsers()).length, 2);
+      });
+
+      it('updateUser replaces every mutable field, keeps id, username and creation, and is false for an unknown id', async () => {
+        const before = (await s.admin.getUser('u-bob'))!;
+        const changed: AdminUser = {
+          ...before,
+          username: 'mallory',
+          passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdA$bmV3aGFzaA',
+          roles: ['compliance', 'examiner'],
+          totpSecretEnc: 'v1.iv2.ct2.tag2',
+          totpLastStep: 57_000_000,
+          recoveryCodeHashes: ['d4'.repeat(32)],
+          disabled: true,
+          failedLogins: 3,
+          lockedUntil: T0 + 900_000,
+          createdAt: 1,
+          createdBy: 'someone else',
+          updatedAt: T0 + 1000,
+        };
+        assert.equal(await s.admin.updateUser(changed), true);
+        const expected = { ...changed, username: 'bob', createdAt: before.createdAt, createdBy: before.createdBy };
+        assert.deepEqual(await s.admin.getUser('u-bob'), defined(expected));
+        assert.equal(await s.admin.getUserByName('mallory'), undefined, 'the username is not renamed');
+        // And back: optional fields can be cleared, flags and lists emptied.
+        const cleared: AdminUser = { ...expected, totpSecretEnc: undefined, totpLastStep: undefined, lockedUntil: undefined, recoveryCodeHashes: [], disabled: false, failedLogins: 0, updatedAt: T0 + 2000 };
+        assert.equal(await s.admin.updateUser(cleared), true);
+        assert.deepEqual(await s.admin.getUser('u-bob'), defined(cleared));
+        assert.equal(await s.admin.updateUser(adminUser('u-ghost')), false);
+        assert.equal(await s.admin.getUser('u-ghost'), undefined, 'no upsert');
+      });
+
+      it('useTotpStep accepts a step only when it is later than the last accepted one (N63-4)', async () => {
+        await s.admin.insertUser(adminUser('u-totp', { totpSecretEnc: 'v1.x.y.z' }));
+        assert.equal(await s.admin.useTotpStep('u-totp', 1000), true, 'first step');
+        assert.equal(await s.admin.useTotpStep('u-totp', 1000), false, 'the same step again (a replayed code)');
+        assert.equal(await s.admin.useTotpStep('u-totp', 999), false, 'an older step');
+        assert.equal(await s.admin.useTotpStep('u-totp', 1001), true, 'a later step');
+        assert.equal((await s.admin.getUser('u-totp'))!.totpLastStep, 1001);
+        assert.equal(await s.admin.useTotpStep('u-nobody', 5), false);
+        await assert.rejects(s.admin.useTotpStep('u-totp', 1001.5), RangeError);
+        await assert.rejects(s.admin.useTotpStep('u-totp', -1), RangeError);
+      });
+
+      it('of 10 concurrent logins with the same TOTP step, through two handles, exactly one wins (N63-4)', async () => {
+        const other = await h.openSecond();
+        try {
+          for (const step of [2000, 2001, 2002]) {
+            const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? s : other).admin.useTotpStep('u-totp', step)));
+            assert.equal(results.filter(Boolean).length, 1, `step ${step}: ${JSON.stringify(results)}`);
+          }
+          assert.equal((await s.admin.getUser('u-totp'))!.totpLastStep, 2002);
+        } finally {
+          await other.close();
+        }
+      });
+
+      it('a recovery code works once; of 10 concurrent uses of one code exactly one wins', async () => {
+        const [c1, c2, c3] = adminUser('x').recoveryCodeHashes as [string, string, string];
+        await s.admin.insertUser(adminUser('u-rec'));
+        assert.equal(await s.admin.useRecoveryCode('u-rec', c2), true);
+        assert.equal(await s.admin.useRecoveryCode('u-rec', c2), false, 'used already');
+        assert.equal(await s.admin.useRecoveryCode('u-rec', 'ff'.repeat(32)), false, 'never issued');
+        assert.equal(await s.admin.useRecoveryCode('u-nobody', c1), false);
+        assert.deepEqual((await s.admin.getUser('u-rec'))!.recoveryCodeHashes, [c1, c3], 'the others stay, in order');
+        const other = await h.openSecond();
+        try {
+          const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? s : other).admin.useRecoveryCode('u-rec', c1)));
+          assert.equal(results.filter(Boolean).length, 1, JSON.stringify(results));
+        } finally {
+          await other.close();
+        }
+        assert.deepEqual((await s.admin.getUser('u-rec'))!.recoveryCodeHashes, [c3]);
+      });
+
+      it('recordLoginFailure counts, locks at the threshold for lockMs and starts counting again (N63-5)', async () => {
+        await s.admin.insertUser(adminUser('u-lock'));
+        const at = T0 + 5000;
+        assert.deepEqual(await s.admin.recordLoginFailure('u-lock', at, 3, 60_000), { failedLogins: 1 });
+        assert.deepEqual(await s.admin.recordLoginFailure('u-lock', at + 1, 3, 60_000), { failedLogins: 2 });
+        assert.deepEqual(await s.admin.recordLoginFailure('u-lock', at + 2, 3, 60_000), { failedLogins: 0, lockedUntil: at + 2 + 60_000 }, 'the third failure locks');
+        const u = (await s.admin.getUser('u-lock'))!;
+        assert.equal(u.failedLogins, 0);
+        assert.equal(u.lockedUntil, at + 2 + 60_000);
+        assert.deepEqual(await s.admin.recordLoginFailure('u-lock', at + 70_000, 3, 60_000), { failedLogins: 1, lockedUntil: at + 2 + 60_000 }, 'a later failure counts again; the old lock time stays');
+        await s.admin.clearLoginFailures('u-lock');
+        assert.equal((await s.admin.getUser('u-lock'))!.failedLogins, 0);
+        await s.admin.clearLoginFailures('u-nobody');
+        await assert.rejects(s.admin.recordLoginFailure('u-nobody', at, 3, 60_000), hasCode('RAMPART_ADMIN_USER_NOT_FOUND'));
+        await assert.rejects(s.admin.recordLoginFailure('u-lock', at, 0, 60_000), RangeError, 'a threshold that never locks is refused');
+      });
+
+      it('concurrent failed logins through two handles are all counted, and lock exactly once', async () => {
+        await s.admin.insertUser(adminUser('u-race'));
+        const other = await h.openSecond();
+        try {
+          const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? s : other).admin.recordLoginFailure('u-race', T0 + i, 100, 1000)));
+          assert.deepEqual(results.map((r) => r.failedLogins).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'no failure lost');
+          assert.equal((await s.admin.getUser('u-race'))!.failedLogins, 10);
+          const locking = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? s : other).admin.recordLoginFailure('u-race', T0 + 100 + i, 15, 1000)));
+          assert.equal(locking.filter((r) => r.failedLogins === 0).length, 1, `the count reached 15 once: ${JSON.stringify(locking)}`);
+          assert.equal((await s.admin.getUser('u-race'))!.failedLogins, 5);
+        } finally {
+          await other.close();
+        }
+      });
+
+      it('sessions: create, get, touch, delete, and end all of a user', async () => {
+        await s.admin.createSession(adminSession('s1', 'u-alice'));
+        assert.deepEqual(await s.admin.getSession('s1'), adminSession('s1', 'u-alice'), 'found by the very next request');
+        await s.admin.createSession(adminSession('s2', 'u-alice', { authenticatedAt: T0 + 5 }));
+        await s.admin.createSession(adminSession('s3', 'u-bob'));
+        assert.equal(await s.admin.getSession('nope'), undefined);
+        await s.admin.touchSession('s1', T0 + 60_000);
+        assert.equal((await s.admin.getSession('s1'))!.lastSeenAt, T0 + 60_000);
+        await s.admin.touchSession('s1', T0 + 30_000);
+        assert.equal((await s.admin.getSession('s1'))!.lastSeenAt, T0 + 60_000, 'a late report does not move it back');
+        assert.deepEqual(await s.admin.getSession('s1'), adminSession('s1', 'u-alice', { lastSeenAt: T0 + 60_000 }), 'touch changes nothing else');
+        await s.admin.touchSession('nope', T0);
+        await s.admin.deleteSession('s2');
+        assert.equal(await s.admin.getSession('s2'), undefined);
+        await s.admin.deleteSession('s2');
+        assert.equal(await s.admin.deleteUserSessions('u-alice'), 1);
+        assert.equal(await s.admin.getSession('s1'), undefined);
+        assert.equal(await s.admin.deleteUserSessions('u-alice'), 0);
+        assert.deepEqual(await s.admin.getSession('s3'), adminSession('s3', 'u-bob'), 'other users keep theirs');
+        await s.admin.createSession(adminSession('s4', 'u-bob'));
+        await s.admin.createSession(adminSession('s5', 'u-bob'));
+        assert.equal(await s.admin.deleteUserSessions('u-bob'), 3);
+      });
+
+      it("a new session clears that user's expired ones", async () => {
+        await s.admin.createSession(adminSession('old', 'u-alice', { expiresAt: T0 + 1000 }));
+        await s.admin.createSession(adminSession('live', 'u-alice', { expiresAt: T0 + 10_000 }));
+        await s.admin.createSession(adminSession('bobs', 'u-bob', { expiresAt: T0 + 1000 }));
+        await s.admin.createSession(adminSession('new', 'u-alice', { createdAt: T0 + 5000, lastSeenAt: T0 + 5000 }));
+        assert.equal(await s.admin.getSession('old'), undefined);
+        assert.ok(await s.admin.getSession('live'));
+        assert.ok(await s.admin.getSession('bobs'), "another user's are left alone");
+        assert.equal(await s.admin.deleteUserSessions('u-alice'), 2);
+        assert.equal(await s.admin.deleteUserSessions('u-bob'), 1);
+      });
+
+      it('a read-only handle reads admin data and can change nothing', async () => {
+        await s.admin.createSession(adminSession('s-ro', 'u-alice'));
+        const ro = await h.openReadOnly();
+        try {
+          assert.deepEqual(await ro.admin.getUser('u-alice'), await s.admin.getUser('u-alice'));
+          assert.equal((await ro.admin.getUserByName('ALICE'))!.id, 'u-alice');
+          assert.deepEqual(await ro.admin.listUsers(), await s.admin.listUsers());
+          assert.deepEqual(await ro.admin.getSession('s-ro'), adminSession('s-ro', 'u-alice'));
+          const alice = (await s.admin.getUser('u-alice'))!;
+          const refused: [string, () => Promise<unknown>][] = [
+            ['insertUser', () => ro.admin.insertUser(adminUser('u-ro'))],
+            ['updateUser', () => ro.admin.updateUser({ ...alice, disabled: true })],
+            ['useTotpStep', () => ro.admin.useTotpStep('u-totp', 9999)],
+            ['useRecoveryCode', () => ro.admin.useRecoveryCode('u-rec', 'c3'.repeat(32))],
+            ['recordLoginFailure', () => ro.admin.recordLoginFailure('u-lock', T0, 3, 1000)],
+            ['clearLoginFailures', () => ro.admin.clearLoginFailures('u-lock')],
+            ['createSession', () => ro.admin.createSession(adminSession('s-ro-2', 'u-alice'))],
+            ['touchSession', () => ro.admin.touchSession('s-ro', T0 + 99)],
+            ['deleteSession', () => ro.admin.deleteSession('s-ro')],
+            ['deleteUserSessions', () => ro.admin.deleteUserSessions('u-alice')],
+          ];
+          for (const [name, call] of refused) await assert.rejects(call(), /read-only/, name);
+        } finally {
+          await ro.close();
+        }
+        assert.equal(await s.admin.getUser('u-ro'), undefined);
+        assert.equal((await s.admin.getUser('u-alice'))!.disabled, false);
+        assert.equal((await s.admin.getUser('u-totp'))!.totpLastStep, 2002);
+        assert.deepEqual((await s.admin.getUser('u-rec'))!.recoveryCodeHashes, ['c3'.repeat(32)]);
+        assert.deepEqual(await s.admin.getSession('s-ro'), adminSession('s-ro', 'u-alice'));
+      });
+
+      it('survives closing and reopening the storage', async () => {
+        const users = await s.admin.listUsers();
+        const session = await s.admin.getSession('s-ro');
+        await s.close();
+        const again = await h.openSecond();
+        try {
+          assert.deepEqual(await again.admin.listUsers(), users);
+          assert.deepEqual(await again.admin.getSession('s-ro'), session);
+          assert.equal(await again.admin.useTotpStep('u-totp', 2002), false, 'the replay guard survives a restart');
+          assert.equal(await again.admin.useRecoveryCode('u-rec', 'c3'.repeat(32)), true);
+        } finally {
+          await again.close();
+        }
+      });
+    });
+
+    it('the storage closes once its ledger, keys and admin stores are all closed', async () => {
+      await fresh();
+      try {
+        await s.ledger.close();
+        await s.keys.close();
+        assert.deepEqual(await s.admin.listUsers(), [], 'still open while admin is');
+        await s.admin.close();
+        await assert.rejects(s.admin.listUsers());
+        await assert.rejects(s.ledger.head());
+      } finally {
+        await dispose();
+      }
     });
 
     it('close is idempotent and leaves nothing running', async () => {

@@ -38,9 +38,9 @@ interface RunResult {
 }
 
 /** Runs `rampart <args>` to completion in `cwd`. */
-function run(cwd: string, args: string[]): Promise<RunResult> {
+function run(cwd: string, args: string[], env: Record<string, string> = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...cliEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -238,6 +238,24 @@ test('the README operator workflow works from one folder: init, keys, start, rev
       key = created.key;
       keyId = created.id;
       assert.ok(!readFileSync(join(dir, '.rampart/secrets.json'), 'utf8').includes(key.split('_')[2]!), 'the key secret is not stored');
+    });
+
+    await t.test('admin bootstrap creates the first owner with TOTP enrolment and recovery codes, once, and records it', async () => {
+      const weak = await run(dir, ['admin', 'bootstrap', '--username', 'owner', '--json'], { RAMPART_ADMIN_PASSWORD: 'password' });
+      assert.equal(weak.code, 2, show(['admin', 'bootstrap'], weak));
+      assert.match(weak.stderr, /password refused/);
+      const args = ['admin', 'bootstrap', '--username', 'owner', '--json'];
+      const r = await run(dir, args, { RAMPART_ADMIN_PASSWORD: 'a long and unguessable passphrase for ops' });
+      assert.equal(r.code, 0, show(args, r));
+      const out = JSON.parse(r.stdout) as { user: { roles: string[] }; totp: { uri: string }; recoveryCodes: string[] };
+      assert.deepEqual(out.user.roles, ['owner']);
+      assert.match(out.totp.uri, /^otpauth:\/\/totp\/Rampart:owner\?/);
+      assert.equal(out.recoveryCodes.length, 10);
+      const again = await run(dir, args, { RAMPART_ADMIN_PASSWORD: 'a long and unguessable passphrase for ops' });
+      assert.equal(again.code, 1, show(args, again));
+      assert.match(again.stderr, /an admin user exists already/);
+      const human = await run(dir, ['audit', 'search', '--json', '--limit', '50']);
+      assert.ok(human.stdout.includes('user.bootstrap'), 'the bootstrap is a ledger record');
     });
 
     gw = startGatewayProcess(dir);

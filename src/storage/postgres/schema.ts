@@ -7,7 +7,8 @@
  * Same tables as the SQLite backend (see ../sqlite/schema.ts), with BIGINT seq and ts, JSONB for
  * the personal fields, and `object_ids` (the path parameter values) as a GIN-indexed array for
  * object-id search. The gateway's role needs INSERT and SELECT on the ledger tables and UPDATE on
- * chain_head only; purge will run under another role.
+ * chain_head only; purge will run under another role. The admin tables (migration 3) take
+ * SELECT, INSERT, UPDATE and DELETE (sessions end by deletion).
  */
 import { GENESIS_HASH } from '../../ledger/chain.js';
 
@@ -102,6 +103,44 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       DROP INDEX IF EXISTS ${s}.ledger_private_object_ids;
     `,
   },
+  {
+    // As in the SQLite schema (migration 3 there): the admin plane's accounts and sessions, with
+    // TEXT[] for roles and recovery code hashes and BIGINT epoch milliseconds. Usernames are
+    // stored lower-case, so UNIQUE is case-insensitive whatever the collation.
+    version: 3,
+    description: 'admin users and sessions',
+    sql: (s) => `
+      CREATE TABLE ${s}.admin_users (
+        id TEXT PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        roles TEXT[] NOT NULL,
+        totp_secret_enc TEXT,
+        totp_last_step BIGINT,
+        recovery_code_hashes TEXT[] NOT NULL,
+        disabled BOOLEAN NOT NULL,
+        failed_logins INTEGER NOT NULL,
+        locked_until BIGINT,
+        created_at BIGINT NOT NULL,
+        created_by TEXT,
+        updated_at BIGINT NOT NULL
+      );
+
+      CREATE TABLE ${s}.admin_sessions (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        last_seen_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        csrf_token TEXT NOT NULL,
+        authenticated_at BIGINT NOT NULL
+      );
+      CREATE INDEX admin_sessions_user_id ON ${s}.admin_sessions (user_id);
+    `,
+  },
 ];
+
+/** The first version with the admin tables: a read-only open of an older schema has no admin accounts. */
+export const PG_ADMIN_VERSION = 3;
 
 export const PG_LATEST_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;

@@ -1,5 +1,6 @@
 /**
- * PostgreSQL storage: LedgerStore and KeyStore over a pg Pool, in a schema of their own.
+ * PostgreSQL storage: LedgerStore, KeyStore and AdminStore over a pg Pool, in a schema of their
+ * own.
  *
  * Durability: every session of the pool starts with synchronous_commit=on (a startup option, so
  * no role or database default can weaken it), and the open fails if the server reports anything
@@ -12,13 +13,16 @@
  * errors on idle connections (without it a dropped connection would crash the process). A
  * failed connection is discarded by the pool, so service resumes when the database is back.
  */
-import { keyFromRow, privateFromRow, searchSelect, storedFromRow } from '../rows.js';
+import {
+  ADMIN_SESSION_COLUMNS, ADMIN_USER_COLUMNS, adminSessionFromRow, adminUsername, adminUserExists, adminUserFromRow, adminUserMissing,
+  keyFromRow, loginFailureArgs, newAdminUser, privateFromRow, searchSelect, storedFromRow, totpStep,
+} from '../rows.js';
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { ChainContinuityError, checkBatchContinues } from '../../ledger/chain.js';
 import type { PersonalFields, PrivatePart, StoredRecord } from '../../ledger/record.js';
-import type { ApiKeyRecord, ChainHead, KeyStore, LedgerQuery, LedgerStore, Storage } from '../types.js';
-import { PG_LATEST_VERSION, PG_MIGRATIONS } from './schema.js';
+import type { AdminSession, AdminStore, AdminUser, ApiKeyRecord, ChainHead, KeyStore, LedgerQuery, LedgerStore, Storage } from '../types.js';
+import { PG_ADMIN_VERSION, PG_LATEST_VERSION, PG_MIGRATIONS } from './schema.js';
 
 export interface PostgresOptions {
   url: string;
@@ -89,8 +93,10 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Postgr
   // reports the outage to its caller.
   pool.on('error', () => {});
 
+  // The schema version this storage works with: a read-only open may find an older one.
+  let version = PG_LATEST_VERSION;
   try {
-    if (opts.readOnly) await checkVersion(pool, schema, s);
+    if (opts.readOnly) version = await checkVersion(pool, schema, s);
     else await migrate(pool, schema, s);
     const d = await showDurability(pool);
     if (d.synchronousCommit !== 'on') {
@@ -104,8 +110,12 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Postgr
   const sql = statements(s);
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => (closing ??= pool.end());
-  let ledgerClosed = false;
-  let keysClosed = false;
+  // The storage closes once every store on it is closed (or on close() itself).
+  const openParts = new Set<'ledger' | 'keys' | 'admin'>(['ledger', 'keys', 'admin']);
+  const closePart = async (part: 'ledger' | 'keys' | 'admin'): Promise<void> => {
+    openParts.delete(part);
+    if (openParts.size === 0) await close();
+  };
 
   const ledger: PostgresLedgerStore = {
     async append(batch: Batch) {
@@ -153,10 +163,7 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Postgr
       await pool.query('SELECT 1');
     },
     durability: () => showDurability(pool),
-    async close() {
-      ledgerClosed = true;
-      if (keysClosed) await close();
-    },
+    close: () => closePart('ledger'),
   };
 
   const keys: KeyStore = {
@@ -218,13 +225,102 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Postgr
       if (cursor > n) return keys.changesSince(0);
       return { cursor, keys: [] };
     },
-    async close() {
-      keysClosed = true;
-      if (ledgerClosed) await close();
-    },
+    close: () => closePart('keys'),
   };
 
-  return { driver: 'postgres', schema, ledger, keys, close };
+  /**
+   * Admin statements are named like append: parsed once per connection. Each operation is one
+   * statement, hence atomic: a concurrent UPDATE of the same row waits for the row lock and then
+   * re-checks its WHERE clause against the committed row (READ COMMITTED), which is what makes
+   * the TOTP step (N63-4), the recovery codes and the failure count (N63-5) race-free across
+   * connections and gateways.
+   */
+  const adminQuery = async <R extends pg.QueryResultRow>(name: AdminStatement, values: unknown[]): Promise<pg.QueryResult<R>> => {
+    if (version < PG_ADMIN_VERSION) {
+      // A read-only open of an older schema; a gateway may have migrated it since.
+      version = await checkVersion(pool, schema, s);
+      if (version < PG_ADMIN_VERSION) throw new Error(`postgres: schema ${schema} has version ${version}, from before admin accounts (start the gateway once to migrate it)`);
+    }
+    return pool.query<R>({ name: `rampart_${name}_${schema}`, text: sql[name], values });
+  };
+  const adminWrite = async <R extends pg.QueryResultRow>(name: AdminStatement, values: unknown[]): Promise<pg.QueryResult<R>> => {
+    // The server refuses too (default_transaction_read_only); this says so plainly.
+    if (opts.readOnly) throw new Error(`postgres: schema ${schema} is open read-only`);
+    return adminQuery<R>(name, values);
+  };
+
+  const admin: AdminStore = {
+    async insertUser(user: AdminUser) {
+      const u = newAdminUser(user);
+      try {
+        await adminWrite('adminInsertUser', [
+          u.id, u.username, u.passwordHash, u.roles, u.totpSecretEnc ?? null, u.totpLastStep ?? null, u.recoveryCodeHashes,
+          u.disabled, u.failedLogins, u.lockedUntil ?? null, u.createdAt, u.createdBy ?? null, u.updatedAt,
+        ]);
+      } catch (err) {
+        const e = err as { code?: string; constraint?: string };
+        if (e.code === '23505' && e.constraint === 'admin_users_username_key') throw adminUserExists(u.username, err);
+        throw err;
+      }
+    },
+    async getUser(id: string) {
+      const r = await adminQuery<AdminUserRow>('adminGetUser', [id]);
+      return r.rows[0] ? toAdminUser(r.rows[0]) : undefined;
+    },
+    async getUserByName(username: string) {
+      const r = await adminQuery<AdminUserRow>('adminGetUserByName', [adminUsername(username)]);
+      return r.rows[0] ? toAdminUser(r.rows[0]) : undefined;
+    },
+    async listUsers() {
+      const r = await adminQuery<AdminUserRow>('adminListUsers', []);
+      return r.rows.map(toAdminUser);
+    },
+    async updateUser(u: AdminUser) {
+      const r = await adminWrite('adminUpdateUser', [
+        u.id, u.passwordHash, u.roles, u.totpSecretEnc ?? null, u.totpLastStep ?? null, u.recoveryCodeHashes, u.disabled,
+        u.failedLogins, u.lockedUntil ?? null, u.updatedAt,
+      ]);
+      return r.rowCount === 1;
+    },
+    async useTotpStep(userId: string, step: number) {
+      const r = await adminWrite('adminUseTotpStep', [userId, totpStep(step)]);
+      return r.rowCount === 1;
+    },
+    async useRecoveryCode(userId: string, codeHash: string) {
+      const r = await adminWrite('adminUseRecoveryCode', [userId, codeHash]);
+      return r.rowCount === 1;
+    },
+    async recordLoginFailure(userId: string, at: number, lockAfter: number, lockMs: number) {
+      const { lockUntil } = loginFailureArgs(at, lockAfter, lockMs);
+      const r = await adminWrite<{ failed_logins: number; locked_until: string | null }>('adminLoginFailure', [userId, lockAfter, lockUntil]);
+      const row = r.rows[0];
+      if (!row) throw adminUserMissing(userId);
+      return row.locked_until === null ? { failedLogins: row.failed_logins } : { failedLogins: row.failed_logins, lockedUntil: toNum(row.locked_until) };
+    },
+    async clearLoginFailures(userId: string) {
+      await adminWrite('adminClearFailures', [userId]);
+    },
+    async createSession(x: AdminSession) {
+      await adminWrite('adminCreateSession', [x.id, x.userId, x.createdAt, x.lastSeenAt, x.expiresAt, x.csrfToken, x.authenticatedAt]);
+    },
+    async getSession(id: string) {
+      const r = await adminQuery<AdminSessionRow>('adminGetSession', [id]);
+      return r.rows[0] ? toAdminSession(r.rows[0]) : undefined;
+    },
+    async touchSession(id: string, at: number) {
+      await adminWrite('adminTouchSession', [id, at]);
+    },
+    async deleteSession(id: string) {
+      await adminWrite('adminDeleteSession', [id]);
+    },
+    async deleteUserSessions(userId: string) {
+      const r = await adminWrite('adminDeleteUserSessions', [userId]);
+      return r.rowCount ?? 0;
+    },
+    close: () => closePart('admin'),
+  };
+
+  return { driver: 'postgres', schema, ledger, keys, admin, close };
 }
 
 async function showDurability(pool: pg.Pool): Promise<PostgresDurability> {
@@ -242,12 +338,14 @@ async function showDurability(pool: pg.Pool): Promise<PostgresDurability> {
   }
 }
 
-async function checkVersion(pool: pg.Pool, schema: string, s: string): Promise<void> {
+/** The schema's version; refuses a schema without Rampart's tables or from a newer Rampart. */
+async function checkVersion(pool: pg.Pool, schema: string, s: string): Promise<number> {
   const t = await pool.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [`${s}.schema_version`]);
   if (!t.rows[0]?.t) throw new Error(`postgres: no Rampart ledger in schema ${schema} yet (start the gateway once to create it)`);
   const r = await pool.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${s}.schema_version`);
   const v = r.rows[0]?.v ?? 0;
   if (v > PG_LATEST_VERSION) throw new Error(`postgres: schema ${schema} has version ${v}, newer than this Rampart (${PG_LATEST_VERSION})`);
+  return v;
 }
 
 async function migrate(pool: pg.Pool, schema: string, s: string): Promise<void> {
@@ -279,6 +377,8 @@ async function migrate(pool: pg.Pool, schema: string, s: string): Promise<void> 
     client.release(broken);
   }
 }
+
+type AdminStatement = Extract<keyof ReturnType<typeof statements>, `admin${string}`>;
 
 function statements(s: string) {
   const recordCols = 'r.seq, r.ts, r.type, r.outcome, r.canonical, r.leaf_hash, r.chain_hash';
@@ -334,6 +434,40 @@ function statements(s: string) {
       FROM unnest($1::text[], $2::bigint[]) AS u(id, at) WHERE k.id = u.id`,
     keyChanges: `SELECT ${keyCols} FROM ${s}.api_keys WHERE change_seq > $1 ORDER BY change_seq`,
     keyCounter: `SELECT n FROM ${s}.key_changes WHERE id = 1`,
+    adminInsertUser: `
+      INSERT INTO ${s}.admin_users (${ADMIN_USER_COLUMNS})
+      VALUES ($1, $2, $3, $4::text[], $5, $6, $7::text[], $8, $9, $10, $11, $12, $13)`,
+    adminGetUser: `SELECT ${ADMIN_USER_COLUMNS} FROM ${s}.admin_users WHERE id = $1`,
+    adminGetUserByName: `SELECT ${ADMIN_USER_COLUMNS} FROM ${s}.admin_users WHERE username = $1`,
+    // Byte order, as SQLite sorts: the same list whatever the database's collation.
+    adminListUsers: `SELECT ${ADMIN_USER_COLUMNS} FROM ${s}.admin_users ORDER BY username COLLATE "C"`,
+    adminUpdateUser: `
+      UPDATE ${s}.admin_users SET password_hash = $2, roles = $3::text[], totp_secret_enc = $4, totp_last_step = $5,
+        recovery_code_hashes = $6::text[], disabled = $7, failed_logins = $8, locked_until = $9, updated_at = $10
+      WHERE id = $1`,
+    // N63-4: the comparison and the write are one statement (see the AdminStore above).
+    adminUseTotpStep: `UPDATE ${s}.admin_users SET totp_last_step = $2 WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)`,
+    adminUseRecoveryCode: `
+      UPDATE ${s}.admin_users SET recovery_code_hashes = array_remove(recovery_code_hashes, $2)
+      WHERE id = $1 AND $2 = ANY(recovery_code_hashes) RETURNING 1`,
+    // N63-5: count and lock in one statement; SET expressions all see the row as it was.
+    adminLoginFailure: `
+      UPDATE ${s}.admin_users SET
+        failed_logins = CASE WHEN failed_logins + 1 >= $2::bigint THEN 0 ELSE failed_logins + 1 END,
+        locked_until = CASE WHEN failed_logins + 1 >= $2::bigint THEN $3::bigint ELSE locked_until END
+      WHERE id = $1
+      RETURNING failed_logins, locked_until`,
+    adminClearFailures: `UPDATE ${s}.admin_users SET failed_logins = 0 WHERE id = $1`,
+    // Sessions of this user that have expired go with the next login, so the table stays bounded
+    // without a sweeper (a session that is never logged out otherwise stays forever).
+    adminCreateSession: `
+      WITH expired AS (DELETE FROM ${s}.admin_sessions WHERE user_id = $2 AND expires_at <= $3)
+      INSERT INTO ${s}.admin_sessions (${ADMIN_SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+    adminGetSession: `SELECT ${ADMIN_SESSION_COLUMNS} FROM ${s}.admin_sessions WHERE id = $1`,
+    // Concurrent requests of one session may report their times out of order: never go back.
+    adminTouchSession: `UPDATE ${s}.admin_sessions SET last_seen_at = greatest(last_seen_at, $2) WHERE id = $1`,
+    adminDeleteSession: `DELETE FROM ${s}.admin_sessions WHERE id = $1`,
+    adminDeleteUserSessions: `DELETE FROM ${s}.admin_sessions WHERE user_id = $1`,
   };
 }
 
@@ -402,6 +536,32 @@ interface KeyRow {
   change_seq: string;
 }
 
+interface AdminUserRow {
+  id: string;
+  username: string;
+  password_hash: string;
+  roles: string[];
+  totp_secret_enc: string | null;
+  totp_last_step: string | null;
+  recovery_code_hashes: string[];
+  disabled: boolean;
+  failed_logins: number;
+  locked_until: string | null;
+  created_at: string;
+  created_by: string | null;
+  updated_at: string;
+}
+
+interface AdminSessionRow {
+  id: string;
+  user_id: string;
+  created_at: string;
+  last_seen_at: string;
+  expires_at: string;
+  csrf_token: string;
+  authenticated_at: string;
+}
+
 /** BIGINT comes back from pg as a string; every value Rampart stores fits a double exactly. */
 function toNum(v: string | number): number {
   const n = typeof v === 'number' ? v : Number(v);
@@ -420,4 +580,25 @@ function toPrivate(row: PrivateRow): PrivatePart {
 function toKey(row: KeyRow): ApiKeyRecord {
   const n = (v: string | null) => (v === null ? null : toNum(v));
   return keyFromRow({ ...row, created_at: toNum(row.created_at), expires_at: n(row.expires_at), revoked_at: n(row.revoked_at), last_used_at: n(row.last_used_at) });
+}
+
+function toAdminUser(row: AdminUserRow): AdminUser {
+  const n = (v: string | null) => (v === null ? null : toNum(v));
+  return adminUserFromRow({
+    ...row,
+    totp_last_step: n(row.totp_last_step),
+    locked_until: n(row.locked_until),
+    created_at: toNum(row.created_at),
+    updated_at: toNum(row.updated_at),
+  });
+}
+
+function toAdminSession(row: AdminSessionRow): AdminSession {
+  return adminSessionFromRow({
+    ...row,
+    created_at: toNum(row.created_at),
+    last_seen_at: toNum(row.last_seen_at),
+    expires_at: toNum(row.expires_at),
+    authenticated_at: toNum(row.authenticated_at),
+  });
 }

@@ -11,6 +11,7 @@
  * - chain_head: one row, the last committed seq and chain hash, updated in the same transaction
  *   as the records, so a deleted or added tail shows up against it.
  * - api_keys and key_changes: scoped API keys and the change counter that `changesSince` polls.
+ * - admin_users and admin_sessions: accounts and sessions of the admin plane (migration 3).
  */
 import { GENESIS_HASH } from '../../ledger/chain.js';
 
@@ -104,6 +105,47 @@ export const MIGRATIONS: readonly Migration[] = [
       DROP INDEX IF EXISTS ledger_private_subject;
     `,
   },
+  {
+    // The admin plane (issue 3). Usernames are stored lower-case, so UNIQUE is case-insensitive
+    // whatever the collation. roles and recovery_code_hashes are JSON arrays. totp_last_step is
+    // the replay guard (N63-4) and failed_logins / locked_until the lockout (N63-5); each changes
+    // in one statement or one IMMEDIATE transaction of the writer. No foreign key from sessions
+    // to users: SQLite would not enforce it without a pragma, and users are disabled, never
+    // deleted (deleteUserSessions ends their sessions).
+    version: 3,
+    description: 'admin users and sessions',
+    sql: `
+      CREATE TABLE admin_users (
+        id TEXT PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        totp_secret_enc TEXT,
+        totp_last_step INTEGER,
+        recovery_code_hashes TEXT NOT NULL,
+        disabled INTEGER NOT NULL CHECK (disabled IN (0, 1)),
+        failed_logins INTEGER NOT NULL,
+        locked_until INTEGER,
+        created_at INTEGER NOT NULL,
+        created_by TEXT,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TABLE admin_sessions (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        csrf_token TEXT NOT NULL,
+        authenticated_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX admin_sessions_user_id ON admin_sessions (user_id);
+    `,
+  },
 ];
+
+/** The first version with the admin tables: a read-only open of an older file has no admin accounts. */
+export const ADMIN_VERSION = 3;
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

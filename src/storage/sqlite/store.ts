@@ -1,15 +1,16 @@
 /**
- * SQLite storage: LedgerStore and KeyStore over one database file, driven through worker threads
- * (./worker.ts). A writer worker performs every write, each batch in one IMMEDIATE transaction
- * with synchronous=FULL in WAL mode, so an append resolves only once it is fsynced. A reader
- * worker, started on first use, serves reads and searches on a second connection, so a long
- * search never holds up a commit. Another process can read the same file at the same time; the
- * audit CLI opens it read-only (one reader thread, SQLITE_OPEN_READONLY, query_only), which also
- * works for a user who may only read the file.
+ * SQLite storage: LedgerStore, KeyStore and AdminStore over one database file, driven through
+ * worker threads (./worker.ts). A writer worker performs every write, each batch in one IMMEDIATE
+ * transaction with synchronous=FULL in WAL mode, so an append resolves only once it is fsynced. A
+ * reader worker, started on first use, serves reads and searches on a second connection, so a
+ * long search never holds up a commit. Another process can read the same file at the same time;
+ * the audit CLI opens it read-only (one reader thread, SQLITE_OPEN_READONLY, query_only), which
+ * also works for a user who may only read the file.
  */
 import type { PrivatePart, StoredRecord } from '../../ledger/record.js';
-import type { ApiKeyRecord, ChainHead, KeyStore, LedgerQuery, LedgerStore, Storage } from '../types.js';
+import type { AdminSession, AdminStore, AdminUser, ApiKeyRecord, ChainHead, KeyStore, LedgerQuery, LedgerStore, Storage } from '../types.js';
 import { checkBatchContinues } from '../../ledger/chain.js';
+import { adminUsername, adminUserMissing, loginFailureArgs, newAdminUser, totpStep } from '../rows.js';
 import { SqliteWorkerClient } from './client.js';
 import { APPEND_STRIDE, type AppendRows } from './protocol.js';
 
@@ -77,7 +78,7 @@ export async function openSqliteStorage(path: string, opts: SqliteOptions = {}):
   const write = <T>(op: string, args?: unknown): Promise<T> =>
     writer ? writer.call<T>(op, args) : Promise.reject(new Error(`sqlite storage ${path} is open read-only`));
   /** Reads that must see the writer's latest commit go to the writer when there is one. */
-  const current = <T>(op: string): Promise<T> => (writer ? write<T>(op) : read<T>(op));
+  const current = <T>(op: string, args?: unknown): Promise<T> => (writer ? write<T>(op, args) : read<T>(op, args));
 
   const close = (): Promise<void> => {
     closing ??= (async () => {
@@ -87,8 +88,12 @@ export async function openSqliteStorage(path: string, opts: SqliteOptions = {}):
     })();
     return closing;
   };
-  let ledgerClosed = false;
-  let keysClosed = false;
+  // The storage closes once every store on it is closed (or on close() itself).
+  const openParts = new Set<'ledger' | 'keys' | 'admin'>(['ledger', 'keys', 'admin']);
+  const closePart = async (part: 'ledger' | 'keys' | 'admin'): Promise<void> => {
+    openParts.delete(part);
+    if (openParts.size === 0) await close();
+  };
 
   const ledger: SqliteLedgerStore = {
     // One writer thread takes the messages in order, one transaction each: the next batch can
@@ -108,10 +113,7 @@ export async function openSqliteStorage(path: string, opts: SqliteOptions = {}):
       await current('ping');
     },
     durability: () => current<SqliteDurability>('durability'),
-    async close() {
-      ledgerClosed = true;
-      if (keysClosed) await close();
-    },
+    close: () => closePart('ledger'),
   };
 
   const keys: KeyStore = {
@@ -125,13 +127,47 @@ export async function openSqliteStorage(path: string, opts: SqliteOptions = {}):
       if (uses.size > 0) await write('keys.touch', { uses: new Map(uses) });
     },
     changesSince: (cursor: number) => read<{ cursor: number; keys: ApiKeyRecord[] }>('keys.changesSince', { cursor }),
-    async close() {
-      keysClosed = true;
-      if (ledgerClosed) await close();
-    },
+    close: () => closePart('keys'),
   };
 
-  return { driver: 'sqlite', path, ledger, keys, close };
+  // Admin reads go to the writer too: a session created a moment ago must be found by the next
+  // request, and they are rare (logins and admin requests, not gateway traffic). Arguments are
+  // checked here so that a bad value is a TypeError or RangeError at the caller, not a SQLite
+  // error from the thread.
+  const admin: AdminStore = {
+    async insertUser(u: AdminUser) {
+      await write('admin.insertUser', { user: newAdminUser(u) });
+    },
+    getUser: (id: string) => current<AdminUser | undefined>('admin.getUser', { id }),
+    getUserByName: async (username: string) => current<AdminUser | undefined>('admin.getUserByName', { username: adminUsername(username) }),
+    listUsers: () => current<AdminUser[]>('admin.listUsers'),
+    updateUser: (u: AdminUser) => write<boolean>('admin.updateUser', { user: u }),
+    useTotpStep: async (userId: string, step: number) => write<boolean>('admin.useTotpStep', { userId, step: totpStep(step) }),
+    useRecoveryCode: (userId: string, codeHash: string) => write<boolean>('admin.useRecoveryCode', { userId, codeHash }),
+    async recordLoginFailure(userId: string, at: number, lockAfter: number, lockMs: number) {
+      const { lockUntil } = loginFailureArgs(at, lockAfter, lockMs);
+      const row = await write<{ failed_logins: number; locked_until: number | null } | undefined>('admin.recordLoginFailure', { userId, lockAfter, lockUntil });
+      if (!row) throw adminUserMissing(userId);
+      return row.locked_until === null ? { failedLogins: row.failed_logins } : { failedLogins: row.failed_logins, lockedUntil: row.locked_until };
+    },
+    async clearLoginFailures(userId: string) {
+      await write('admin.clearLoginFailures', { userId });
+    },
+    async createSession(session: AdminSession) {
+      await write('admin.createSession', { session });
+    },
+    getSession: (id: string) => current<AdminSession | undefined>('admin.getSession', { id }),
+    async touchSession(id: string, at: number) {
+      await write('admin.touchSession', { id, at });
+    },
+    async deleteSession(id: string) {
+      await write('admin.deleteSession', { id });
+    },
+    deleteUserSessions: (userId: string) => write<number>('admin.deleteUserSessions', { userId }),
+    close: () => closePart('admin'),
+  };
+
+  return { driver: 'sqlite', path, ledger, keys, admin, close };
 }
 
 /**

@@ -7,14 +7,17 @@
  * second connection with query_only=ON for searches and reads, so that a long search never
  * delays a commit (WAL lets both run at once, also from another process such as the CLI).
  */
-import { keyFromRow, privateFromRow, RECORD_COLUMNS, searchSelect, storedFromRow } from '../rows.js';
+import {
+  ADMIN_SESSION_COLUMNS, ADMIN_USER_COLUMNS, adminSessionFromRow, adminUserExists, adminUserFromRow, keyFromRow, privateFromRow,
+  RECORD_COLUMNS, searchSelect, storedFromRow,
+} from '../rows.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { ChainContinuityError, chainHash } from '../../ledger/chain.js';
 import type { LedgerRecord, PersonalFields, PrivatePart, StoredRecord } from '../../ledger/record.js';
-import type { ApiKeyRecord, ChainHead, LedgerQuery } from '../types.js';
+import type { AdminSession, AdminUser, ApiKeyRecord, ChainHead, LedgerQuery } from '../types.js';
 import { APPEND_STRIDE, serializeError, type AppendRows, type WorkerInit, type WorkerReady, type WorkerReply, type WorkerRequest } from './protocol.js';
-import { LATEST_VERSION, MIGRATIONS } from './schema.js';
+import { ADMIN_VERSION, LATEST_VERSION, MIGRATIONS } from './schema.js';
 
 type Db = Database.Database;
 
@@ -105,6 +108,24 @@ interface KeyRow {
   change_seq: number;
 }
 
+interface AdminUserRow {
+  id: string;
+  username: string;
+  password_hash: string;
+  roles: string;
+  totp_secret_enc: string | null;
+  totp_last_step: number | null;
+  recovery_code_hashes: string;
+  disabled: number;
+  failed_logins: number;
+  locked_until: number | null;
+  created_at: number;
+  created_by: string | null;
+  updated_at: number;
+}
+
+type AdminSessionRow = Parameters<typeof adminSessionFromRow>[0];
+
 const RECORD_COLS = RECORD_COLUMNS;
 
 function toStored(row: RecordRow): StoredRecord {
@@ -119,6 +140,40 @@ function toKey(row: KeyRow): ApiKeyRecord {
   return keyFromRow({ ...row, scopes: JSON.parse(row.scopes) as string[] });
 }
 
+function toAdminUser(row: AdminUserRow): AdminUser {
+  return adminUserFromRow({
+    ...row,
+    roles: JSON.parse(row.roles) as string[],
+    recovery_code_hashes: JSON.parse(row.recovery_code_hashes) as string[],
+    disabled: row.disabled === 1,
+  });
+}
+
+/** The admin_users values of `u` in ADMIN_USER_COLUMNS order, as SQLite binds them. */
+function adminUserValues(u: AdminUser): (string | number | null)[] {
+  return [
+    u.id, u.username, u.passwordHash, JSON.stringify(u.roles), u.totpSecretEnc ?? null, u.totpLastStep ?? null,
+    JSON.stringify(u.recoveryCodeHashes), u.disabled ? 1 : 0, u.failedLogins, u.lockedUntil ?? null, u.createdAt,
+    u.createdBy ?? null, u.updatedAt,
+  ];
+}
+
+/**
+ * The admin reads, prepared on first use and only on a database that has the admin tables: a
+ * read-only open (the audit CLI, an examiner's copy) of a file from before migration 3 must still
+ * serve the ledger, and an admin read on it says why it cannot answer.
+ */
+function adminReads(d: Db) {
+  const v = currentVersion(d);
+  if (v < ADMIN_VERSION) throw new Error(`sqlite: ${d.name} has schema version ${v}, from before admin accounts (start the gateway once to migrate it)`);
+  return {
+    user: d.prepare(`SELECT ${ADMIN_USER_COLUMNS} FROM admin_users WHERE id = ?`),
+    userByName: d.prepare(`SELECT ${ADMIN_USER_COLUMNS} FROM admin_users WHERE username = ?`),
+    users: d.prepare(`SELECT ${ADMIN_USER_COLUMNS} FROM admin_users ORDER BY username`),
+    session: d.prepare(`SELECT ${ADMIN_SESSION_COLUMNS} FROM admin_sessions WHERE id = ?`),
+  };
+}
+
 function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
   const writer = init.role === 'writer';
   const selectHead = d.prepare('SELECT seq, chain_hash FROM chain_head WHERE id = 1');
@@ -131,6 +186,8 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
   const keyCounter = d.prepare('SELECT n FROM key_changes WHERE id = 1');
   const keysSince = d.prepare('SELECT * FROM api_keys WHERE change_seq > ? ORDER BY change_seq');
   const searchCache = new Map<string, Database.Statement>();
+  let adminStmts: ReturnType<typeof adminReads> | undefined;
+  const admin = (): ReturnType<typeof adminReads> => (adminStmts ??= adminReads(d));
 
   const common: Record<string, (args: never) => unknown> = {
     ping: () => d.prepare('SELECT 1').get(),
@@ -166,6 +223,19 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
       const rows = keysSince.all(from) as KeyRow[];
       const last = rows[rows.length - 1];
       return { cursor: last ? last.change_seq : from, keys: rows.map(toKey) };
+    },
+    'admin.getUser': (a: { id: string }) => {
+      const row = admin().user.get(a.id) as AdminUserRow | undefined;
+      return row ? toAdminUser(row) : undefined;
+    },
+    'admin.getUserByName': (a: { username: string }) => {
+      const row = admin().userByName.get(a.username) as AdminUserRow | undefined;
+      return row ? toAdminUser(row) : undefined;
+    },
+    'admin.listUsers': () => (admin().users.all() as AdminUserRow[]).map(toAdminUser),
+    'admin.getSession': (a: { id: string }) => {
+      const row = admin().session.get(a.id) as AdminSessionRow | undefined;
+      return row ? adminSessionFromRow(row) : undefined;
     },
     close: () => {
       d.close();
@@ -236,8 +306,89 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
     for (const [id, at] of uses) touchKey.run(at, id);
   });
 
+  // Admin plane. The writer thread runs one message at a time, and each operation below is one
+  // statement or one IMMEDIATE transaction, so it is atomic against this process and against
+  // another one on the same file (a second gateway, the CLI) alike.
+  const insertUser = d.prepare(`INSERT INTO admin_users (${ADMIN_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const updateUser = d.prepare(
+    `UPDATE admin_users SET password_hash = ?, roles = ?, totp_secret_enc = ?, totp_last_step = ?, recovery_code_hashes = ?,
+       disabled = ?, failed_logins = ?, locked_until = ?, updated_at = ? WHERE id = ?`,
+  );
+  // N63-4: the comparison and the write are one statement, so of two logins with the same code
+  // exactly one changes the row.
+  const useTotpStep = d.prepare('UPDATE admin_users SET totp_last_step = ? WHERE id = ? AND (totp_last_step IS NULL OR totp_last_step < ?)');
+  const selectCodes = d.prepare('SELECT recovery_code_hashes FROM admin_users WHERE id = ?');
+  const updateCodes = d.prepare('UPDATE admin_users SET recovery_code_hashes = ? WHERE id = ?');
+  // N63-5: count and lock in one statement; SET expressions all see the row as it was.
+  const loginFailure = d.prepare(
+    `UPDATE admin_users SET
+       failed_logins = CASE WHEN failed_logins + 1 >= @lockAfter THEN 0 ELSE failed_logins + 1 END,
+       locked_until = CASE WHEN failed_logins + 1 >= @lockAfter THEN @lockUntil ELSE locked_until END
+     WHERE id = @id
+     RETURNING failed_logins, locked_until`,
+  );
+  const clearFailures = d.prepare('UPDATE admin_users SET failed_logins = 0 WHERE id = ?');
+  const insertSession = d.prepare(`INSERT INTO admin_sessions (${ADMIN_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+  const dropExpiredSessions = d.prepare('DELETE FROM admin_sessions WHERE user_id = ? AND expires_at <= ?');
+  // Concurrent requests of one session may report their times out of order: never go back.
+  const touchSession = d.prepare('UPDATE admin_sessions SET last_seen_at = max(last_seen_at, ?) WHERE id = ?');
+  const deleteSession = d.prepare('DELETE FROM admin_sessions WHERE id = ?');
+  const deleteUserSessions = d.prepare('DELETE FROM admin_sessions WHERE user_id = ?');
+  const userInsert = d.transaction((u: AdminUser) => {
+    // The UNIQUE constraint is the backstop; this gives the caller a code it can act on.
+    if (admin().userByName.get(u.username)) throw adminUserExists(u.username);
+    insertUser.run(...adminUserValues(u));
+  });
+  const recoveryUse = d.transaction((id: string, hash: string): boolean => {
+    const row = selectCodes.get(id) as { recovery_code_hashes: string } | undefined;
+    if (!row) return false;
+    const codes = JSON.parse(row.recovery_code_hashes) as string[];
+    if (!codes.includes(hash)) return false;
+    updateCodes.run(JSON.stringify(codes.filter((c) => c !== hash)), id);
+    return true;
+  });
+  const sessionCreate = d.transaction((x: AdminSession) => {
+    // Sessions of this user that have expired go with the next login, so the table stays bounded
+    // without a sweeper (a session that is never logged out otherwise stays forever).
+    dropExpiredSessions.run(x.userId, x.createdAt);
+    insertSession.run(x.id, x.userId, x.createdAt, x.lastSeenAt, x.expiresAt, x.csrfToken, x.authenticatedAt);
+  });
+
   return {
     ...common,
+    'admin.insertUser': (a: { user: AdminUser }) => {
+      userInsert.immediate(a.user);
+      return null;
+    },
+    'admin.updateUser': (a: { user: AdminUser }) => {
+      const u = a.user;
+      const r = updateUser.run(
+        u.passwordHash, JSON.stringify(u.roles), u.totpSecretEnc ?? null, u.totpLastStep ?? null, JSON.stringify(u.recoveryCodeHashes),
+        u.disabled ? 1 : 0, u.failedLogins, u.lockedUntil ?? null, u.updatedAt, u.id,
+      );
+      return r.changes === 1;
+    },
+    'admin.useTotpStep': (a: { userId: string; step: number }) => useTotpStep.run(a.step, a.userId, a.step).changes === 1,
+    'admin.useRecoveryCode': (a: { userId: string; codeHash: string }) => recoveryUse.immediate(a.userId, a.codeHash),
+    'admin.recordLoginFailure': (a: { userId: string; lockAfter: number; lockUntil: number }) =>
+      loginFailure.get({ id: a.userId, lockAfter: a.lockAfter, lockUntil: a.lockUntil }) as { failed_logins: number; locked_until: number | null } | undefined,
+    'admin.clearLoginFailures': (a: { userId: string }) => {
+      clearFailures.run(a.userId);
+      return null;
+    },
+    'admin.createSession': (a: { session: AdminSession }) => {
+      sessionCreate.immediate(a.session);
+      return null;
+    },
+    'admin.touchSession': (a: { id: string; at: number }) => {
+      touchSession.run(a.at, a.id);
+      return null;
+    },
+    'admin.deleteSession': (a: { id: string }) => {
+      deleteSession.run(a.id);
+      return null;
+    },
+    'admin.deleteUserSessions': (a: { userId: string }) => deleteUserSessions.run(a.userId).changes,
     append: (a: { rows: AppendRows }) => {
       append.immediate(a.rows);
       return null;

@@ -1,0 +1,474 @@
+/**
+ * The admin plane (issue 3): its own TLS listener, never the data plane's, serving a JSON API
+ * under /admin/api for people, with:
+ *
+ * - login with a password (argon2id, N63-7) AND a second factor for every admin: a TOTP code,
+ *   each time step usable once (N63-4), or a one-time recovery code; one generic failure answer
+ *   and the same work for an unknown username (no oracle); lockout after repeated failures per
+ *   user and throttling per address (N63-5);
+ * - sessions in a `__Host-` cookie (Secure, HttpOnly, SameSite=Strict, Path=/), stored hashed,
+ *   with idle and absolute timeouts (N63-3, ASVS 3.3.2), a CSRF token required on every
+ *   state-changing request (plus an Origin check), re-authentication for user and role changes;
+ * - roles (./roles.ts), default deny;
+ * - every action, failed login and lockout is a ledger record naming the acting identity
+ *   (R17a4-3, AU-10).
+ *
+ * Routes: POST login | reauth | logout, GET me, GET|POST keys, POST keys/{id}/revoke,
+ * GET|POST users, POST users/{id}/disable.
+ */
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { RampartConfig } from '../config/types.js';
+import { ERRORS, type ErrorCode } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { problemBody } from '../core/problem.js';
+import { readBody } from '../gateway/body.js';
+import { applySecurityHeaders } from '../gateway/respond.js';
+import { normalizeAddress } from '../gateway/client-address.js';
+import { createKey, keyStatus } from '../keys/create.js';
+import type { KeyCache } from '../keys/cache.js';
+import type { Ledger } from '../ledger/writer.js';
+import type { AuthThrottle } from '../pipeline/auth-throttle.js';
+import type { AdminRole, AdminSession, AdminUser, ApiKeyRecord, Storage } from '../storage/types.js';
+import { tlsServerOptions } from '../tls/server-options.js';
+import { checkPasswordPolicy, hashPassword, verifyAgainstDummy, verifyPassword } from './password.js';
+import { checkTotp, decryptSecret, encryptSecret, newTotpSecret, otpauthUri } from './totp.js';
+import { hashRecoveryCode, newRecoveryCodes } from './recovery-codes.js';
+import { ADMIN_ROLES, may, type AdminAction } from './roles.js';
+
+export const SESSION_COOKIE = '__Host-rampart_session';
+const MAX_JSON_BYTES = 16 * 1024;
+/** lastSeenAt is written at most this often (the idle timeout is in minutes). */
+const TOUCH_EVERY_MS = 30_000;
+
+export interface AdminServerDeps {
+  config: RampartConfig;
+  storage: Storage;
+  keys: KeyCache;
+  ledger: Ledger;
+  /** The server secret: TOTP secrets are encrypted and recovery codes keyed under it. */
+  secret: Buffer;
+  throttle: AuthThrottle;
+  logger: Logger;
+  configHash: () => string;
+  now?: () => number;
+}
+
+export interface AdminServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+interface Caller {
+  user: AdminUser;
+  session: AdminSession;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, ctx: { client: string; params: string[]; body: Record<string, unknown>; caller?: Caller; requestId: string }) => Promise<void>;
+
+interface Route {
+  method: 'GET' | 'POST';
+  pattern: RegExp;
+  /** Undefined: no session needed (login). */
+  action?: AdminAction | 'self';
+  reauth?: boolean;
+  handler: Handler;
+}
+
+export class AdminFailure extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    readonly detailText?: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(code);
+  }
+}
+
+export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServer> {
+  const cfg = deps.config.admin!;
+  const { storage, ledger, secret, throttle, logger } = deps;
+  const admin = storage.admin;
+  const now = deps.now ?? Date.now;
+  const idleMs = cfg.sessions.idleMinutes * 60_000;
+  const absoluteMs = cfg.sessions.absoluteHours * 3_600_000;
+  const reauthMs = cfg.sessions.reauthMinutes * 60_000;
+  const lockMs = cfg.lockout.lockMinutes * 60_000;
+  const tlsOpts = await tlsServerOptions({ cert: cfg.tls.cert, key: cfg.tls.key, minVersion: deps.config.listen.tls?.minVersion ?? 'TLSv1.2' });
+
+  async function record(o: { type: 'admin.action' | 'security.event'; outcome: 'success' | 'deny' | 'info'; status: number; reason: string; requestId: string; actor?: string; client: string; detail: Record<string, string | number | boolean> }): Promise<void> {
+    await ledger.append({
+      type: o.type,
+      requestId: o.requestId,
+      outcome: o.outcome,
+      status: o.status,
+      stage: 'admin',
+      reason: o.reason,
+      authMethod: 'admin-session',
+      configHash: deps.configHash(),
+      detail: o.detail,
+      personal: { clientAddress: o.client, ...(o.actor !== undefined ? { principal: o.actor } : {}) },
+    });
+  }
+
+  // -- sessions ---------------------------------------------------------------------------------
+
+  async function newSession(user: AdminUser): Promise<{ token: string; session: AdminSession }> {
+    const token = randomBytes(32).toString('base64url');
+    const t = now();
+    const session: AdminSession = { id: sha256(token), userId: user.id, createdAt: t, lastSeenAt: t, expiresAt: t + absoluteMs, csrfToken: randomBytes(24).toString('base64url'), authenticatedAt: t };
+    await admin.createSession(session);
+    return { token, session };
+  }
+
+  function cookieFor(token: string, maxAgeMs: number): string {
+    // __Host- prefix: Secure, Path=/, no Domain (RFC 6265bis §4.1.3.2).
+    return `${SESSION_COOKIE}=${token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=${Math.max(0, Math.floor(maxAgeMs / 1000))}`;
+  }
+
+  async function callerOf(req: IncomingMessage): Promise<Caller> {
+    const token = cookieValue(req.headers.cookie, SESSION_COOKIE);
+    if (!token) throw new AdminFailure('RAMPART_ADMIN_SESSION_REQUIRED');
+    const session = await admin.getSession(sha256(token));
+    const t = now();
+    if (!session) throw new AdminFailure('RAMPART_ADMIN_SESSION_REQUIRED');
+    if (session.expiresAt <= t || t - session.lastSeenAt > idleMs) {
+      await admin.deleteSession(session.id);
+      throw new AdminFailure('RAMPART_ADMIN_SESSION_REQUIRED', 'The session timed out.');
+    }
+    const user = await admin.getUser(session.userId);
+    if (!user || user.disabled) {
+      await admin.deleteSession(session.id);
+      throw new AdminFailure('RAMPART_ADMIN_SESSION_REQUIRED');
+    }
+    if (t - session.lastSeenAt > TOUCH_EVERY_MS) await admin.touchSession(session.id, t);
+    return { user, session };
+  }
+
+  function checkCsrf(req: IncomingMessage, session: AdminSession): void {
+    const sent = req.headers['x-csrf-token'];
+    const a = Buffer.from(typeof sent === 'string' ? sent : '');
+    const b = Buffer.from(session.csrfToken);
+    if (a.length !== b.length || !timingSafeEqual(a, b)) throw new AdminFailure('RAMPART_ADMIN_CSRF');
+    // A browser names the page that sent the request; it must be this origin.
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== `https://${req.headers.host ?? ''}`) throw new AdminFailure('RAMPART_ADMIN_CSRF');
+  }
+
+  // -- second factor ----------------------------------------------------------------------------
+
+  /** Checks the second factor and consumes it (a TOTP step or a recovery code works once). */
+  async function secondFactor(user: AdminUser, body: Record<string, unknown>): Promise<string | undefined> {
+    if (typeof body.totp === 'string') {
+      if (!user.totpSecretEnc) return 'no-totp-enrolled';
+      const c = checkTotp(decryptSecret(user.totpSecretEnc, secret), body.totp, now());
+      if (!c.ok) return 'bad-totp';
+      return (await admin.useTotpStep(user.id, c.step)) ? undefined : 'totp-replayed';
+    }
+    if (typeof body.recoveryCode === 'string') {
+      return (await admin.useRecoveryCode(user.id, hashRecoveryCode(body.recoveryCode, secret))) ? undefined : 'bad-recovery-code';
+    }
+    return 'no-second-factor';
+  }
+
+  // -- handlers ---------------------------------------------------------------------------------
+
+  const login: Handler = async (_req, res, { client, body, requestId }) => {
+    const wait = throttle.retryAfter(client);
+    if (wait > 0) throw new AdminFailure('RAMPART_ADMIN_LOCKED', undefined, { 'retry-after': String(wait) });
+    const username = typeof body.username === 'string' ? body.username.toLowerCase() : '';
+    const password = typeof body.password === 'string' ? body.password : '';
+    const user = username ? await admin.getUserByName(username) : undefined;
+    const fail = async (cause: string, actor?: string): Promise<never> => {
+      throttle.fail(client);
+      await record({ type: 'security.event', outcome: 'deny', status: 401, reason: 'RAMPART_ADMIN_LOGIN_FAILED', requestId, client, ...(actor ? { actor } : {}), detail: { event: 'admin.login', cause } }).catch(() => {});
+      throw new AdminFailure('RAMPART_ADMIN_LOGIN_FAILED');
+    };
+    if (!user) {
+      // The same argon2 work as for a real user: the answer time says nothing about the name.
+      await verifyAgainstDummy(password);
+      return fail('unknown-user');
+    }
+    const t = now();
+    if (user.lockedUntil !== undefined && user.lockedUntil > t) {
+      await record({ type: 'security.event', outcome: 'deny', status: 429, reason: 'RAMPART_ADMIN_LOCKED', requestId, client, actor: user.username, detail: { event: 'admin.login', cause: 'locked' } }).catch(() => {});
+      throw new AdminFailure('RAMPART_ADMIN_LOCKED', undefined, { 'retry-after': String(Math.ceil((user.lockedUntil - t) / 1000)) });
+    }
+    // The second factor is consumed only after the password is right, so guessing passwords
+    // cannot burn someone's codes.
+    const pwOk = await verifyPassword(user.passwordHash, password);
+    const factor = pwOk ? await secondFactor(user, body) : 'bad-password';
+    if (factor !== undefined || user.disabled) {
+      const state = await admin.recordLoginFailure(user.id, t, cfg.lockout.maxFailures, lockMs);
+      if (state.lockedUntil !== undefined) {
+        await record({ type: 'security.event', outcome: 'deny', status: 429, reason: 'RAMPART_ADMIN_LOCKED', requestId, client, actor: user.username, detail: { event: 'admin.lockout', until: state.lockedUntil } }).catch(() => {});
+      }
+      return fail(user.disabled ? 'disabled' : factor!, user.username);
+    }
+    await admin.clearLoginFailures(user.id);
+    const { token, session } = await newSession(user);
+    await record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, actor: user.username, detail: { action: 'login', factor: typeof body.totp === 'string' ? 'totp' : 'recovery-code' } });
+    json(res, 200, { user: publicUser(user), csrfToken: session.csrfToken, expiresAt: new Date(session.expiresAt).toISOString() }, { 'set-cookie': cookieFor(token, absoluteMs) });
+  };
+
+  const reauth: Handler = async (_req, res, { body, caller, client, requestId }) => {
+    const { user, session } = caller!;
+    const ok = (await verifyPassword(user.passwordHash, typeof body.password === 'string' ? body.password : '')) && (await secondFactor(user, body)) === undefined;
+    if (!ok) {
+      await admin.recordLoginFailure(user.id, now(), cfg.lockout.maxFailures, lockMs);
+      await record({ type: 'security.event', outcome: 'deny', status: 401, reason: 'RAMPART_ADMIN_LOGIN_FAILED', requestId, client, actor: user.username, detail: { event: 'admin.reauth' } }).catch(() => {});
+      throw new AdminFailure('RAMPART_ADMIN_LOGIN_FAILED');
+    }
+    await admin.deleteSession(session.id);
+    await admin.createSession({ ...session, authenticatedAt: now(), lastSeenAt: now() });
+    await record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, actor: user.username, detail: { action: 'reauth' } });
+    json(res, 200, { reauthenticatedAt: new Date(now()).toISOString() });
+  };
+
+  const logout: Handler = async (_req, res, { caller, client, requestId }) => {
+    await admin.deleteSession(caller!.session.id);
+    await record({ type: 'admin.action', outcome: 'success', status: 204, reason: 'RAMPART_OK', requestId, client, actor: caller!.user.username, detail: { action: 'logout' } });
+    json(res, 204, undefined, { 'set-cookie': cookieFor('', 0) });
+  };
+
+  const me: Handler = async (_req, res, { caller }) => {
+    json(res, 200, { user: publicUser(caller!.user), sessionExpiresAt: new Date(caller!.session.expiresAt).toISOString() });
+  };
+
+  const listKeys: Handler = async (_req, res) => {
+    json(res, 200, { keys: (await storage.keys.list()).map(publicKey) });
+  };
+
+  const createKeyH: Handler = async (_req, res, { body, caller, client, requestId }) => {
+    const name = body.name;
+    const scopes = body.scopes;
+    if (typeof name !== 'string' || name.length === 0 || name.length > 100) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', 'name: a string of 1-100 characters');
+    if (!Array.isArray(scopes) || scopes.length === 0 || !scopes.every((x) => typeof x === 'string' && /^[\x21\x23-\x5B\x5D-\x7E]{1,200}$/.test(x))) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', 'scopes: a non-empty list of scope tokens');
+    const subject = body.subject;
+    if (subject !== undefined && (typeof subject !== 'string' || subject.length === 0 || subject.length > 200)) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', 'subject: a string');
+    const days = body.expiresInDays;
+    if (days !== undefined && (typeof days !== 'number' || !Number.isInteger(days) || days < 1 || days > 3650)) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', 'expiresInDays: an integer from 1 to 3650');
+    const { key, record: rec } = await createKey(storage.keys, secret, {
+      name,
+      scopes: scopes as string[],
+      ...(subject !== undefined ? { subject: subject as string } : {}),
+      ...(days !== undefined ? { expiresAt: now() + (days as number) * 86_400_000 } : {}),
+      createdBy: `admin:${caller!.user.username}`,
+    });
+    await deps.keys.refresh();
+    await record({ type: 'admin.action', outcome: 'success', status: 201, reason: 'RAMPART_OK', requestId, client, actor: caller!.user.username, detail: { action: 'key.create', keyId: rec.id, scopes: rec.scopes.join(' ') } });
+    json(res, 201, { key, ...publicKey(rec) });
+  };
+
+  const revokeKey: Handler = async (_req, res, { params, caller, client, requestId }) => {
+    const id = params[0]!;
+    if (!(await storage.keys.revoke(id, now()))) throw new AdminFailure('RAMPART_ADMIN_NOT_FOUND');
+    await deps.keys.refresh();
+    await record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, actor: caller!.user.username, detail: { action: 'key.revoke', keyId: id } });
+    json(res, 200, { id, status: 'revoked' });
+  };
+
+  const listUsers: Handler = async (_req, res) => {
+    json(res, 200, { users: (await admin.listUsers()).map(publicUser) });
+  };
+
+  const createUser: Handler = async (_req, res, { body, caller, client, requestId }) => {
+    const username = typeof body.username === 'string' ? body.username.toLowerCase() : '';
+    if (!/^[a-z0-9][a-z0-9._-]{2,63}$/.test(username)) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', 'username: 3-64 characters, letters, digits, . _ -');
+    const roles = body.roles;
+    if (!Array.isArray(roles) || roles.length === 0 || !roles.every((r) => ADMIN_ROLES.includes(r as AdminRole))) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', `roles: some of ${ADMIN_ROLES.join(', ')}`);
+    if ((roles as AdminRole[]).includes('owner') && !caller!.user.roles.includes('owner')) throw new AdminFailure('RAMPART_ADMIN_FORBIDDEN', 'Only an owner grants the owner role.');
+    const password = typeof body.password === 'string' ? body.password : '';
+    const policy = checkPasswordPolicy(password, { username });
+    if (!policy.ok) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', `password refused: ${policy.reason}`);
+    const created = await newAdminUser({ username, password, roles: roles as AdminRole[], createdBy: `admin:${caller!.user.username}` }, secret, now());
+    try {
+      await admin.insertUser(created.user);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'RAMPART_ADMIN_USER_EXISTS') throw new AdminFailure('RAMPART_ADMIN_CONFLICT');
+      throw err;
+    }
+    await record({ type: 'admin.action', outcome: 'success', status: 201, reason: 'RAMPART_OK', requestId, client, actor: caller!.user.username, detail: { action: 'user.create', userId: created.user.id, roles: created.user.roles.join(' ') } });
+    // The TOTP secret and the recovery codes are shown once, to be handed to the new admin.
+    json(res, 201, { user: publicUser(created.user), totp: { secret: created.totpSecret, uri: otpauthUri(created.totpSecret, { account: username, issuer: 'Rampart' }) }, recoveryCodes: created.recoveryCodes });
+  };
+
+  const disableUser: Handler = async (_req, res, { params, caller, client, requestId }) => {
+    const user = await admin.getUser(params[0]!);
+    if (!user) throw new AdminFailure('RAMPART_ADMIN_NOT_FOUND');
+    if (user.roles.includes('owner') && !caller!.user.roles.includes('owner')) throw new AdminFailure('RAMPART_ADMIN_FORBIDDEN', 'Only an owner disables an owner.');
+    await admin.updateUser({ ...user, disabled: true, updatedAt: now() });
+    // FC-2: a disabled user loses access at once; every session ends.
+    const ended = await admin.deleteUserSessions(user.id);
+    await record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, actor: caller!.user.username, detail: { action: 'user.disable', userId: user.id, sessionsEnded: ended } });
+    json(res, 200, { user: publicUser({ ...user, disabled: true }) });
+  };
+
+  const routes: Route[] = [
+    { method: 'POST', pattern: /^\/admin\/api\/login$/, handler: login },
+    { method: 'POST', pattern: /^\/admin\/api\/reauth$/, action: 'self', handler: reauth },
+    { method: 'POST', pattern: /^\/admin\/api\/logout$/, action: 'self', handler: logout },
+    { method: 'GET', pattern: /^\/admin\/api\/me$/, action: 'self', handler: me },
+    { method: 'GET', pattern: /^\/admin\/api\/keys$/, action: 'keys.read', handler: listKeys },
+    { method: 'POST', pattern: /^\/admin\/api\/keys$/, action: 'keys.write', handler: createKeyH },
+    { method: 'POST', pattern: /^\/admin\/api\/keys\/([A-Za-z0-9]{1,64})\/revoke$/, action: 'keys.write', handler: revokeKey },
+    { method: 'GET', pattern: /^\/admin\/api\/users$/, action: 'users.read', handler: listUsers },
+    { method: 'POST', pattern: /^\/admin\/api\/users$/, action: 'users.write', reauth: true, handler: createUser },
+    { method: 'POST', pattern: /^\/admin\/api\/users\/([A-Za-z0-9_-]{1,64})\/disable$/, action: 'users.write', reauth: true, handler: disableUser },
+  ];
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const requestId = randomUUID();
+    res.setHeader('x-request-id', requestId);
+    const client = normalizeAddress(req.socket.remoteAddress ?? 'unknown');
+    const path = (req.url ?? '').split('?')[0]!;
+    try {
+      const matches = routes.filter((r) => r.pattern.test(path));
+      if (matches.length === 0) throw new AdminFailure('RAMPART_ADMIN_NOT_FOUND');
+      const route = matches.find((r) => r.method === req.method);
+      if (!route) throw new AdminFailure('RAMPART_ADMIN_NOT_FOUND', 'Wrong method.', { allow: matches.map((r) => r.method).join(', ') });
+      const params = route.pattern.exec(path)!.slice(1);
+      let body: Record<string, unknown> = {};
+      if (req.method === 'POST') body = await jsonBody(req, deps.config.limits.requestTimeoutMs);
+      let caller: Caller | undefined;
+      if (route.action !== undefined) {
+        caller = await callerOf(req);
+        if (req.method !== 'GET') checkCsrf(req, caller.session);
+        if (route.action !== 'self' && !may(caller.user.roles, route.action)) {
+          await record({ type: 'security.event', outcome: 'deny', status: 403, reason: 'RAMPART_ADMIN_FORBIDDEN', requestId, client, actor: caller.user.username, detail: { event: 'admin.forbidden', action: route.action } }).catch(() => {});
+          throw new AdminFailure('RAMPART_ADMIN_FORBIDDEN');
+        }
+        if (route.reauth && now() - caller.session.authenticatedAt > reauthMs) throw new AdminFailure('RAMPART_ADMIN_REAUTH_REQUIRED');
+      }
+      await route.handler(req, res, { client, params, body, ...(caller ? { caller } : {}), requestId });
+    } catch (err) {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (err instanceof AdminFailure) {
+        problem(res, err.code, requestId, err.detailText, err.headers);
+        return;
+      }
+      logger.error({ requestId, err: err instanceof Error ? err.message : String(err) }, 'admin request failed');
+      problem(res, 'RAMPART_INTERNAL', requestId);
+    }
+  }
+
+  function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    applySecurityHeaders(res, deps.config.headers, true, 'no-store');
+    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+    if (body === undefined) {
+      res.writeHead(status);
+      res.end();
+      return;
+    }
+    const text = JSON.stringify(body);
+    res.setHeader('content-type', 'application/json');
+    res.setHeader('content-length', Buffer.byteLength(text));
+    res.writeHead(status);
+    res.end(text);
+  }
+
+  function problem(res: ServerResponse, code: ErrorCode, requestId: string, detail?: string, headers: Record<string, string> = {}): void {
+    const body = problemBody(code, { requestId, ...(detail ? { detail } : {}) });
+    applySecurityHeaders(res, deps.config.headers, true, 'no-store');
+    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+    const text = JSON.stringify(body);
+    res.setHeader('content-type', 'application/problem+json');
+    res.setHeader('content-length', Buffer.byteLength(text));
+    res.writeHead(ERRORS[code].status);
+    res.end(text);
+  }
+
+  const server = https.createServer({ ...tlsOpts, requestTimeout: deps.config.limits.requestTimeoutMs, headersTimeout: deps.config.limits.headersTimeoutMs }, (req, res) => void handle(req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(cfg.listen.port, cfg.listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = cfg.listen.host.includes(':') ? `[${cfg.listen.host}]` : cfg.listen.host;
+  return {
+    url: `https://${host}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** A new admin user with its second factor: the TOTP secret and recovery codes to show once. */
+export async function newAdminUser(o: { username: string; password: string; roles: AdminRole[]; createdBy: string }, secret: Buffer, at: number): Promise<{ user: AdminUser; totpSecret: string; recoveryCodes: string[] }> {
+  const totpSecret = newTotpSecret();
+  const recoveryCodes = newRecoveryCodes();
+  const user: AdminUser = {
+    id: `adm_${randomBytes(9).toString('base64url')}`,
+    username: o.username.toLowerCase(),
+    passwordHash: await hashPassword(o.password),
+    roles: [...o.roles],
+    totpSecretEnc: encryptSecret(totpSecret, secret),
+    recoveryCodeHashes: recoveryCodes.map((c) => hashRecoveryCode(c, secret)),
+    disabled: false,
+    failedLogins: 0,
+    createdAt: at,
+    createdBy: o.createdBy,
+    updatedAt: at,
+  };
+  return { user, totpSecret, recoveryCodes };
+}
+
+function publicUser(u: AdminUser) {
+  return { id: u.id, username: u.username, roles: u.roles, disabled: u.disabled, createdAt: new Date(u.createdAt).toISOString(), ...(u.lockedUntil ? { lockedUntil: new Date(u.lockedUntil).toISOString() } : {}) };
+}
+
+function publicKey(k: ApiKeyRecord) {
+  return {
+    id: k.id,
+    name: k.name,
+    status: keyStatus(k),
+    scopes: k.scopes,
+    ...(k.subject !== undefined ? { subject: k.subject } : {}),
+    createdAt: new Date(k.createdAt).toISOString(),
+    ...(k.expiresAt !== undefined ? { expiresAt: new Date(k.expiresAt).toISOString() } : {}),
+    ...(k.lastUsedAt !== undefined ? { lastUsedAt: new Date(k.lastUsedAt).toISOString() } : {}),
+    ...(k.createdBy !== undefined ? { createdBy: k.createdBy } : {}),
+  };
+}
+
+function sha256(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim() || undefined;
+  }
+  return undefined;
+}
+
+async function jsonBody(req: IncomingMessage, timeoutMs: number): Promise<Record<string, unknown>> {
+  // An action without parameters (revoke, disable, logout) may come without a body.
+  if (req.headers['transfer-encoding'] === undefined && (req.headers['content-length'] === undefined || req.headers['content-length'] === '0')) return {};
+  // JSON only: a cross-site form cannot send it without a CORS preflight (login CSRF).
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', 'Send application/json.');
+  const r = await readBody(req, MAX_JSON_BYTES, Date.now() + timeoutMs);
+  if (!r.ok) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', 'The body could not be read.');
+  try {
+    const v: unknown = JSON.parse(r.body.toString('utf8'));
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
+    return v as Record<string, unknown>;
+  } catch {
+    throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', 'The body must be a JSON object.');
+  }
+}
