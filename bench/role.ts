@@ -53,13 +53,14 @@ async function main(): Promise<void> {
         '        account: { in: [path.accountId], owner: { table: { cus_alice: [acc_alice_1, acc_alice_2] } } }',
         // The key-propagation probe polls with a not-yet-known key; do not let it throttle itself.
         'authThrottle: { maxFailures: 100, windowSeconds: 1 }',
-        // no-ledger-reuse: the identity assertion reused per caller instead of signed per request.
-        ...(mode === 'no-ledger-reuse' ? ['identity: { assertion: { cacheSeconds: 30 } }'] : []),
+        // no-ledger-per-request: the identity assertion signed for every request (jti = request id)
+        // instead of reused per caller (the default).
+        ...(mode === 'no-ledger-per-request' ? ['identity: { assertion: { cacheSeconds: 0 } }'] : []),
       ].join('\n'),
     );
     const config = await loadConfig(file);
     const secrets = await ensureSecrets(config.secretsFile);
-    const gw = await startGateway({ config, logger: silentLogger(), benchmarkPassThrough: mode === 'passthrough', benchmarkNullLedger: mode === 'no-ledger' || mode === 'no-ledger-reuse' });
+    const gw = await startGateway({ config, logger: silentLogger(), benchmarkPassThrough: mode === 'passthrough', benchmarkNullLedger: mode === 'no-ledger' || mode === 'no-ledger-per-request' });
     const { key } = await createKey(gw.storage.keys, secrets.keyHashSecret, { name: 'bench', scopes: ['accounts:read', 'orders:write'], subject: 'cus_alice' });
     await gw.keys.refresh();
     // An access token for the same client (client-credentials grant on the gateway itself), for

@@ -17,6 +17,9 @@ import { startGateway } from '../gateway/start.js';
 import { createKey } from '../keys/create.js';
 import { verifyAssertion } from '../identity/assertion.js';
 import { createAccessTokens } from '../identity/access-tokens.js';
+import { newAdminUser } from '../admin/server.js';
+import { otpauthUri, terminalQr } from '../admin/totp.js';
+import { randomBytes } from 'node:crypto';
 import type { GatewayHandle } from '../gateway/start.js';
 import { createLogger } from '../core/log.js';
 import { waitForSignal } from './start.js';
@@ -30,8 +33,9 @@ export function register(program: Command): void {
     .option('--dir <folder>', 'where the demo keeps its config, TLS material and database', '.rampart-demo')
     .option('--port <port>', 'gateway port (0 picks a free one)', (v) => Number(v), 8443)
     .option('--upstream-port <port>', 'sample API port (0 picks a free one)', (v) => Number(v), 0)
+    .option('--admin-port <port>', 'admin plane port (0 picks a free one)', (v) => Number(v), 9443)
     .option('--no-wait', 'exit after printing (for scripted checks)')
-    .action(async (opts: { dir: string; port: number; upstreamPort: number; wait: boolean }) => {
+    .action(async (opts: { dir: string; port: number; upstreamPort: number; adminPort: number; wait: boolean }) => {
       const dir = resolve(opts.dir);
       // The sample API accepts only requests that carry the gateway's signed identity assertion,
       // checked with jose against the gateway's published keys (the same check the README shows).
@@ -49,7 +53,7 @@ export function register(program: Command): void {
         },
       });
       try {
-        const configFile = await writeDemoConfig(dir, opts.port, upstream.url);
+        const configFile = await writeDemoConfig(dir, opts.port, upstream.url, opts.adminPort);
         const config = await loadConfig(configFile);
         const secrets = await ensureSecrets(config.secretsFile);
         const gw = await startGateway({ config, configDir: dir, logger: createLogger({ level: process.env.RAMPART_LOG_LEVEL ?? 'warn' }) });
@@ -64,7 +68,8 @@ export function register(program: Command): void {
         // refusal (demo material only: it can never be used).
         const past = createAccessTokens(gw.keyset, { issuer: config.identity.issuer, lifetimeSeconds: 600, now: () => Date.now() - 3_600_000 });
         const expired = past.issue({ clientId: alice.record.id, scopes: ['accounts:read'], audience: 'brokerage' }).token;
-        process.stdout.write(banner({ dir, configFile, gateway: gw.url, upstream: upstream.url, alice: alice.key, bob: bob.key, ops: ops.key, expired }));
+        const owner = await demoOwner(gw, secrets.keyHashSecret);
+        process.stdout.write(banner({ dir, configFile, gateway: gw.url, upstream: upstream.url, alice: alice.key, bob: bob.key, ops: ops.key, expired, admin: gw.admin!.url, owner, qr: await terminalQr(owner.uri) }));
         if (opts.wait) await waitForSignal();
         await gw.close();
       } finally {
@@ -73,7 +78,26 @@ export function register(program: Command): void {
     });
 }
 
-async function writeDemoConfig(dir: string, port: number, upstreamUrl: string): Promise<string> {
+/**
+ * The demo's owner account for the admin plane, with a fresh random password and TOTP secret at
+ * every start (development only: printed on the terminal; a real deployment uses `rampart admin
+ * bootstrap` once and a password nobody else sees).
+ */
+async function demoOwner(gw: GatewayHandle, secret: Buffer): Promise<{ username: string; password: string; totpSecret: string; uri: string }> {
+  const username = 'demo-owner';
+  const password = `demo ${randomBytes(12).toString('base64url')} passphrase`;
+  const made = await newAdminUser({ username, password, roles: ['owner'], createdBy: 'demo' }, secret, Date.now());
+  const existing = await gw.storage.admin.getUserByName(username);
+  if (existing) {
+    await gw.storage.admin.updateUser({ ...made.user, id: existing.id, createdAt: existing.createdAt, createdBy: existing.createdBy, ...(existing.totpLastStep !== undefined ? { totpLastStep: existing.totpLastStep } : {}) });
+    await gw.storage.admin.deleteUserSessions(existing.id);
+  } else {
+    await gw.storage.admin.insertUser(made.user);
+  }
+  return { username, password, totpSecret: made.totpSecret, uri: otpauthUri(made.totpSecret, { account: username, issuer: 'Rampart demo' }) };
+}
+
+async function writeDemoConfig(dir: string, port: number, upstreamUrl: string, adminPort: number): Promise<string> {
   await mkdir(join(dir, 'tls'), { recursive: true, mode: 0o700 });
   const cert = join(dir, 'tls', 'dev-cert.pem');
   const key = join(dir, 'tls', 'dev-key.pem');
@@ -120,6 +144,11 @@ apis:
           owner: { lookup: { path: "/internal/owners/customers/{id}", pointer: /customerId } }
       # The operator key (support desk) may look at every customer; each such read is recorded.
       anyObjectScopes: [support:any-customer]
+# The admin plane (password + TOTP for every admin), on its own TLS listener.
+admin:
+  listen:
+    host: 127.0.0.1
+    port: ${adminPort}
 `,
   );
   return file;
@@ -129,7 +158,7 @@ async function exists(p: string): Promise<boolean> {
   return access(p).then(() => true, () => false);
 }
 
-function banner(o: { dir: string; configFile: string; gateway: string; upstream: string; alice: string; bob: string; ops: string; expired: string }): string {
+function banner(o: { dir: string; configFile: string; gateway: string; upstream: string; alice: string; bob: string; ops: string; expired: string; admin: string; owner: { username: string; password: string; totpSecret: string; uri: string }; qr: string }): string {
   const rel = relative(process.cwd(), o.dir) || '.';
   const ca = `${rel}/tls/dev-cert.pem`;
   const gw = o.gateway.replace('127.0.0.1', 'localhost');
@@ -145,8 +174,12 @@ Demo keys (development only, valid 7 days):
   BOB=${o.bob}   # customer cus_bob: read-only accounts and orders
   OPERATOR=${o.ops}   # read-only, all customers
   EXPIRED=${o.expired}   # an access token that expired an hour ago
+  ADMIN_PASSWORD='${o.owner.password}'   # the demo owner of the admin plane (new at every start)
 
-Try these (paste the four lines above first):
+Demo owner's TOTP (development only; a new secret at every start): ${o.owner.uri}
+${o.qr}
+
+Try these (paste the five lines above first):
 
   # allowed read: Alice's accounts (200)
   ${c} -H "Authorization: Bearer $ALICE" ${gw}/accounts
@@ -176,6 +209,11 @@ Try these (paste the four lines above first):
   # going around the gateway: the sample API accepts only requests carrying Rampart's signed
   # identity assertion (checked against ${gw}/.rampart/jwks.json), so this is 401
   curl -sS ${o.upstream}/accounts/acc_alice_1
+
+  # the admin plane (${o.admin.replace('127.0.0.1', 'localhost')}): password AND the current code of your
+  # authenticator app for the demo owner (scan the QR code below); then create a key as that admin
+  CODE=<6-digit code from the app>
+  ${c} -c ${rel}/admin-cookies -H 'content-type: application/json' -d "{\\"username\\":\\"${o.owner.username}\\",\\"password\\":\\"$ADMIN_PASSWORD\\",\\"totp\\":\\"$CODE\\"}" ${o.admin.replace('127.0.0.1', 'localhost')}/admin/api/login
 
   # the audit trail: verify the chain, then look at what happened
   npx rampart audit verify -c ${relative(process.cwd(), o.configFile)}

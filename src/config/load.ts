@@ -693,7 +693,9 @@ function applyDefaults(c: RawConfig, dir: string): RampartConfig {
       assertion: {
         header: c.identity?.assertion?.header ?? 'x-rampart-identity',
         lifetimeSeconds: c.identity?.assertion?.lifetimeSeconds ?? 60,
-        cacheSeconds: Math.min(c.identity?.assertion?.cacheSeconds ?? 0, Math.floor((c.identity?.assertion?.lifetimeSeconds ?? 60) / 2)),
+        // Reused by default: a signature per request (about 50 us) is more than the whole CPU budget
+        // of the controls (DESIGN.md); 0 binds each assertion to its request (jti = request id).
+        cacheSeconds: Math.min(c.identity?.assertion?.cacheSeconds ?? 30, Math.floor((c.identity?.assertion?.lifetimeSeconds ?? 60) / 2)),
       },
       tokens: { lifetimeSeconds: c.identity?.tokens?.lifetimeSeconds ?? 600 },
       clientCertificates: Object.fromEntries(

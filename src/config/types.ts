@@ -43,7 +43,7 @@ export interface IdentityConfig {
     /** Request header carrying the assertion upstream. */
     header: string;
     lifetimeSeconds: number;
-    /** 0: signed per request (jti = request id); above 0: reused per caller and API this long. */
+    /** Reuse per caller and API for this long (default 30); 0: signed per request (jti = request id). */
     cacheSeconds: number;
   };
   /** Rampart's own access tokens (client credentials). */

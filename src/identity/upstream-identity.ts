@@ -5,10 +5,11 @@
  * an anonymous call too (`auth_method: none`), so an upstream can refuse anything that did not
  * come through Rampart.
  *
- * An Ed25519 signature costs about 40 us of CPU, most of the per-request budget in DESIGN.md.
- * With `identity.assertion.cacheSeconds` above 0 an assertion is reused per caller and API for
- * that long (its jti is then random; the request id travels in X-Request-Id), which takes the
- * signature off nearly every request.
+ * An Ed25519 signature costs about 50 us of CPU (measured by `npm run bench`, nl-per-req), more
+ * than the whole per-request budget of the controls in DESIGN.md. So by default
+ * (`identity.assertion.cacheSeconds` 30) an assertion is reused per caller and API for that long
+ * (its jti is then random; the request id travels in X-Request-Id); 0 signs one per request, its
+ * jti the request id.
  */
 import { randomUUID } from 'node:crypto';
 import type { IdentityConfig } from '../config/types.js';

@@ -25,7 +25,7 @@ describe('identity assertion to the upstream', () => {
   let key: string;
   let keyId: string;
   before(async () => {
-    t = await startTestGateway({ yaml: { identity: { issuer: 'https://gw.test' } } });
+    t = await startTestGateway({ yaml: { identity: { issuer: 'https://gw.test', assertion: { cacheSeconds: 0 } } } });
     ({ key, id: keyId } = await t.key(['accounts:read'], { subject: 'cus_1', name: 'mobile-app' }));
   });
   after(() => t.close());
