@@ -13,8 +13,9 @@
  * - every action, failed login and lockout is a ledger record naming the acting identity
  *   (R17a4-3, AU-10).
  *
- * Routes: POST login | reauth | logout, GET me, GET|POST keys, POST keys/{id}/revoke,
- * GET|POST users, POST users/{id}/disable.
+ * Routes: POST login | reauth | logout | tokens, GET me, GET|POST keys, POST keys/{id}/revoke,
+ * GET|POST users, POST users/{id}/disable. Automation and the CLI use short-lived, scoped admin
+ * tokens (./tokens.ts, `Authorization: Bearer`) minted by a person with a session.
  */
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -37,6 +38,11 @@ import { checkPasswordPolicy, hashPassword, verifyAgainstDummy, verifyPassword }
 import { checkTotp, decryptSecret, encryptSecret, newTotpSecret, otpauthUri } from './totp.js';
 import { hashRecoveryCode, newRecoveryCodes } from './recovery-codes.js';
 import { ADMIN_ROLES, may, type AdminAction } from './roles.js';
+import { createAdminTokens, MAX_ADMIN_TOKEN_MINUTES, type AdminTokenClaims } from './tokens.js';
+import type { Keyset } from '../identity/keyset.js';
+
+/** What an admin token may carry: everything but user changes, which need a person (reauth). */
+const TOKEN_ACTIONS: readonly AdminAction[] = ['keys.read', 'keys.write', 'users.read', 'audit.read'];
 
 export const SESSION_COOKIE = '__Host-rampart_session';
 const MAX_JSON_BYTES = 16 * 1024;
@@ -53,6 +59,8 @@ export interface AdminServerDeps {
   throttle: AuthThrottle;
   logger: Logger;
   configHash: () => string;
+  /** Rampart's signing keys: admin tokens are signed with them. */
+  keyset: Keyset;
   now?: () => number;
 }
 
@@ -62,9 +70,11 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
+/** Who calls: a person with a session (cookie + CSRF), or automation with an admin token. */
 interface Caller {
   user: AdminUser;
-  session: AdminSession;
+  session?: AdminSession;
+  token?: AdminTokenClaims;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, ctx: { client: string; params: string[]; body: Record<string, unknown>; caller?: Caller; requestId: string }) => Promise<void>;
@@ -75,6 +85,8 @@ interface Route {
   /** Undefined: no session needed (login). */
   action?: AdminAction | 'self';
   reauth?: boolean;
+  /** Only with a session (not with an admin token): reauth, logout, minting tokens. */
+  sessionOnly?: boolean;
   handler: Handler;
 }
 
@@ -97,6 +109,7 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
   const absoluteMs = cfg.sessions.absoluteHours * 3_600_000;
   const reauthMs = cfg.sessions.reauthMinutes * 60_000;
   const lockMs = cfg.lockout.lockMinutes * 60_000;
+  const adminTokens = createAdminTokens(deps.keyset, deps.config.identity.issuer, now);
   const tlsOpts = await tlsServerOptions({ cert: cfg.tls.cert, key: cfg.tls.key, minVersion: deps.config.listen.tls?.minVersion ?? 'TLSv1.2' });
 
   async function record(o: { type: 'admin.action' | 'security.event'; outcome: 'success' | 'deny' | 'info'; status: number; reason: string; requestId: string; actor?: string; client: string; detail: Record<string, string | number | boolean> }): Promise<void> {
@@ -130,6 +143,16 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
   }
 
   async function callerOf(req: IncomingMessage): Promise<Caller> {
+    const auth = req.headers.authorization;
+    if (auth !== undefined) {
+      const m = /^Bearer +([A-Za-z0-9._-]+) *$/.exec(auth);
+      const claims = m ? adminTokens.check(m[1]!) : undefined;
+      if (!claims) throw new AdminFailure('RAMPART_ADMIN_SESSION_REQUIRED', 'The admin token is not valid.');
+      // Re-read on every request: a disabled admin's tokens stop at once (FC-2).
+      const user = await admin.getUser(claims.userId);
+      if (!user || user.disabled) throw new AdminFailure('RAMPART_ADMIN_SESSION_REQUIRED', 'The admin token is not valid.');
+      return { user, token: claims };
+    }
     const token = cookieValue(req.headers.cookie, SESSION_COOKIE);
     if (!token) throw new AdminFailure('RAMPART_ADMIN_SESSION_REQUIRED');
     const session = await admin.getSession(sha256(token));
@@ -215,7 +238,8 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
   };
 
   const reauth: Handler = async (_req, res, { body, caller, client, requestId }) => {
-    const { user, session } = caller!;
+    const { user } = caller!;
+    const session = caller!.session!;
     const ok = (await verifyPassword(user.passwordHash, typeof body.password === 'string' ? body.password : '')) && (await secondFactor(user, body)) === undefined;
     if (!ok) {
       await admin.recordLoginFailure(user.id, now(), cfg.lockout.maxFailures, lockMs);
@@ -229,13 +253,27 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
   };
 
   const logout: Handler = async (_req, res, { caller, client, requestId }) => {
-    await admin.deleteSession(caller!.session.id);
+    await admin.deleteSession(caller!.session!.id);
     await record({ type: 'admin.action', outcome: 'success', status: 204, reason: 'RAMPART_OK', requestId, client, actor: caller!.user.username, detail: { action: 'logout' } });
     json(res, 204, undefined, { 'set-cookie': cookieFor('', 0) });
   };
 
   const me: Handler = async (_req, res, { caller }) => {
-    json(res, 200, { user: publicUser(caller!.user), sessionExpiresAt: new Date(caller!.session.expiresAt).toISOString() });
+    const c = caller!;
+    json(res, 200, { user: publicUser(c.user), ...(c.session ? { sessionExpiresAt: new Date(c.session.expiresAt).toISOString() } : { tokenExpiresAt: new Date(c.token!.expiresAt).toISOString(), actions: c.token!.actions }) });
+  };
+
+  const mintToken: Handler = async (_req, res, { body, caller, client, requestId }) => {
+    const user = caller!.user;
+    const minutes = body.minutes ?? 60;
+    if (typeof minutes !== 'number' || !Number.isInteger(minutes) || minutes < 1 || minutes > MAX_ADMIN_TOKEN_MINUTES) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', `minutes: 1-${MAX_ADMIN_TOKEN_MINUTES}`);
+    const asked = body.actions;
+    if (!Array.isArray(asked) || asked.length === 0 || !asked.every((a) => TOKEN_ACTIONS.includes(a as AdminAction))) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', `actions: some of ${TOKEN_ACTIONS.join(', ')} (user changes need a person with a session)`);
+    const actions = [...new Set(asked as AdminAction[])];
+    if (!actions.every((a) => may(user.roles, a))) throw new AdminFailure('RAMPART_ADMIN_FORBIDDEN', 'A token cannot hold more than your roles allow.');
+    const { token, claims } = adminTokens.issue(user.id, actions, minutes);
+    await record({ type: 'admin.action', outcome: 'success', status: 201, reason: 'RAMPART_OK', requestId, client, actor: user.username, detail: { action: 'token.create', jti: claims.jti, actions: actions.join(' '), expiresAt: claims.expiresAt } });
+    json(res, 201, { token, actions, expiresAt: new Date(claims.expiresAt).toISOString() });
   };
 
   const listKeys: Handler = async (_req, res) => {
@@ -251,11 +289,14 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
     if (subject !== undefined && (typeof subject !== 'string' || subject.length === 0 || subject.length > 200)) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', 'subject: a string');
     const days = body.expiresInDays;
     if (days !== undefined && (typeof days !== 'number' || !Number.isInteger(days) || days < 1 || days > 3650)) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', 'expiresInDays: an integer from 1 to 3650');
+    const secs = body.expiresInSeconds;
+    if (secs !== undefined && (days !== undefined || typeof secs !== 'number' || !Number.isInteger(secs) || secs < 60 || secs > 3650 * 86_400)) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', 'expiresInSeconds: an integer from 60 to 10 years, not with expiresInDays');
+    const lifeMs = secs !== undefined ? (secs as number) * 1000 : days !== undefined ? (days as number) * 86_400_000 : undefined;
     const { key, record: rec } = await createKey(storage.keys, secret, {
       name,
       scopes: scopes as string[],
       ...(subject !== undefined ? { subject: subject as string } : {}),
-      ...(days !== undefined ? { expiresAt: now() + (days as number) * 86_400_000 } : {}),
+      ...(lifeMs !== undefined ? { expiresAt: now() + lifeMs } : {}),
       createdBy: `admin:${caller!.user.username}`,
     });
     await deps.keys.refresh();
@@ -309,8 +350,9 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
 
   const routes: Route[] = [
     { method: 'POST', pattern: /^\/admin\/api\/login$/, handler: login },
-    { method: 'POST', pattern: /^\/admin\/api\/reauth$/, action: 'self', handler: reauth },
-    { method: 'POST', pattern: /^\/admin\/api\/logout$/, action: 'self', handler: logout },
+    { method: 'POST', pattern: /^\/admin\/api\/reauth$/, action: 'self', sessionOnly: true, handler: reauth },
+    { method: 'POST', pattern: /^\/admin\/api\/logout$/, action: 'self', sessionOnly: true, handler: logout },
+    { method: 'POST', pattern: /^\/admin\/api\/tokens$/, action: 'self', sessionOnly: true, reauth: true, handler: mintToken },
     { method: 'GET', pattern: /^\/admin\/api\/me$/, action: 'self', handler: me },
     { method: 'GET', pattern: /^\/admin\/api\/keys$/, action: 'keys.read', handler: listKeys },
     { method: 'POST', pattern: /^\/admin\/api\/keys$/, action: 'keys.write', handler: createKeyH },
@@ -336,12 +378,15 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
       let caller: Caller | undefined;
       if (route.action !== undefined) {
         caller = await callerOf(req);
-        if (req.method !== 'GET') checkCsrf(req, caller.session);
-        if (route.action !== 'self' && !may(caller.user.roles, route.action)) {
-          await record({ type: 'security.event', outcome: 'deny', status: 403, reason: 'RAMPART_ADMIN_FORBIDDEN', requestId, client, actor: caller.user.username, detail: { event: 'admin.forbidden', action: route.action } }).catch(() => {});
+        if (route.sessionOnly && !caller.session) throw new AdminFailure('RAMPART_ADMIN_SESSION_REQUIRED', 'This needs a person logged in, not an admin token.');
+        // CSRF concerns cookies, which a browser attaches on its own; a bearer token it never does.
+        if (req.method !== 'GET' && caller.session) checkCsrf(req, caller.session);
+        const allowed = route.action === 'self' || (may(caller.user.roles, route.action) && (caller.token === undefined || caller.token.actions.includes(route.action)));
+        if (!allowed) {
+          await record({ type: 'security.event', outcome: 'deny', status: 403, reason: 'RAMPART_ADMIN_FORBIDDEN', requestId, client, actor: caller.user.username, detail: { event: 'admin.forbidden', action: String(route.action) } }).catch(() => {});
           throw new AdminFailure('RAMPART_ADMIN_FORBIDDEN');
         }
-        if (route.reauth && now() - caller.session.authenticatedAt > reauthMs) throw new AdminFailure('RAMPART_ADMIN_REAUTH_REQUIRED');
+        if (route.reauth && (caller.session === undefined || now() - caller.session.authenticatedAt > reauthMs)) throw new AdminFailure('RAMPART_ADMIN_REAUTH_REQUIRED');
       }
       await route.handler(req, res, { client, params, body, ...(caller ? { caller } : {}), requestId });
     } catch (err) {

@@ -21,10 +21,12 @@ import { newAdminUser } from '../admin/server.js';
 import { checkPasswordPolicy } from '../admin/password.js';
 import { otpauthUri, terminalQr } from '../admin/totp.js';
 import { CliExit, EXIT } from './exit-codes.js';
+import { adminCall, saveToken } from './admin-client.js';
 import { loadCliConfig, output, withConfigOption, withStorage } from './common.js';
 
 export function register(program: Command): void {
   const admin = program.command('admin').description('the admin plane');
+  registerLogin(admin);
   withConfigOption(
     admin
       .command('bootstrap')
@@ -77,6 +79,37 @@ export function register(program: Command): void {
         '',
       ].join('\n'),
     );
+  });
+}
+
+export function registerLogin(admin: Command): void {
+  withConfigOption(
+    admin
+      .command('login')
+      .description('log in to the admin API (password + TOTP) and keep a short-lived admin token for the CLI')
+      .requiredOption('--username <name>', 'your admin username')
+      .option('--minutes <n>', 'token lifetime, at most 60', (v) => Number(v), 60)
+      .option('--actions <list>', 'what the token may do', 'keys.read,keys.write,users.read,audit.read')
+      .option('--json', 'print JSON'),
+  ).action(async (opts: { config: string; username: string; minutes: number; actions: string; json?: boolean }) => {
+    const { config } = await loadCliConfig(opts);
+    if (!config.admin) throw new CliExit(EXIT.USAGE, 'rampart: no admin plane in this configuration (add `admin:` to rampart.yaml)');
+    const password = process.env.RAMPART_ADMIN_PASSWORD ?? (process.stdin.isTTY ? await promptHidden('password: ') : undefined);
+    const totp = process.env.RAMPART_ADMIN_TOTP ?? (process.stdin.isTTY ? await promptHidden('code from your authenticator app: ') : undefined);
+    if (password === undefined || totp === undefined) throw new CliExit(EXIT.USAGE, 'rampart: set RAMPART_ADMIN_PASSWORD and RAMPART_ADMIN_TOTP, or run in a terminal to be asked');
+    const login = await adminCall(config, 'POST', '/admin/api/login', { body: { username: opts.username, password, totp } });
+    const setCookie = login.headers['set-cookie'];
+    const cookie = (Array.isArray(setCookie) ? setCookie[0] : setCookie)?.split(';')[0];
+    const csrf = (login.body as { csrfToken: string }).csrfToken;
+    try {
+      const minted = await adminCall(config, 'POST', '/admin/api/tokens', { ...(cookie ? { cookie } : {}), csrf, body: { actions: opts.actions.split(',').map((a) => a.trim()).filter(Boolean), minutes: opts.minutes } });
+      const t = minted.body as { token: string; actions: string[]; expiresAt: string };
+      const file = await saveToken(config, t.token, t.expiresAt);
+      output(opts.json, { tokenFile: file, actions: t.actions, expiresAt: t.expiresAt }, () => `logged in as ${opts.username}; admin token (${t.actions.join(', ')}) until ${t.expiresAt}, kept in ${file}`);
+    } finally {
+      // The session was only the way to the token; end it.
+      await adminCall(config, 'POST', '/admin/api/logout', { ...(cookie ? { cookie } : {}), csrf }).catch(() => {});
+    }
   });
 }
 

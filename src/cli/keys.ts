@@ -1,8 +1,10 @@
 /**
  * `rampart keys create|list|revoke`: scoped API keys. The key is printed once at creation and
  * never stored (only its keyed hash). A running gateway picks up changes within its poll
- * interval, without a restart. Until the admin plane exists these act on the store directly,
- * as the operator running the command (recorded as `createdBy`).
+ * interval, without a restart. With an admin plane configured they go through the admin API as
+ * the operator logged in with `rampart admin login` (every change names its actor); direct
+ * database access is then only `--break-glass`, which is recorded. Without one they act on the
+ * store directly, as the operator running the command (recorded as `createdBy`).
  */
 import type { Command } from 'commander';
 import { userInfo } from 'node:os';
@@ -12,6 +14,8 @@ import { parseDuration } from '../keys/duration.js';
 import type { ApiKeyRecord } from '../storage/types.js';
 import { CliExit, EXIT } from './exit-codes.js';
 import { loadCliConfig, output, withConfigOption, withStorage } from './common.js';
+import { adminCall, operatorToken } from './admin-client.js';
+import { recordBreakGlass } from './break-glass.js';
 
 export function register(program: Command): void {
   const keys = program.command('keys').description('manage scoped API keys');
@@ -24,10 +28,10 @@ export function register(program: Command): void {
       .requiredOption('--scopes <list>', 'comma-separated scopes, e.g. accounts:read,orders:write')
       .option('--subject <id>', 'the customer or tenant the key acts for')
       .option('--expires <duration>', 'lifetime such as 90d, 12h (default: no expiry)')
+      .option('--break-glass', 'with an admin plane configured: write the database directly instead of through the admin API (recorded)')
       .option('--json', 'print JSON'),
-  ).action(async (opts: { config: string; name: string; scopes: string; subject?: string; expires?: string; json?: boolean }) => {
-    const { config } = await loadCliConfig(opts);
-    const secrets = await loadSecrets(config.secretsFile);
+  ).action(async (opts: { config: string; name: string; scopes: string; subject?: string; expires?: string; breakGlass?: boolean; json?: boolean }) => {
+    const { config, file } = await loadCliConfig(opts);
     const scopes = opts.scopes.split(',').map((s) => s.trim()).filter(Boolean);
     if (scopes.length === 0) throw new CliExit(EXIT.USAGE, 'rampart: --scopes needs at least one scope');
     let expiresAt: number | undefined;
@@ -36,6 +40,18 @@ export function register(program: Command): void {
     } catch (err) {
       throw new CliExit(EXIT.USAGE, `rampart: ${(err as Error).message}`);
     }
+    if (config.admin && !opts.breakGlass) {
+      // Through the admin API, as the logged-in operator (the record names them).
+      const r = await adminCall(config, 'POST', '/admin/api/keys', {
+        token: await operatorToken(config),
+        body: { name: opts.name, scopes, ...(opts.subject !== undefined ? { subject: opts.subject } : {}), ...(expiresAt !== undefined ? { expiresInSeconds: Math.round((expiresAt - Date.now()) / 1000) } : {}) },
+      });
+      const b = r.body as { key: string; id: string; scopes: string[]; subject?: string; expiresAt?: string };
+      output(opts.json, b, () => [`key:     ${b.key}`, `id:      ${b.id}`, `scopes:  ${b.scopes.join(',')}`, ...(b.subject ? [`subject: ${b.subject}`] : []), `expires: ${b.expiresAt ?? 'never'}`, '', 'Store the key now: it is not shown again.'].join('\n'));
+      return;
+    }
+    const secrets = await loadSecrets(config.secretsFile);
+    if (config.admin) await recordBreakGlass(config, file, `keys create --name ${opts.name}`);
     const { key, record } = await withStorage(config, (s) =>
       createKey(s.keys, secrets.keyHashSecret, {
         name: opts.name,
@@ -50,8 +66,15 @@ export function register(program: Command): void {
     );
   });
 
-  withConfigOption(keys.command('list').description('list keys (never their secrets)').option('--json', 'print JSON')).action(async (opts: { config: string; json?: boolean }) => {
-    const { config } = await loadCliConfig(opts);
+  withConfigOption(keys.command('list').description('list keys (never their secrets)').option('--break-glass', 'read the database directly (recorded)').option('--json', 'print JSON')).action(async (opts: { config: string; breakGlass?: boolean; json?: boolean }) => {
+    const { config, file } = await loadCliConfig(opts);
+    if (config.admin && !opts.breakGlass) {
+      const r = await adminCall(config, 'GET', '/admin/api/keys', { token: await operatorToken(config) });
+      const listed = (r.body as { keys: Record<string, unknown>[] }).keys;
+      output(opts.json, listed, () => (listed.length === 0 ? 'no keys' : table(['ID', 'STATUS', 'NAME', 'SCOPES', 'SUBJECT', 'CREATED', 'EXPIRES', 'LAST USED'], listed.map((k) => [String(k.id), String(k.status), String(k.name), (k.scopes as string[]).join(','), String(k.subject ?? '-'), String(k.createdAt), String(k.expiresAt ?? 'never'), String(k.lastUsedAt ?? 'never')]))));
+      return;
+    }
+    if (config.admin) await recordBreakGlass(config, file, 'keys list');
     const list = await withStorage(config, (s) => s.keys.list());
     output(opts.json, list.map(publicView), () => {
       if (list.length === 0) return 'no keys';
@@ -60,9 +83,15 @@ export function register(program: Command): void {
     });
   });
 
-  withConfigOption(keys.command('revoke').description('revoke a key; a running gateway refuses it within its poll interval').argument('<id>', 'key id').option('--json', 'print JSON')).action(
-    async (id: string, opts: { config: string; json?: boolean }) => {
-      const { config } = await loadCliConfig(opts);
+  withConfigOption(keys.command('revoke').description('revoke a key; a running gateway refuses it within its poll interval').argument('<id>', 'key id').option('--break-glass', 'write the database directly (recorded)').option('--json', 'print JSON')).action(
+    async (id: string, opts: { config: string; breakGlass?: boolean; json?: boolean }) => {
+      const { config, file } = await loadCliConfig(opts);
+      if (config.admin && !opts.breakGlass) {
+        await adminCall(config, 'POST', `/admin/api/keys/${encodeURIComponent(id)}/revoke`, { token: await operatorToken(config) });
+        output(opts.json, { id, revoked: true }, () => `revoked ${id}`);
+        return;
+      }
+      if (config.admin) await recordBreakGlass(config, file, `keys revoke ${id}`);
       const ok = await withStorage(config, (s) => s.keys.revoke(id, Date.now()));
       if (!ok) throw new CliExit(EXIT.NOT_FOUND, `rampart: no key with id '${id}'`);
       output(opts.json, { id, revoked: true }, () => `revoked ${id}`);

@@ -177,7 +177,7 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
     const url = `${tls ? 'https' : 'http'}://${hostForUrl}:${addr.port}`;
     // The admin plane: its own TLS listener (never the data plane's port).
     const admin = config.admin
-      ? await startAdminServer({ config, storage, keys, ledger, secret: secrets.keyHashSecret, throttle: createAuthThrottle(config.authThrottle), logger, configHash: () => current.hash })
+      ? await startAdminServer({ config, storage, keys, ledger, secret: secrets.keyHashSecret, throttle: createAuthThrottle(config.authThrottle), logger, configHash: () => current.hash, keyset })
       : undefined;
     if (admin) {
       cleanup.unshift(() => admin.close());

@@ -209,6 +209,37 @@ describe('admin plane', () => {
     assert.equal(again.status, 409);
   });
 
+  it('admin tokens for automation: bearer instead of cookie+CSRF, scoped, never beyond the roles, never user changes, ended by disabling the admin', async () => {
+    await addUser('robot-owner', ['security']);
+    const s = await login('robot-owner', { totp: totpAt(users['robot-owner']!.totp) });
+    const mint = (body: unknown) => call('POST', '/admin/api/tokens', { cookie: s.cookie!, csrf: s.csrf!, body });
+    assert.equal((await mint({ actions: ['users.write'], minutes: 10 })).status, 400, 'user changes need a person');
+    assert.equal((await mint({ actions: ['users.read'], minutes: 10 })).status, 403, 'security may not read users, nor may its token');
+    assert.equal((await mint({ actions: ['keys.read'], minutes: 61 })).status, 400);
+    const m = await mint({ actions: ['keys.read'], minutes: 10 });
+    assert.equal(m.status, 201, JSON.stringify(m.json));
+    const bearer = (method: string, path: string, body?: unknown) =>
+      new Promise<Res>((resolve, reject) => {
+        const text = body === undefined ? undefined : JSON.stringify(body);
+        const req = https.request({ host: '127.0.0.1', port, method, path, rejectUnauthorized: false, agent: false, headers: { authorization: `Bearer ${m.json.token}`, ...(text ? { 'content-type': 'application/json' } : {}) } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const t2 = Buffer.concat(chunks).toString('utf8');
+            resolve({ status: res.statusCode!, headers: res.headers, json: t2 ? JSON.parse(t2) : undefined });
+          });
+        });
+        req.on('error', reject);
+        req.end(text);
+      });
+    assert.equal((await bearer('GET', '/admin/api/keys')).status, 200, 'no cookie, no CSRF token needed');
+    assert.equal((await bearer('POST', '/admin/api/keys', { name: 'x', scopes: ['a'] })).status, 403, 'keys.write was not in the token');
+    assert.equal((await bearer('POST', '/admin/api/tokens', { actions: ['keys.read'] })).status, 401, 'a token cannot mint tokens');
+    const owner = await login('owner1', { recoveryCode: users.owner1!.codes[7]! });
+    assert.equal((await call('POST', `/admin/api/users/${users['robot-owner']!.id}/disable`, { cookie: owner.cookie!, csrf: owner.csrf! })).status, 200);
+    assert.equal((await bearer('GET', '/admin/api/keys')).status, 401, 'the disabled admin\'s token stops at once');
+  });
+
   it('logout ends the session', async () => {
     const s = await login('owner1', { recoveryCode: users.owner1!.codes[6]! });
     assert.equal((await call('POST', '/admin/api/logout', { cookie: s.cookie!, csrf: s.csrf!, body: {} })).status, 204);
