@@ -40,6 +40,7 @@ import { hashRecoveryCode, newRecoveryCodes } from './recovery-codes.js';
 import { ADMIN_ROLES, may, type AdminAction } from './roles.js';
 import { createAdminTokens, MAX_ADMIN_TOKEN_MINUTES, type AdminTokenClaims } from './tokens.js';
 import type { Keyset } from '../identity/keyset.js';
+import { createExternalIssuers } from '../identity/external-issuers.js';
 
 /** What an admin token may carry: everything but user changes, which need a person (reauth). */
 const TOKEN_ACTIONS: readonly AdminAction[] = ['keys.read', 'keys.write', 'users.read', 'audit.read'];
@@ -110,6 +111,11 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
   const reauthMs = cfg.sessions.reauthMinutes * 60_000;
   const lockMs = cfg.lockout.lockMinutes * 60_000;
   const adminTokens = createAdminTokens(deps.keyset, deps.config.identity.issuer, now);
+  const usedIdTokens = new Map<string, number>();
+  // The provider's ID tokens, verified like any external token; amr is read as the scope claim.
+  const sso = cfg.sso
+    ? createExternalIssuers([{ issuer: cfg.sso.issuer, jwksUri: cfg.sso.jwksUri, audiences: [cfg.sso.audience], algorithms: cfg.sso.algorithms, clockSkewSeconds: 30, maxLifetimeSeconds: 86_400, claims: { principal: cfg.sso.usernameClaim, scopes: 'amr' } }], { now })
+    : undefined;
   const tlsOpts = await tlsServerOptions({ cert: cfg.tls.cert, key: cfg.tls.key, minVersion: deps.config.listen.tls?.minVersion ?? 'TLSv1.2' });
 
   async function record(o: { type: 'admin.action' | 'security.event'; outcome: 'success' | 'deny' | 'info'; status: number; reason: string; requestId: string; actor?: string; client: string; detail: Record<string, string | number | boolean> }): Promise<void> {
@@ -237,6 +243,48 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
     json(res, 200, { user: publicUser(user), csrfToken: session.csrfToken, expiresAt: new Date(session.expiresAt).toISOString() }, { 'set-cookie': cookieFor(token, absoluteMs) });
   };
 
+  /**
+   * Sign-in through the firm's OIDC provider: an ID token verified through the provider's JWKS,
+   * accepted only when its amr (RFC 8176) asserts multi-factor authentication, for an existing,
+   * enabled admin. The session lives no longer than the ID token, so someone disabled at the
+   * provider (who gets no new token) loses access at the next check (FC-2).
+   */
+  const loginSso: Handler = async (_req, res, { client, body, requestId }) => {
+    if (!sso) throw new AdminFailure('RAMPART_ADMIN_NOT_FOUND', 'Single sign-on is not configured.');
+    const wait = throttle.retryAfter(client);
+    if (wait > 0) throw new AdminFailure('RAMPART_ADMIN_LOCKED', undefined, { 'retry-after': String(wait) });
+    const fail = async (cause: string, actor?: string): Promise<never> => {
+      throttle.fail(client);
+      await record({ type: 'security.event', outcome: 'deny', status: 401, reason: 'RAMPART_ADMIN_LOGIN_FAILED', requestId, client, ...(actor ? { actor } : {}), detail: { event: 'admin.login.sso', cause } }).catch(() => {});
+      throw new AdminFailure('RAMPART_ADMIN_LOGIN_FAILED');
+    };
+    if (typeof body.idToken !== 'string') return fail('no-id-token');
+    let v;
+    try {
+      v = await sso.verify(body.idToken);
+    } catch (err) {
+      return fail(`id-token-${(err as { reason?: string }).reason ?? 'invalid'}`);
+    }
+    // An ID token opens one session: a copy replayed within its lifetime is refused.
+    const tokenHash = sha256(body.idToken);
+    const tNow = now();
+    for (const [h, exp] of usedIdTokens) if (exp <= tNow) usedIdTokens.delete(h);
+    if (usedIdTokens.has(tokenHash)) return fail('id-token-replayed', v.principal);
+    usedIdTokens.set(tokenHash, v.expiresAt);
+    // The amr claim travels in `scopes` (see the verifier's configuration below).
+    if (!cfg.sso!.requireAmr.some((a) => v.scopes.includes(a))) return fail('no-mfa-asserted', v.principal);
+    const user = await admin.getUserByName(v.principal.toLowerCase());
+    if (!user) return fail('unknown-user', v.principal);
+    if (user.disabled) return fail('disabled', user.username);
+    if (user.lockedUntil !== undefined && user.lockedUntil > now()) return fail('locked', user.username);
+    const token = randomBytes(32).toString('base64url');
+    const t = now();
+    const session: AdminSession = { id: sha256(token), userId: user.id, createdAt: t, lastSeenAt: t, expiresAt: Math.min(t + absoluteMs, v.expiresAt), csrfToken: randomBytes(24).toString('base64url'), authenticatedAt: t };
+    await admin.createSession(session);
+    await record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, actor: user.username, detail: { action: 'login', factor: 'sso', issuer: v.issuer } });
+    json(res, 200, { user: publicUser(user), csrfToken: session.csrfToken, expiresAt: new Date(session.expiresAt).toISOString() }, { 'set-cookie': cookieFor(token, session.expiresAt - t) });
+  };
+
   const reauth: Handler = async (_req, res, { body, caller, client, requestId }) => {
     const { user } = caller!;
     const session = caller!.session!;
@@ -350,6 +398,7 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
 
   const routes: Route[] = [
     { method: 'POST', pattern: /^\/admin\/api\/login$/, handler: login },
+    { method: 'POST', pattern: /^\/admin\/api\/login\/sso$/, handler: loginSso },
     { method: 'POST', pattern: /^\/admin\/api\/reauth$/, action: 'self', sessionOnly: true, handler: reauth },
     { method: 'POST', pattern: /^\/admin\/api\/logout$/, action: 'self', sessionOnly: true, handler: logout },
     { method: 'POST', pattern: /^\/admin\/api\/tokens$/, action: 'self', sessionOnly: true, reauth: true, handler: mintToken },

@@ -438,7 +438,13 @@ interface RawConfig {
   limits?: Partial<RampartConfig['limits']>;
   cors?: Partial<RampartConfig['cors']>;
   secretsFile?: string;
-  admin?: { listen: { host?: string; port: number }; tls?: { cert: string; key: string }; sessions?: Partial<AdminConfig['sessions']>; lockout?: Partial<AdminConfig['lockout']> };
+  admin?: {
+    listen: { host?: string; port: number };
+    tls?: { cert: string; key: string };
+    sessions?: Partial<AdminConfig['sessions']>;
+    lockout?: Partial<AdminConfig['lockout']>;
+    sso?: { issuer: string; jwksUri: string; audience: string; usernameClaim?: string; requireAmr?: string[]; algorithms?: string[] };
+  };
   identity?: { signingKeysFile?: string; issuer?: string; assertion?: Partial<IdentityConfig['assertion']>; tokens?: Partial<IdentityConfig['tokens']>; clientCertificates?: Record<string, { scopes?: string[]; subject?: string }>; issuers?: (Omit<Partial<ExternalIssuerConfig>, 'claims'> & { issuer: string; jwksUri: string; audiences: string[]; claims?: Partial<ExternalIssuerConfig['claims']> })[] };
   storage?: {
     driver?: 'sqlite' | 'postgres';
@@ -684,6 +690,18 @@ function applyDefaults(c: RawConfig, dir: string): RampartConfig {
             tls: c.admin.tls ? { cert: path(c.admin.tls.cert), key: path(c.admin.tls.key) } : { cert: tls!.cert, key: tls!.key },
             sessions: { idleMinutes: c.admin.sessions?.idleMinutes ?? 30, absoluteHours: c.admin.sessions?.absoluteHours ?? 12, reauthMinutes: c.admin.sessions?.reauthMinutes ?? 5 },
             lockout: { maxFailures: c.admin.lockout?.maxFailures ?? 5, lockMinutes: c.admin.lockout?.lockMinutes ?? 15 },
+            ...(c.admin.sso
+              ? {
+                  sso: {
+                    issuer: c.admin.sso.issuer,
+                    jwksUri: c.admin.sso.jwksUri,
+                    audience: c.admin.sso.audience,
+                    usernameClaim: c.admin.sso.usernameClaim ?? 'preferred_username',
+                    requireAmr: [...(c.admin.sso.requireAmr ?? ['mfa'])],
+                    algorithms: [...(c.admin.sso.algorithms ?? ['RS256', 'ES256', 'EdDSA'])],
+                  },
+                }
+              : {}),
           },
         }
       : {}),
