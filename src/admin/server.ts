@@ -41,6 +41,15 @@ import { ADMIN_ROLES, may, type AdminAction } from './roles.js';
 import { createAdminTokens, MAX_ADMIN_TOKEN_MINUTES, type AdminTokenClaims } from './tokens.js';
 import type { Keyset } from '../identity/keyset.js';
 import { createExternalIssuers } from '../identity/external-issuers.js';
+import {
+  generateAuthenticationOptions,
+  generateRegistrationOptions,
+  verifyAuthenticationResponse,
+  verifyRegistrationResponse,
+  type AuthenticationResponseJSON,
+  type AuthenticatorTransportFuture,
+  type RegistrationResponseJSON,
+} from '@simplewebauthn/server';
 
 /** What an admin token may carry: everything but user changes, which need a person (reauth). */
 const TOKEN_ACTIONS: readonly AdminAction[] = ['keys.read', 'keys.write', 'users.read', 'audit.read'];
@@ -285,6 +294,104 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
     json(res, 200, { user: publicUser(user), csrfToken: session.csrfToken, expiresAt: new Date(session.expiresAt).toISOString() }, { 'set-cookie': cookieFor(token, session.expiresAt - t) });
   };
 
+  // -- passkeys (WebAuthn, N63-2: the phishing-resistant option) --------------------------------
+  // Challenges live here for 5 minutes: per session for registration, per login id for sign-in.
+  const CHALLENGE_MS = 5 * 60_000;
+  const registrations = new Map<string, { challenge: string; until: number }>();
+  const passkeyLogins = new Map<string, { challenge: string; until: number }>();
+  const takeChallenge = (m: Map<string, { challenge: string; until: number }>, k: string): string | undefined => {
+    const e = m.get(k);
+    m.delete(k);
+    for (const [key, v] of m) if (v.until <= now()) m.delete(key);
+    return e && e.until > now() ? e.challenge : undefined;
+  };
+  const expectedOrigins = (): string[] => (cfg.webauthn.origins.length > 0 ? cfg.webauthn.origins : [`https://${cfg.webauthn.rpId}:${port}`]);
+
+  const passkeyOptions: Handler = async (_req, res, { caller }) => {
+    const { user, session } = caller!;
+    const existing = await admin.listPasskeys(user.id);
+    const options = await generateRegistrationOptions({
+      rpName: 'Rampart admin',
+      rpID: cfg.webauthn.rpId,
+      userName: user.username,
+      userID: new TextEncoder().encode(user.id),
+      attestationType: 'none',
+      excludeCredentials: existing.map((p) => ({ id: p.credentialId, transports: p.transports as AuthenticatorTransportFuture[] })),
+      authenticatorSelection: { residentKey: 'preferred', userVerification: 'required' },
+    });
+    registrations.set(session!.id, { challenge: options.challenge, until: now() + CHALLENGE_MS });
+    json(res, 200, options);
+  };
+
+  const passkeyRegister: Handler = async (_req, res, { body, caller, client, requestId }) => {
+    const { user, session } = caller!;
+    const challenge = takeChallenge(registrations, session!.id);
+    if (!challenge) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', 'Ask for registration options first (they last 5 minutes).');
+    const name = typeof body.name === 'string' && body.name.length > 0 && body.name.length <= 64 ? body.name : 'passkey';
+    let v;
+    try {
+      v = await verifyRegistrationResponse({ response: body.response as RegistrationResponseJSON, expectedChallenge: challenge, expectedOrigin: expectedOrigins(), expectedRPID: cfg.webauthn.rpId, requireUserVerification: true });
+    } catch {
+      throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', 'The passkey could not be verified.');
+    }
+    if (!v.verified || !v.registrationInfo) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', 'The passkey could not be verified.');
+    const c = v.registrationInfo.credential;
+    await admin.addPasskey(user.id, { credentialId: c.id, publicKey: Buffer.from(c.publicKey).toString('base64url'), counter: c.counter, transports: c.transports ?? [], name, createdAt: now() });
+    await record({ type: 'admin.action', outcome: 'success', status: 201, reason: 'RAMPART_OK', requestId, client, actor: user.username, detail: { action: 'passkey.register', credentialId: c.id } });
+    json(res, 201, { credentialId: c.id, name });
+  };
+
+  const passkeyLoginOptions: Handler = async (_req, res, { body }) => {
+    // With a username, its passkeys are offered; without one (or an unknown one) none are, and
+    // the authenticator offers its discoverable credentials: the answer says nothing about names.
+    const user = typeof body.username === 'string' ? await admin.getUserByName(body.username.toLowerCase()) : undefined;
+    const keys = user ? await admin.listPasskeys(user.id) : [];
+    const options = await generateAuthenticationOptions({ rpID: cfg.webauthn.rpId, userVerification: 'required', allowCredentials: keys.map((p) => ({ id: p.credentialId, transports: p.transports as AuthenticatorTransportFuture[] })) });
+    const loginId = randomBytes(18).toString('base64url');
+    if (passkeyLogins.size > 10_000) passkeyLogins.clear();
+    passkeyLogins.set(loginId, { challenge: options.challenge, until: now() + CHALLENGE_MS });
+    json(res, 200, { loginId, options });
+  };
+
+  const passkeyLogin: Handler = async (_req, res, { body, client, requestId }) => {
+    const wait = throttle.retryAfter(client);
+    if (wait > 0) throw new AdminFailure('RAMPART_ADMIN_LOCKED', undefined, { 'retry-after': String(wait) });
+    const fail = async (cause: string, actor?: string): Promise<never> => {
+      throttle.fail(client);
+      await record({ type: 'security.event', outcome: 'deny', status: 401, reason: 'RAMPART_ADMIN_LOGIN_FAILED', requestId, client, ...(actor ? { actor } : {}), detail: { event: 'admin.login.passkey', cause } }).catch(() => {});
+      throw new AdminFailure('RAMPART_ADMIN_LOGIN_FAILED');
+    };
+    const challenge = typeof body.loginId === 'string' ? takeChallenge(passkeyLogins, body.loginId) : undefined;
+    if (!challenge) return fail('no-challenge');
+    const response = body.response as AuthenticationResponseJSON | undefined;
+    const found = response && typeof response.id === 'string' ? await admin.getPasskey(response.id) : undefined;
+    if (!found) return fail('unknown-passkey');
+    const user = await admin.getUser(found.userId);
+    if (!user || user.disabled) return fail('disabled', user?.username);
+    if (user.lockedUntil !== undefined && user.lockedUntil > now()) return fail('locked', user.username);
+    let v;
+    try {
+      v = await verifyAuthenticationResponse({
+        response: response!,
+        expectedChallenge: challenge,
+        expectedOrigin: expectedOrigins(),
+        expectedRPID: cfg.webauthn.rpId,
+        requireUserVerification: true,
+        credential: { id: found.passkey.credentialId, publicKey: new Uint8Array(Buffer.from(found.passkey.publicKey, 'base64url')), counter: found.passkey.counter, transports: found.passkey.transports as AuthenticatorTransportFuture[] },
+      });
+    } catch {
+      // Among others: an origin that is not ours (a phishing page) or a bad signature.
+      return fail('passkey-not-verified', user.username);
+    }
+    if (!v.verified) return fail('passkey-not-verified', user.username);
+    // A counter that did not grow means a cloned authenticator (or a replay): refused.
+    if (!(await admin.usePasskey(found.passkey.credentialId, v.authenticationInfo.newCounter, now()))) return fail('passkey-counter', user.username);
+    await admin.clearLoginFailures(user.id);
+    const { token, session } = await newSession(user);
+    await record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, actor: user.username, detail: { action: 'login', factor: 'passkey' } });
+    json(res, 200, { user: publicUser(user), csrfToken: session.csrfToken, expiresAt: new Date(session.expiresAt).toISOString() }, { 'set-cookie': cookieFor(token, absoluteMs) });
+  };
+
   const reauth: Handler = async (_req, res, { body, caller, client, requestId }) => {
     const { user } = caller!;
     const session = caller!.session!;
@@ -399,6 +506,10 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
   const routes: Route[] = [
     { method: 'POST', pattern: /^\/admin\/api\/login$/, handler: login },
     { method: 'POST', pattern: /^\/admin\/api\/login\/sso$/, handler: loginSso },
+    { method: 'POST', pattern: /^\/admin\/api\/login\/passkey\/options$/, handler: passkeyLoginOptions },
+    { method: 'POST', pattern: /^\/admin\/api\/login\/passkey$/, handler: passkeyLogin },
+    { method: 'POST', pattern: /^\/admin\/api\/passkeys\/options$/, action: 'self', sessionOnly: true, reauth: true, handler: passkeyOptions },
+    { method: 'POST', pattern: /^\/admin\/api\/passkeys$/, action: 'self', sessionOnly: true, reauth: true, handler: passkeyRegister },
     { method: 'POST', pattern: /^\/admin\/api\/reauth$/, action: 'self', sessionOnly: true, handler: reauth },
     { method: 'POST', pattern: /^\/admin\/api\/logout$/, action: 'self', sessionOnly: true, handler: logout },
     { method: 'POST', pattern: /^\/admin\/api\/tokens$/, action: 'self', sessionOnly: true, reauth: true, handler: mintToken },

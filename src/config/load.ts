@@ -444,6 +444,7 @@ interface RawConfig {
     sessions?: Partial<AdminConfig['sessions']>;
     lockout?: Partial<AdminConfig['lockout']>;
     sso?: { issuer: string; jwksUri: string; audience: string; usernameClaim?: string; requireAmr?: string[]; algorithms?: string[] };
+    webauthn?: { rpId?: string; origins?: string[] };
   };
   identity?: { signingKeysFile?: string; issuer?: string; assertion?: Partial<IdentityConfig['assertion']>; tokens?: Partial<IdentityConfig['tokens']>; clientCertificates?: Record<string, { scopes?: string[]; subject?: string }>; issuers?: (Omit<Partial<ExternalIssuerConfig>, 'claims'> & { issuer: string; jwksUri: string; audiences: string[]; claims?: Partial<ExternalIssuerConfig['claims']> })[] };
   storage?: {
@@ -690,6 +691,8 @@ function applyDefaults(c: RawConfig, dir: string): RampartConfig {
             tls: c.admin.tls ? { cert: path(c.admin.tls.cert), key: path(c.admin.tls.key) } : { cert: tls!.cert, key: tls!.key },
             sessions: { idleMinutes: c.admin.sessions?.idleMinutes ?? 30, absoluteHours: c.admin.sessions?.absoluteHours ?? 12, reauthMinutes: c.admin.sessions?.reauthMinutes ?? 5 },
             lockout: { maxFailures: c.admin.lockout?.maxFailures ?? 5, lockMinutes: c.admin.lockout?.lockMinutes ?? 15 },
+            // Port 0 (tests) is resolved when the listener starts.
+            webauthn: { rpId: c.admin.webauthn?.rpId ?? 'localhost', origins: [...(c.admin.webauthn?.origins ?? [])] },
             ...(c.admin.sso
               ? {
                   sso: {

@@ -64,6 +64,8 @@ export interface AdminConfig {
   tls: { cert: string; key: string };
   sessions: { idleMinutes: number; absoluteHours: number; reauthMinutes: number };
   lockout: { maxFailures: number; lockMinutes: number };
+  /** Passkeys (WebAuthn): the relying party id and the accepted origins. */
+  webauthn: { rpId: string; origins: string[] };
   /** Sign-in through the firm's OIDC provider, MFA asserted in amr. */
   sso?: { issuer: string; jwksUri: string; audience: string; usernameClaim: string; requireAmr: string[]; algorithms: string[] };
 }

@@ -5,7 +5,7 @@
  * placeholder style and its object-id test.
  */
 import type { LedgerRecord, PersonalFields, PrivatePart, StoredRecord } from '../ledger/record.js';
-import type { AdminRole, AdminSession, AdminUser, ApiKeyRecord, LedgerQuery } from './types.js';
+import type { AdminPasskey, AdminRole, AdminSession, AdminUser, ApiKeyRecord, LedgerQuery } from './types.js';
 
 export interface RecordRowValues {
   seq: number;
@@ -132,9 +132,35 @@ export function adminSessionFromRow(row: AdminSessionRowValues): AdminSession {
   };
 }
 
+/** An admin_passkeys row with the driver's types converted (transports parsed, BIGINT as number). */
+export interface AdminPasskeyRowValues {
+  credential_id: string;
+  user_id: string;
+  public_key: string;
+  counter: number;
+  transports: string[];
+  name: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export function adminPasskeyFromRow(row: AdminPasskeyRowValues): AdminPasskey {
+  const p: AdminPasskey = {
+    credentialId: row.credential_id,
+    publicKey: row.public_key,
+    counter: row.counter,
+    transports: row.transports,
+    name: row.name,
+    createdAt: row.created_at,
+  };
+  if (row.last_used_at !== null) p.lastUsedAt = row.last_used_at;
+  return p;
+}
+
 export const ADMIN_USER_COLUMNS =
   'id, username, password_hash, roles, totp_secret_enc, totp_last_step, recovery_code_hashes, disabled, failed_logins, locked_until, created_at, created_by, updated_at';
 export const ADMIN_SESSION_COLUMNS = 'id, user_id, created_at, last_seen_at, expires_at, csrf_token, authenticated_at';
+export const ADMIN_PASSKEY_COLUMNS = 'credential_id, user_id, public_key, counter, transports, name, created_at, last_used_at';
 
 /**
  * Usernames are unique regardless of case (AdminUser.username): both backends store and look up
@@ -171,12 +197,38 @@ export function totpStep(step: number): number {
   return step;
 }
 
+/** A WebAuthn signature counter as stored (N63-2): a non-negative integer. */
+export function passkeyCounter(counter: number): number {
+  if (!Number.isSafeInteger(counter) || counter < 0) throw new RangeError(`admin passkey: counter must be a non-negative integer (got ${counter})`);
+  return counter;
+}
+
+/** The passkey as addPasskey stores it, checked before it reaches SQL. */
+export function newAdminPasskey(p: AdminPasskey): AdminPasskey {
+  if (typeof p.credentialId !== 'string' || p.credentialId.length === 0) throw new TypeError('admin passkey: credentialId is required');
+  if (typeof p.publicKey !== 'string' || p.publicKey.length === 0) throw new TypeError('admin passkey: publicKey is required');
+  if (!Array.isArray(p.transports) || !p.transports.every((x) => typeof x === 'string')) throw new TypeError('admin passkey: transports must be an array of strings');
+  passkeyCounter(p.counter);
+  return p;
+}
+
+/** Arguments of usePasskey, checked before they reach SQL. */
+export function passkeyUseArgs(newCounter: number, at: number): { counter: number; at: number } {
+  if (!Number.isSafeInteger(at)) throw new RangeError(`admin passkey: at must be integer milliseconds (got ${at})`);
+  return { counter: passkeyCounter(newCounter), at };
+}
+
 /** The error insertUser reports for a taken username (both backends, same code). */
 export function adminUserExists(username: string, cause?: unknown): Error {
   return Object.assign(new Error(`admin user '${username}' already exists`), { code: 'RAMPART_ADMIN_USER_EXISTS' }, cause === undefined ? {} : { cause });
 }
 
-/** The error recordLoginFailure reports for an unknown user id: there is no count to keep. */
+/** The error addPasskey reports for a credential id that is already registered (to any user). */
+export function adminPasskeyExists(credentialId: string, cause?: unknown): Error {
+  return Object.assign(new Error(`admin passkey '${credentialId}' already exists`), { code: 'RAMPART_ADMIN_PASSKEY_EXISTS' }, cause === undefined ? {} : { cause });
+}
+
+/** The error recordLoginFailure and addPasskey report for an unknown user id. */
 export function adminUserMissing(id: string): Error {
   return Object.assign(new Error(`admin user '${id}' does not exist`), { code: 'RAMPART_ADMIN_USER_NOT_FOUND' });
 }

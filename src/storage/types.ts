@@ -136,6 +136,20 @@ export interface AdminSession {
   authenticatedAt: number;
 }
 
+/** A WebAuthn credential (passkey) of an admin: the phishing-resistant option (N63-2). */
+export interface AdminPasskey {
+  /** base64url credential id. */
+  credentialId: string;
+  /** base64url COSE public key. */
+  publicKey: string;
+  counter: number;
+  transports: string[];
+  /** What the admin called it ("laptop", "YubiKey"). */
+  name: string;
+  createdAt: number;
+  lastUsedAt?: number;
+}
+
 export interface AdminStore {
   /**
    * Stores the username lower-cased (the stored user's username is then lower-case). Throws an
@@ -171,6 +185,21 @@ export interface AdminStore {
   recordLoginFailure(userId: string, at: number, lockAfter: number, lockMs: number): Promise<{ failedLogins: number; lockedUntil?: number }>;
   /** Clears the failure count after a successful login (lockedUntil stays as it is). */
   clearLoginFailures(userId: string): Promise<void>;
+  /**
+   * Registers a WebAuthn passkey for the user (N63-2); throws code RAMPART_ADMIN_PASSKEY_EXISTS for a known credential id
+   * (of any user) and RAMPART_ADMIN_USER_NOT_FOUND for an unknown user id.
+   */
+  addPasskey(userId: string, p: AdminPasskey): Promise<void>;
+  /** Ordered by createdAt, then credentialId (byte order, the same for every backend). */
+  listPasskeys(userId: string): Promise<AdminPasskey[]>;
+  /** The passkey with this credential id and its user (login without a username). */
+  getPasskey(credentialId: string): Promise<{ userId: string; passkey: AdminPasskey } | undefined>;
+  /**
+   * Records a use, atomically: the signature counter must grow (a cloned authenticator shows a
+   * counter that does not), except for authenticators that always report 0. False: refused, or
+   * no such credential. A counter that is not a non-negative integer is a RangeError.
+   */
+  usePasskey(credentialId: string, newCounter: number, at: number): Promise<boolean>;
   /** Also deletes the user's sessions that expired by s.createdAt, so the table stays bounded. */
   createSession(s: AdminSession): Promise<void>;
   /** Sees a session created a moment ago by the same storage; expiry is the caller's to check. */

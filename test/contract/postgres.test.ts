@@ -49,11 +49,11 @@ describe('postgres backend', () => {
       await c.connect();
       try {
         const v = await c.query('SELECT version FROM audit_x.schema_version ORDER BY version');
-        assert.deepEqual(v.rows, [{ version: 1 }, { version: 2 }, { version: 3 }]);
+        assert.deepEqual(v.rows, [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
         const idx = await c.query("SELECT indexname FROM pg_indexes WHERE schemaname = 'audit_x' AND tablename LIKE 'ledger%' AND indexname NOT LIKE '%_pkey' ORDER BY indexname");
         assert.deepEqual(idx.rows.map((r: { indexname: string }) => r.indexname), ['ledger_records_ts']);
         const t = await c.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'audit_x' ORDER BY table_name");
-        assert.deepEqual(t.rows.map((r: { table_name: string }) => r.table_name), ['admin_sessions', 'admin_users', 'api_keys', 'chain_head', 'key_changes', 'ledger_private', 'ledger_records', 'schema_version']);
+        assert.deepEqual(t.rows.map((r: { table_name: string }) => r.table_name), ['admin_passkeys', 'admin_sessions', 'admin_users', 'api_keys', 'chain_head', 'key_changes', 'ledger_private', 'ledger_records', 'schema_version']);
         const pub = await c.query("SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'");
         assert.equal(pub.rows[0].n, 0, 'nothing lands in public');
         await c.query('INSERT INTO audit_x.schema_version VALUES (99, $1, 0)', ['from the future']);
@@ -117,7 +117,7 @@ describe('postgres backend', () => {
       const c = new pg.Client({ connectionString: db.url });
       await c.connect();
       try {
-        await c.query('DROP TABLE rampart.admin_sessions; DROP TABLE rampart.admin_users; DELETE FROM rampart.schema_version WHERE version > 2');
+        await c.query('DROP TABLE rampart.admin_passkeys; DROP TABLE rampart.admin_sessions; DROP TABLE rampart.admin_users; DELETE FROM rampart.schema_version WHERE version > 2');
       } finally {
         await c.end();
       }
@@ -126,6 +126,7 @@ describe('postgres backend', () => {
         assert.equal((await verifyChain(ro.ledger)).count, 1);
         await assert.rejects(ro.admin.listUsers(), /version 2, from before admin accounts/);
         await assert.rejects(ro.admin.getSession('x'), /version 2, from before admin accounts/);
+        await assert.rejects(ro.admin.listPasskeys('u'), /version 2, from before admin accounts/);
         await assert.rejects(ro.admin.useTotpStep('u', 1), /read-only/);
       } finally {
         await ro.close();
@@ -133,6 +134,41 @@ describe('postgres backend', () => {
       const s2 = await openPostgresStorage({ url: db.url });
       try {
         assert.deepEqual(await s2.admin.listUsers(), []);
+      } finally {
+        await s2.close();
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('a read-only open of a schema from before the passkeys serves the admin accounts, and says why it has no passkeys', async () => {
+    const db = await createTempDatabase();
+    try {
+      const s1 = await openPostgresStorage({ url: db.url });
+      await s1.admin.insertUser({ id: 'u', username: 'u', passwordHash: 'h', roles: ['owner'], recoveryCodeHashes: [], disabled: false, failedLogins: 0, createdAt: 1, updatedAt: 1 });
+      await s1.close();
+      // As Rampart left it before migration 4.
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      try {
+        await c.query('DROP TABLE rampart.admin_passkeys; DELETE FROM rampart.schema_version WHERE version > 3');
+      } finally {
+        await c.end();
+      }
+      const ro = await openPostgresStorage({ url: db.url, readOnly: true });
+      try {
+        assert.deepEqual((await ro.admin.listUsers()).map((u) => u.id), ['u']);
+        await assert.rejects(ro.admin.listPasskeys('u'), /version 3, from before admin passkeys/);
+        await assert.rejects(ro.admin.getPasskey('x'), /version 3, from before admin passkeys/);
+        await assert.rejects(ro.admin.usePasskey('x', 1, 1), /read-only/);
+      } finally {
+        await ro.close();
+      }
+      const s2 = await openPostgresStorage({ url: db.url });
+      try {
+        await s2.admin.addPasskey('u', { credentialId: 'c', publicKey: 'k', counter: 0, transports: ['usb'], name: 'n', createdAt: 2 });
+        assert.deepEqual(await s2.admin.listPasskeys('u'), [{ credentialId: 'c', publicKey: 'k', counter: 0, transports: ['usb'], name: 'n', createdAt: 2 }]);
       } finally {
         await s2.close();
       }
@@ -158,6 +194,11 @@ describe('postgres backend', () => {
       assert.deepEqual(f, { failedLogins: 0, lockedUntil: ts });
       await s.admin.createSession({ id: 'x', userId: 'u', createdAt: ts, lastSeenAt: ts, expiresAt: ts, csrfToken: 'c', authenticatedAt: ts });
       assert.deepEqual(await s.admin.getSession('x'), { id: 'x', userId: 'u', createdAt: ts, lastSeenAt: ts, expiresAt: ts, csrfToken: 'c', authenticatedAt: ts });
+      // WebAuthn counters are 32-bit unsigned: the largest must fit, and come back as a number.
+      const max = 2 ** 32 - 1;
+      await s.admin.addPasskey('u', { credentialId: 'pk', publicKey: 'k', counter: max - 1, transports: [], name: 'n', createdAt: ts });
+      assert.equal(await s.admin.usePasskey('pk', max, ts), true);
+      assert.deepEqual(await s.admin.getPasskey('pk'), { userId: 'u', passkey: { credentialId: 'pk', publicKey: 'k', counter: max, transports: [], name: 'n', createdAt: ts, lastUsedAt: ts } });
     } finally {
       await s.close();
       await db.drop();

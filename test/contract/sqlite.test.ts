@@ -59,7 +59,7 @@ describe('sqlite backend', () => {
       await (await openSqliteStorage(path)).close();
       await (await openSqliteStorage(path)).close();
       const raw = new Database(path);
-      assert.deepEqual(raw.prepare('SELECT version FROM schema_version ORDER BY version').all(), [{ version: 1 }, { version: 2 }, { version: 3 }]);
+      assert.deepEqual(raw.prepare('SELECT version FROM schema_version ORDER BY version').all(), [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
       // Migration 2: only the time index is maintained at commit (each index is CPU per record).
       const idx = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name LIKE 'ledger%' AND sql IS NOT NULL ORDER BY name").all();
       assert.deepEqual(idx, [{ name: 'ledger_records_ts' }]);
@@ -84,7 +84,7 @@ describe('sqlite backend', () => {
       // version 1 only.
       const raw = new Database(path);
       for (const stmt of MIGRATIONS[0]!.sql.split(';').filter((x) => /CREATE INDEX ledger_/.test(x) && !/ledger_records_ts/.test(x))) raw.exec(stmt);
-      raw.exec('DROP TABLE admin_sessions; DROP TABLE admin_users;');
+      raw.exec('DROP TABLE admin_passkeys; DROP TABLE admin_sessions; DROP TABLE admin_users;');
       raw.prepare('DELETE FROM schema_version WHERE version > 1').run();
       raw.close();
       const s2 = await openSqliteStorage(path);
@@ -93,12 +93,13 @@ describe('sqlite backend', () => {
         const found = await s2.ledger.search({ principal: 'p1', objectId: 'OBJ-1', operationId: 'op1', limit: 10 });
         assert.deepEqual(found.map((r) => r.record.seq), [2]);
         assert.deepEqual(await s2.admin.listUsers(), [], 'migration 3 added the admin tables');
+        assert.deepEqual(await s2.admin.listPasskeys('u'), [], 'migration 4 added the passkeys');
       } finally {
         await s2.close();
       }
       const after = new Database(path, { readonly: true });
       assert.deepEqual(after.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND name LIKE 'ledger%'").all(), [{ name: 'ledger_records_ts' }]);
-      assert.deepEqual(after.prepare('SELECT max(version) AS v FROM schema_version').get(), { v: 3 });
+      assert.deepEqual(after.prepare('SELECT max(version) AS v FROM schema_version').get(), { v: 4 });
       after.close();
     } finally {
       dir.remove();
@@ -116,13 +117,14 @@ describe('sqlite backend', () => {
       await s1.close();
       // As Rampart left it before migration 3.
       const raw = new Database(path);
-      raw.exec('DROP TABLE admin_sessions; DROP TABLE admin_users; DELETE FROM schema_version WHERE version > 2;');
+      raw.exec('DROP TABLE admin_passkeys; DROP TABLE admin_sessions; DROP TABLE admin_users; DELETE FROM schema_version WHERE version > 2;');
       raw.close();
       const ro = await openSqliteStorage(path, { readOnly: true });
       try {
         assert.equal((await verifyChain(ro.ledger)).count, 1);
         await assert.rejects(ro.admin.listUsers(), /schema version 2, from before admin accounts/);
         await assert.rejects(ro.admin.getSession('x'), /schema version 2, from before admin accounts/);
+        await assert.rejects(ro.admin.listPasskeys('u'), /schema version 2, from before admin accounts/);
         await assert.rejects(ro.admin.useTotpStep('u', 1), /read-only/);
       } finally {
         await ro.close();
@@ -133,6 +135,41 @@ describe('sqlite backend', () => {
       } finally {
         await s2.close();
       }
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('a read-only open of a file from before the passkeys serves the admin accounts, and says why it has no passkeys', async () => {
+    const dir = tempDir();
+    try {
+      const path = join(dir.path, 'r.db');
+      const s1 = await openSqliteStorage(path);
+      await s1.admin.insertUser({ id: 'u', username: 'u', passwordHash: 'h', roles: ['owner'], recoveryCodeHashes: [], disabled: false, failedLogins: 0, createdAt: 1, updatedAt: 1 });
+      await s1.close();
+      // As Rampart left it before migration 4.
+      const raw = new Database(path);
+      raw.exec('DROP TABLE admin_passkeys; DELETE FROM schema_version WHERE version > 3;');
+      raw.close();
+      const ro = await openSqliteStorage(path, { readOnly: true });
+      try {
+        assert.deepEqual((await ro.admin.listUsers()).map((u) => u.id), ['u']);
+        await assert.rejects(ro.admin.listPasskeys('u'), /schema version 3, from before admin passkeys/);
+        await assert.rejects(ro.admin.getPasskey('x'), /schema version 3, from before admin passkeys/);
+        await assert.rejects(ro.admin.usePasskey('x', 1, 1), /read-only/);
+      } finally {
+        await ro.close();
+      }
+      const s2 = await openSqliteStorage(path);
+      try {
+        await s2.admin.addPasskey('u', { credentialId: 'c', publicKey: 'k', counter: 0, transports: ['usb'], name: 'n', createdAt: 2 });
+        assert.deepEqual(await s2.admin.listPasskeys('u'), [{ credentialId: 'c', publicKey: 'k', counter: 0, transports: ['usb'], name: 'n', createdAt: 2 }]);
+      } finally {
+        await s2.close();
+      }
+      const raw2 = new Database(path, { readonly: true });
+      assert.deepEqual(raw2.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'admin_passkeys' AND sql IS NOT NULL").all(), [{ name: 'admin_passkeys_user_id' }]);
+      raw2.close();
     } finally {
       dir.remove();
     }

@@ -10,7 +10,7 @@ import { commitBody, verifyBodyCommit, verifyPersonalCommit } from '../../src/le
 import type { LedgerRecord, PrivatePart, RecordInput, StoredRecord } from '../../src/ledger/record.js';
 import { verifyChain } from '../../src/ledger/verify.js';
 import { createLedger } from '../../src/ledger/writer.js';
-import type { AdminSession, AdminUser, ApiKeyRecord, Storage } from '../../src/storage/types.js';
+import type { AdminPasskey, AdminSession, AdminUser, ApiKeyRecord, Storage } from '../../src/storage/types.js';
 
 export interface OpenedStorage {
   storage: Storage;
@@ -71,6 +71,10 @@ function adminUser(id: string, over: Partial<AdminUser> = {}): AdminUser {
 
 function adminSession(id: string, userId: string, over: Partial<AdminSession> = {}): AdminSession {
   return { id, userId, createdAt: T0, lastSeenAt: T0, expiresAt: T0 + 8 * 3600_000, csrfToken: `csrf-${id}`, authenticatedAt: T0, ...over };
+}
+
+function passkey(credentialId: string, over: Partial<AdminPasskey> = {}): AdminPasskey {
+  return { credentialId, publicKey: `pQECAyYgASFYI-${credentialId}`, counter: 0, transports: ['usb', 'nfc'], name: `key ${credentialId}`, createdAt: T0, ...over };
 }
 
 /** The object without its keys whose value is undefined (absent optional fields). */
@@ -651,6 +655,96 @@ export function storageContract(name: string, harness: StorageHarness): void {
         assert.equal(await s.admin.deleteUserSessions('u-bob'), 1);
       });
 
+      it('passkeys: add, list in creation order and get by credential id give back every field (N63-2)', async () => {
+        // Credential ids are base64url: the order of '-', digits, upper case, '_' and lower case
+        // is byte order on every backend, whatever the database's collation.
+        const laptop = passkey('_lap-top', { createdAt: T0 + 10, transports: ['internal', 'hybrid'], name: 'laptop' });
+        const yubi = passkey('Yubi-9', { createdAt: T0 + 10, counter: 41, transports: ['usb', 'nfc'], name: 'YubiKey', lastUsedAt: T0 + 20 });
+        const first = passkey('zz-first', { createdAt: T0 + 5, transports: [] });
+        const lower = passkey('yubi-9', { createdAt: T0 + 10 });
+        for (const p of [laptop, yubi, first, lower]) await s.admin.addPasskey('u-alice', p);
+        await s.admin.addPasskey('u-bob', passkey('bob-key-1'));
+        assert.deepEqual(await s.admin.listPasskeys('u-alice'), [first, yubi, laptop, lower], 'by createdAt, then credential id in byte order');
+        assert.deepEqual(await s.admin.listPasskeys('u-bob'), [passkey('bob-key-1')], 'absent optional fields stay absent');
+        assert.deepEqual(await s.admin.listPasskeys('u-nobody'), []);
+        assert.deepEqual(await s.admin.getPasskey('Yubi-9'), { userId: 'u-alice', passkey: yubi });
+        assert.deepEqual(await s.admin.getPasskey('zz-first'), { userId: 'u-alice', passkey: first }, 'an empty transports list');
+        assert.deepEqual(await s.admin.getPasskey('bob-key-1'), { userId: 'u-bob', passkey: passkey('bob-key-1') });
+        assert.equal(await s.admin.getPasskey('yubi-9x'), undefined);
+        assert.equal(await s.admin.getPasskey('YUBI-9'), undefined, 'credential ids are case-sensitive');
+        await assert.rejects(s.admin.addPasskey('u-alice', passkey('bad-counter', { counter: -1 })), RangeError);
+        await assert.rejects(s.admin.addPasskey('u-alice', passkey('bad-counter', { counter: 1.5 })), RangeError);
+        await assert.rejects(s.admin.addPasskey('u-alice', passkey('')), TypeError);
+        assert.equal(await s.admin.getPasskey('bad-counter'), undefined);
+      });
+
+      it('addPasskey refuses a registered credential id (for any user, from any handle) and an unknown user', async () => {
+        const before = await s.admin.getPasskey('Yubi-9');
+        await assert.rejects(s.admin.addPasskey('u-alice', passkey('Yubi-9', { name: 'impostor' })), (e: Error & { code?: string }) => {
+          assert.equal(e.code, 'RAMPART_ADMIN_PASSKEY_EXISTS');
+          assert.match(e.message, /already exists/);
+          return true;
+        });
+        await assert.rejects(s.admin.addPasskey('u-bob', passkey('Yubi-9')), hasCode('RAMPART_ADMIN_PASSKEY_EXISTS'), 'another user');
+        const other = await h.openSecond();
+        try {
+          await assert.rejects(other.admin.addPasskey('u-bob', passkey('Yubi-9')), hasCode('RAMPART_ADMIN_PASSKEY_EXISTS'), 'another handle');
+          await assert.rejects(other.admin.addPasskey('u-ghost', passkey('ghost-key')), hasCode('RAMPART_ADMIN_USER_NOT_FOUND'));
+        } finally {
+          await other.close();
+        }
+        await assert.rejects(s.admin.addPasskey('u-ghost', passkey('ghost-key')), hasCode('RAMPART_ADMIN_USER_NOT_FOUND'));
+        await assert.rejects(s.admin.addPasskey('U-ALICE', passkey('ghost-key')), hasCode('RAMPART_ADMIN_USER_NOT_FOUND'), 'user ids are exact');
+        assert.equal(await s.admin.getPasskey('ghost-key'), undefined, 'nothing stored for an unknown user');
+        assert.deepEqual(await s.admin.listPasskeys('u-ghost'), []);
+        assert.deepEqual(await s.admin.getPasskey('Yubi-9'), before, 'the registered one is unchanged');
+        assert.equal((await s.admin.listPasskeys('u-bob')).length, 1);
+      });
+
+      it('usePasskey accepts only a growing signature counter, or 0 again for an authenticator without one (N63-2)', async () => {
+        const yubi = (await s.admin.getPasskey('Yubi-9'))!.passkey;
+        assert.equal(yubi.counter, 41);
+        assert.equal(await s.admin.usePasskey('Yubi-9', 41, T0 + 100), false, 'the same counter (a replayed or cloned authenticator)');
+        assert.equal(await s.admin.usePasskey('Yubi-9', 40, T0 + 100), false, 'a lower counter');
+        assert.equal(await s.admin.usePasskey('Yubi-9', 0, T0 + 100), false, 'back to 0 after counting');
+        assert.deepEqual(await s.admin.getPasskey('Yubi-9'), { userId: 'u-alice', passkey: yubi }, 'a refused use changes nothing');
+        assert.equal(await s.admin.usePasskey('Yubi-9', 42, T0 + 200), true);
+        assert.deepEqual((await s.admin.getPasskey('Yubi-9'))!.passkey, { ...yubi, counter: 42, lastUsedAt: T0 + 200 }, 'counter and last use, nothing else');
+        assert.equal(await s.admin.usePasskey('Yubi-9', 1000, T0 + 300), true, 'counters may jump');
+        assert.equal(await s.admin.usePasskey('Yubi-9', 999, T0 + 400), false);
+        assert.equal((await s.admin.getPasskey('Yubi-9'))!.passkey.lastUsedAt, T0 + 300);
+
+        // An authenticator that always reports 0 (many platform passkeys).
+        assert.equal(await s.admin.usePasskey('_lap-top', 0, T0 + 500), true);
+        assert.equal(await s.admin.usePasskey('_lap-top', 0, T0 + 600), true, 'again and again');
+        assert.deepEqual((await s.admin.getPasskey('_lap-top'))!.passkey, passkey('_lap-top', { createdAt: T0 + 10, transports: ['internal', 'hybrid'], name: 'laptop', lastUsedAt: T0 + 600 }));
+        assert.equal(await s.admin.usePasskey('_lap-top', 3, T0 + 700), true, 'it starts counting');
+        assert.equal(await s.admin.usePasskey('_lap-top', 0, T0 + 800), false, 'and then 0 is refused');
+        assert.equal((await s.admin.getPasskey('_lap-top'))!.passkey.counter, 3);
+
+        assert.equal(await s.admin.usePasskey('no-such-key', 5, T0), false);
+        assert.equal(await s.admin.usePasskey('no-such-key', 0, T0), false);
+        for (const bad of [-1, 1.5, Number.NaN, 2 ** 53]) await assert.rejects(s.admin.usePasskey('Yubi-9', bad, T0), RangeError, String(bad));
+        await assert.rejects(s.admin.usePasskey('Yubi-9', 2000, 1.5), RangeError, 'at must be integer milliseconds');
+        assert.equal((await s.admin.getPasskey('Yubi-9'))!.passkey.counter, 1000);
+      });
+
+      it('of 10 concurrent uses of a passkey with the same counter, through two handles, exactly one wins (N63-2)', async () => {
+        const other = await h.openSecond();
+        try {
+          for (const counter of [2000, 2001, 2002]) {
+            const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? s : other).admin.usePasskey('Yubi-9', counter, T0 + counter)));
+            assert.equal(results.filter(Boolean).length, 1, `counter ${counter}: ${JSON.stringify(results)}`);
+          }
+          assert.equal((await other.admin.getPasskey('Yubi-9'))!.passkey.counter, 2002);
+        } finally {
+          await other.close();
+        }
+        const p = (await s.admin.getPasskey('Yubi-9'))!.passkey;
+        assert.equal(p.counter, 2002);
+        assert.equal(p.lastUsedAt, T0 + 2002);
+      });
+
       it('a read-only handle reads admin data and can change nothing', async () => {
         await s.admin.createSession(adminSession('s-ro', 'u-alice'));
         const ro = await h.openReadOnly();
@@ -659,6 +753,8 @@ export function storageContract(name: string, harness: StorageHarness): void {
           assert.equal((await ro.admin.getUserByName('ALICE'))!.id, 'u-alice');
           assert.deepEqual(await ro.admin.listUsers(), await s.admin.listUsers());
           assert.deepEqual(await ro.admin.getSession('s-ro'), adminSession('s-ro', 'u-alice'));
+          assert.deepEqual(await ro.admin.listPasskeys('u-alice'), await s.admin.listPasskeys('u-alice'));
+          assert.deepEqual(await ro.admin.getPasskey('Yubi-9'), await s.admin.getPasskey('Yubi-9'));
           const alice = (await s.admin.getUser('u-alice'))!;
           const refused: [string, () => Promise<unknown>][] = [
             ['insertUser', () => ro.admin.insertUser(adminUser('u-ro'))],
@@ -671,6 +767,8 @@ export function storageContract(name: string, harness: StorageHarness): void {
             ['touchSession', () => ro.admin.touchSession('s-ro', T0 + 99)],
             ['deleteSession', () => ro.admin.deleteSession('s-ro')],
             ['deleteUserSessions', () => ro.admin.deleteUserSessions('u-alice')],
+            ['addPasskey', () => ro.admin.addPasskey('u-alice', passkey('ro-key'))],
+            ['usePasskey', () => ro.admin.usePasskey('Yubi-9', 9999, T0)],
           ];
           for (const [name, call] of refused) await assert.rejects(call(), /read-only/, name);
         } finally {
@@ -681,11 +779,15 @@ export function storageContract(name: string, harness: StorageHarness): void {
         assert.equal((await s.admin.getUser('u-totp'))!.totpLastStep, 2002);
         assert.deepEqual((await s.admin.getUser('u-rec'))!.recoveryCodeHashes, ['c3'.repeat(32)]);
         assert.deepEqual(await s.admin.getSession('s-ro'), adminSession('s-ro', 'u-alice'));
+        assert.equal(await s.admin.getPasskey('ro-key'), undefined);
+        assert.equal((await s.admin.getPasskey('Yubi-9'))!.passkey.counter, 2002);
       });
 
       it('survives closing and reopening the storage', async () => {
         const users = await s.admin.listUsers();
         const session = await s.admin.getSession('s-ro');
+        const passkeys = await s.admin.listPasskeys('u-alice');
+        const bobs = await s.admin.getPasskey('bob-key-1');
         await s.close();
         const again = await h.openSecond();
         try {
@@ -693,6 +795,11 @@ export function storageContract(name: string, harness: StorageHarness): void {
           assert.deepEqual(await again.admin.getSession('s-ro'), session);
           assert.equal(await again.admin.useTotpStep('u-totp', 2002), false, 'the replay guard survives a restart');
           assert.equal(await again.admin.useRecoveryCode('u-rec', 'c3'.repeat(32)), true);
+          assert.deepEqual(await again.admin.listPasskeys('u-alice'), passkeys);
+          assert.deepEqual(await again.admin.getPasskey('bob-key-1'), bobs);
+          assert.equal(await again.admin.usePasskey('Yubi-9', 2002, T0 + 9000), false, 'the counter survives a restart');
+          assert.equal(await again.admin.usePasskey('Yubi-9', 2003, T0 + 9000), true);
+          await assert.rejects(again.admin.addPasskey('u-bob', passkey('_lap-top')), hasCode('RAMPART_ADMIN_PASSKEY_EXISTS'));
         } finally {
           await again.close();
         }

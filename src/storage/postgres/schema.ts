@@ -7,7 +7,7 @@
  * Same tables as the SQLite backend (see ../sqlite/schema.ts), with BIGINT seq and ts, JSONB for
  * the personal fields, and `object_ids` (the path parameter values) as a GIN-indexed array for
  * object-id search. The gateway's role needs INSERT and SELECT on the ledger tables and UPDATE on
- * chain_head only; purge will run under another role. The admin tables (migration 3) take
+ * chain_head only; purge will run under another role. The admin tables (migrations 3 and 4) take
  * SELECT, INSERT, UPDATE and DELETE (sessions end by deletion).
  */
 import { GENESIS_HASH } from '../../ledger/chain.js';
@@ -138,9 +138,33 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX admin_sessions_user_id ON ${s}.admin_sessions (user_id);
     `,
   },
+  {
+    // As in the SQLite schema (migration 4 there): the admins' WebAuthn passkeys, with TEXT[]
+    // transports and a BIGINT signature counter. No foreign key to admin_users, as for sessions:
+    // addPasskey inserts only when the user exists, in the same statement, and users are never
+    // deleted.
+    version: 4,
+    description: 'admin passkeys',
+    sql: (s) => `
+      CREATE TABLE ${s}.admin_passkeys (
+        credential_id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        counter BIGINT NOT NULL,
+        transports TEXT[] NOT NULL,
+        name TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        last_used_at BIGINT
+      );
+      CREATE INDEX admin_passkeys_user_id ON ${s}.admin_passkeys (user_id);
+    `,
+  },
 ];
 
 /** The first version with the admin tables: a read-only open of an older schema has no admin accounts. */
 export const PG_ADMIN_VERSION = 3;
+
+/** The first version with admin passkeys: a read-only open of an older schema has none to offer. */
+export const PG_PASSKEY_VERSION = 4;
 
 export const PG_LATEST_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;

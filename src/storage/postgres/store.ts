@@ -14,15 +14,16 @@
  * failed connection is discarded by the pool, so service resumes when the database is back.
  */
 import {
-  ADMIN_SESSION_COLUMNS, ADMIN_USER_COLUMNS, adminSessionFromRow, adminUsername, adminUserExists, adminUserFromRow, adminUserMissing,
-  keyFromRow, loginFailureArgs, newAdminUser, privateFromRow, searchSelect, storedFromRow, totpStep,
+  ADMIN_PASSKEY_COLUMNS, ADMIN_SESSION_COLUMNS, ADMIN_USER_COLUMNS, adminPasskeyExists, adminPasskeyFromRow, adminSessionFromRow, adminUsername,
+  adminUserExists, adminUserFromRow, adminUserMissing, keyFromRow, loginFailureArgs, newAdminPasskey, newAdminUser, passkeyUseArgs,
+  privateFromRow, searchSelect, storedFromRow, totpStep,
 } from '../rows.js';
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { ChainContinuityError, checkBatchContinues } from '../../ledger/chain.js';
 import type { PersonalFields, PrivatePart, StoredRecord } from '../../ledger/record.js';
-import type { AdminSession, AdminStore, AdminUser, ApiKeyRecord, ChainHead, KeyStore, LedgerQuery, LedgerStore, Storage } from '../types.js';
-import { PG_ADMIN_VERSION, PG_LATEST_VERSION, PG_MIGRATIONS } from './schema.js';
+import type { AdminPasskey, AdminSession, AdminStore, AdminUser, ApiKeyRecord, ChainHead, KeyStore, LedgerQuery, LedgerStore, Storage } from '../types.js';
+import { PG_ADMIN_VERSION, PG_LATEST_VERSION, PG_MIGRATIONS, PG_PASSKEY_VERSION } from './schema.js';
 
 export interface PostgresOptions {
   url: string;
@@ -236,10 +237,15 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Postgr
    * connections and gateways.
    */
   const adminQuery = async <R extends pg.QueryResultRow>(name: AdminStatement, values: unknown[]): Promise<pg.QueryResult<R>> => {
-    if (version < PG_ADMIN_VERSION) {
+    // The passkey statements need migration 4, the others migration 3.
+    const since = name.startsWith('adminPasskey') ? PG_PASSKEY_VERSION : PG_ADMIN_VERSION;
+    if (version < since) {
       // A read-only open of an older schema; a gateway may have migrated it since.
       version = await checkVersion(pool, schema, s);
-      if (version < PG_ADMIN_VERSION) throw new Error(`postgres: schema ${schema} has version ${version}, from before admin accounts (start the gateway once to migrate it)`);
+      if (version < since) {
+        const what = version < PG_ADMIN_VERSION ? 'admin accounts' : 'admin passkeys';
+        throw new Error(`postgres: schema ${schema} has version ${version}, from before ${what} (start the gateway once to migrate it)`);
+      }
     }
     return pool.query<R>({ name: `rampart_${name}_${schema}`, text: sql[name], values });
   };
@@ -299,6 +305,33 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Postgr
     },
     async clearLoginFailures(userId: string) {
       await adminWrite('adminClearFailures', [userId]);
+    },
+    async addPasskey(userId: string, passkey: AdminPasskey) {
+      const p = newAdminPasskey(passkey);
+      let r: pg.QueryResult;
+      try {
+        r = await adminWrite('adminPasskeyInsert', [p.credentialId, userId, p.publicKey, p.counter, p.transports, p.name, p.createdAt, p.lastUsedAt ?? null]);
+      } catch (err) {
+        const e = err as { code?: string; constraint?: string };
+        if (e.code === '23505' && e.constraint === 'admin_passkeys_pkey') throw adminPasskeyExists(p.credentialId, err);
+        throw err;
+      }
+      // The statement inserts only for an existing user.
+      if (r.rowCount !== 1) throw adminUserMissing(userId);
+    },
+    async listPasskeys(userId: string) {
+      const r = await adminQuery<AdminPasskeyRow>('adminPasskeyList', [userId]);
+      return r.rows.map(toAdminPasskey);
+    },
+    async getPasskey(credentialId: string) {
+      const r = await adminQuery<AdminPasskeyRow>('adminPasskeyGet', [credentialId]);
+      const row = r.rows[0];
+      return row ? { userId: row.user_id, passkey: toAdminPasskey(row) } : undefined;
+    },
+    async usePasskey(credentialId: string, newCounter: number, at: number) {
+      const a = passkeyUseArgs(newCounter, at);
+      const r = await adminWrite('adminPasskeyUse', [credentialId, a.counter, a.at]);
+      return r.rowCount === 1;
     },
     async createSession(x: AdminSession) {
       await adminWrite('adminCreateSession', [x.id, x.userId, x.createdAt, x.lastSeenAt, x.expiresAt, x.csrfToken, x.authenticatedAt]);
@@ -468,6 +501,20 @@ function statements(s: string) {
     adminTouchSession: `UPDATE ${s}.admin_sessions SET last_seen_at = greatest(last_seen_at, $2) WHERE id = $1`,
     adminDeleteSession: `DELETE FROM ${s}.admin_sessions WHERE id = $1`,
     adminDeleteUserSessions: `DELETE FROM ${s}.admin_sessions WHERE user_id = $1`,
+    // The user check is in the statement: a row is inserted only when the user exists; a known
+    // credential id fails on the primary key (admin_passkeys_pkey).
+    adminPasskeyInsert: `
+      INSERT INTO ${s}.admin_passkeys (${ADMIN_PASSKEY_COLUMNS})
+      SELECT $1::text, u.id, $3::text, $4::bigint, $5::text[], $6::text, $7::bigint, $8::bigint FROM ${s}.admin_users u WHERE u.id = $2::text`,
+    // Byte order for the tie-break, as SQLite sorts.
+    adminPasskeyList: `SELECT ${ADMIN_PASSKEY_COLUMNS} FROM ${s}.admin_passkeys WHERE user_id = $1 ORDER BY created_at, credential_id COLLATE "C"`,
+    adminPasskeyGet: `SELECT ${ADMIN_PASSKEY_COLUMNS} FROM ${s}.admin_passkeys WHERE credential_id = $1`,
+    // N63-2: the comparison and the write are one statement, as for the TOTP step: a concurrent
+    // use waits for the row lock and re-checks the counter against the committed row. A counter
+    // of 0 that stays 0 is an authenticator without one; once it has counted, 0 is a clone.
+    adminPasskeyUse: `
+      UPDATE ${s}.admin_passkeys SET counter = $2::bigint, last_used_at = $3::bigint
+      WHERE credential_id = $1 AND (counter < $2::bigint OR (counter = 0 AND $2::bigint = 0))`,
   };
 }
 
@@ -562,6 +609,17 @@ interface AdminSessionRow {
   authenticated_at: string;
 }
 
+interface AdminPasskeyRow {
+  credential_id: string;
+  user_id: string;
+  public_key: string;
+  counter: string;
+  transports: string[];
+  name: string;
+  created_at: string;
+  last_used_at: string | null;
+}
+
 /** BIGINT comes back from pg as a string; every value Rampart stores fits a double exactly. */
 function toNum(v: string | number): number {
   const n = typeof v === 'number' ? v : Number(v);
@@ -600,5 +658,14 @@ function toAdminSession(row: AdminSessionRow): AdminSession {
     last_seen_at: toNum(row.last_seen_at),
     expires_at: toNum(row.expires_at),
     authenticated_at: toNum(row.authenticated_at),
+  });
+}
+
+function toAdminPasskey(row: AdminPasskeyRow): AdminPasskey {
+  return adminPasskeyFromRow({
+    ...row,
+    counter: toNum(row.counter),
+    created_at: toNum(row.created_at),
+    last_used_at: row.last_used_at === null ? null : toNum(row.last_used_at),
   });
 }

@@ -12,6 +12,7 @@
  *   as the records, so a deleted or added tail shows up against it.
  * - api_keys and key_changes: scoped API keys and the change counter that `changesSince` polls.
  * - admin_users and admin_sessions: accounts and sessions of the admin plane (migration 3).
+ * - admin_passkeys: the admins' WebAuthn credentials (migration 4).
  */
 import { GENESIS_HASH } from '../../ledger/chain.js';
 
@@ -143,9 +144,34 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX admin_sessions_user_id ON admin_sessions (user_id);
     `,
   },
+  {
+    // WebAuthn passkeys of the admins (N63-2), keyed by the credential id (unique across users,
+    // as WebAuthn requires). transports is a JSON array. counter is the authenticator's signature
+    // counter, moved forward by one conditional UPDATE per login (a cloned authenticator shows one
+    // that does not grow). No foreign key to admin_users, as for sessions: addPasskey checks the
+    // user in the same IMMEDIATE transaction, and users are never deleted.
+    version: 4,
+    description: 'admin passkeys',
+    sql: `
+      CREATE TABLE admin_passkeys (
+        credential_id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        counter INTEGER NOT NULL,
+        transports TEXT NOT NULL,
+        name TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER
+      ) STRICT;
+      CREATE INDEX admin_passkeys_user_id ON admin_passkeys (user_id);
+    `,
+  },
 ];
 
 /** The first version with the admin tables: a read-only open of an older file has no admin accounts. */
 export const ADMIN_VERSION = 3;
+
+/** The first version with admin passkeys: a read-only open of an older file has none to offer. */
+export const PASSKEY_VERSION = 4;
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -8,9 +8,9 @@
  * also works for a user who may only read the file.
  */
 import type { PrivatePart, StoredRecord } from '../../ledger/record.js';
-import type { AdminSession, AdminStore, AdminUser, ApiKeyRecord, ChainHead, KeyStore, LedgerQuery, LedgerStore, Storage } from '../types.js';
+import type { AdminPasskey, AdminSession, AdminStore, AdminUser, ApiKeyRecord, ChainHead, KeyStore, LedgerQuery, LedgerStore, Storage } from '../types.js';
 import { checkBatchContinues } from '../../ledger/chain.js';
-import { adminUsername, adminUserMissing, loginFailureArgs, newAdminUser, totpStep } from '../rows.js';
+import { adminUsername, adminUserMissing, loginFailureArgs, newAdminPasskey, newAdminUser, passkeyUseArgs, totpStep } from '../rows.js';
 import { SqliteWorkerClient } from './client.js';
 import { APPEND_STRIDE, type AppendRows } from './protocol.js';
 
@@ -153,6 +153,13 @@ export async function openSqliteStorage(path: string, opts: SqliteOptions = {}):
     async clearLoginFailures(userId: string) {
       await write('admin.clearLoginFailures', { userId });
     },
+    async addPasskey(userId: string, p: AdminPasskey) {
+      await write('admin.addPasskey', { userId, passkey: newAdminPasskey(p) });
+    },
+    listPasskeys: (userId: string) => current<AdminPasskey[]>('admin.listPasskeys', { userId }),
+    getPasskey: (credentialId: string) => current<{ userId: string; passkey: AdminPasskey } | undefined>('admin.getPasskey', { credentialId }),
+    usePasskey: async (credentialId: string, newCounter: number, at: number) =>
+      write<boolean>('admin.usePasskey', { credentialId, ...passkeyUseArgs(newCounter, at) }),
     async createSession(session: AdminSession) {
       await write('admin.createSession', { session });
     },

@@ -8,16 +8,16 @@
  * delays a commit (WAL lets both run at once, also from another process such as the CLI).
  */
 import {
-  ADMIN_SESSION_COLUMNS, ADMIN_USER_COLUMNS, adminSessionFromRow, adminUserExists, adminUserFromRow, keyFromRow, privateFromRow,
-  RECORD_COLUMNS, searchSelect, storedFromRow,
+  ADMIN_PASSKEY_COLUMNS, ADMIN_SESSION_COLUMNS, ADMIN_USER_COLUMNS, adminPasskeyExists, adminPasskeyFromRow, adminSessionFromRow, adminUserExists,
+  adminUserFromRow, adminUserMissing, keyFromRow, privateFromRow, RECORD_COLUMNS, searchSelect, storedFromRow,
 } from '../rows.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { ChainContinuityError, chainHash } from '../../ledger/chain.js';
 import type { LedgerRecord, PersonalFields, PrivatePart, StoredRecord } from '../../ledger/record.js';
-import type { AdminSession, AdminUser, ApiKeyRecord, ChainHead, LedgerQuery } from '../types.js';
+import type { AdminPasskey, AdminSession, AdminUser, ApiKeyRecord, ChainHead, LedgerQuery } from '../types.js';
 import { APPEND_STRIDE, serializeError, type AppendRows, type WorkerInit, type WorkerReady, type WorkerReply, type WorkerRequest } from './protocol.js';
-import { ADMIN_VERSION, LATEST_VERSION, MIGRATIONS } from './schema.js';
+import { ADMIN_VERSION, LATEST_VERSION, MIGRATIONS, PASSKEY_VERSION } from './schema.js';
 
 type Db = Database.Database;
 
@@ -126,6 +126,17 @@ interface AdminUserRow {
 
 type AdminSessionRow = Parameters<typeof adminSessionFromRow>[0];
 
+interface AdminPasskeyRow {
+  credential_id: string;
+  user_id: string;
+  public_key: string;
+  counter: number;
+  transports: string;
+  name: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
 const RECORD_COLS = RECORD_COLUMNS;
 
 function toStored(row: RecordRow): StoredRecord {
@@ -147,6 +158,10 @@ function toAdminUser(row: AdminUserRow): AdminUser {
     recovery_code_hashes: JSON.parse(row.recovery_code_hashes) as string[],
     disabled: row.disabled === 1,
   });
+}
+
+function toAdminPasskey(row: AdminPasskeyRow): AdminPasskey {
+  return adminPasskeyFromRow({ ...row, transports: JSON.parse(row.transports) as string[] });
 }
 
 /** The admin_users values of `u` in ADMIN_USER_COLUMNS order, as SQLite binds them. */
@@ -174,6 +189,20 @@ function adminReads(d: Db) {
   };
 }
 
+/** The passkey reads, prepared like adminReads, on a database that has admin_passkeys (migration 4). */
+function passkeyReads(d: Db) {
+  const v = currentVersion(d);
+  if (v < PASSKEY_VERSION) {
+    const what = v < ADMIN_VERSION ? 'admin accounts' : 'admin passkeys';
+    throw new Error(`sqlite: ${d.name} has schema version ${v}, from before ${what} (start the gateway once to migrate it)`);
+  }
+  return {
+    passkey: d.prepare(`SELECT ${ADMIN_PASSKEY_COLUMNS} FROM admin_passkeys WHERE credential_id = ?`),
+    // credential_id is TEXT with the default BINARY collation: byte order, as PostgreSQL's "C".
+    passkeys: d.prepare(`SELECT ${ADMIN_PASSKEY_COLUMNS} FROM admin_passkeys WHERE user_id = ? ORDER BY created_at, credential_id`),
+  };
+}
+
 function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
   const writer = init.role === 'writer';
   const selectHead = d.prepare('SELECT seq, chain_hash FROM chain_head WHERE id = 1');
@@ -188,6 +217,8 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
   const searchCache = new Map<string, Database.Statement>();
   let adminStmts: ReturnType<typeof adminReads> | undefined;
   const admin = (): ReturnType<typeof adminReads> => (adminStmts ??= adminReads(d));
+  let passkeyStmts: ReturnType<typeof passkeyReads> | undefined;
+  const passkeys = (): ReturnType<typeof passkeyReads> => (passkeyStmts ??= passkeyReads(d));
 
   const common: Record<string, (args: never) => unknown> = {
     ping: () => d.prepare('SELECT 1').get(),
@@ -236,6 +267,11 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
     'admin.getSession': (a: { id: string }) => {
       const row = admin().session.get(a.id) as AdminSessionRow | undefined;
       return row ? adminSessionFromRow(row) : undefined;
+    },
+    'admin.listPasskeys': (a: { userId: string }) => (passkeys().passkeys.all(a.userId) as AdminPasskeyRow[]).map(toAdminPasskey),
+    'admin.getPasskey': (a: { credentialId: string }) => {
+      const row = passkeys().passkey.get(a.credentialId) as AdminPasskeyRow | undefined;
+      return row ? { userId: row.user_id, passkey: toAdminPasskey(row) } : undefined;
     },
     close: () => {
       d.close();
@@ -328,6 +364,16 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
      RETURNING failed_logins, locked_until`,
   );
   const clearFailures = d.prepare('UPDATE admin_users SET failed_logins = 0 WHERE id = ?');
+  const userExists = d.prepare('SELECT 1 FROM admin_users WHERE id = ?');
+  const passkeyExists = d.prepare('SELECT 1 FROM admin_passkeys WHERE credential_id = ?');
+  const insertPasskey = d.prepare(`INSERT INTO admin_passkeys (${ADMIN_PASSKEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+  // N63-2: the comparison and the write are one statement, as for the TOTP step, so of two logins
+  // with the same assertion exactly one moves the counter. A counter of 0 that stays 0 is an
+  // authenticator without one (allowed every time); once it has counted, 0 is a clone.
+  const usePasskey = d.prepare(
+    `UPDATE admin_passkeys SET counter = @counter, last_used_at = @at
+     WHERE credential_id = @id AND (counter < @counter OR (counter = 0 AND @counter = 0))`,
+  );
   const insertSession = d.prepare(`INSERT INTO admin_sessions (${ADMIN_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`);
   const dropExpiredSessions = d.prepare('DELETE FROM admin_sessions WHERE user_id = ? AND expires_at <= ?');
   // Concurrent requests of one session may report their times out of order: never go back.
@@ -346,6 +392,12 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
     if (!codes.includes(hash)) return false;
     updateCodes.run(JSON.stringify(codes.filter((c) => c !== hash)), id);
     return true;
+  });
+  const passkeyAdd = d.transaction((userId: string, p: AdminPasskey) => {
+    if (!userExists.get(userId)) throw adminUserMissing(userId);
+    // The PRIMARY KEY is the backstop; this gives the caller a code it can act on.
+    if (passkeyExists.get(p.credentialId)) throw adminPasskeyExists(p.credentialId);
+    insertPasskey.run(p.credentialId, userId, p.publicKey, p.counter, JSON.stringify(p.transports), p.name, p.createdAt, p.lastUsedAt ?? null);
   });
   const sessionCreate = d.transaction((x: AdminSession) => {
     // Sessions of this user that have expired go with the next login, so the table stays bounded
@@ -376,6 +428,12 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
       clearFailures.run(a.userId);
       return null;
     },
+    'admin.addPasskey': (a: { userId: string; passkey: AdminPasskey }) => {
+      passkeyAdd.immediate(a.userId, a.passkey);
+      return null;
+    },
+    'admin.usePasskey': (a: { credentialId: string; counter: number; at: number }) =>
+      usePasskey.run({ id: a.credentialId, counter: a.counter, at: a.at }).changes === 1,
     'admin.createSession': (a: { session: AdminSession }) => {
       sessionCreate.immediate(a.session);
       return null;
