@@ -28,11 +28,12 @@ import { problemBody } from '../core/problem.js';
 import { readBody } from '../gateway/body.js';
 import { applySecurityHeaders } from '../gateway/respond.js';
 import { normalizeAddress } from '../gateway/client-address.js';
-import { createKey, keyStatus } from '../keys/create.js';
+import { createKey } from '../keys/create.js';
+import { publicKeyView } from '../keys/public-view.js';
 import type { KeyCache } from '../keys/cache.js';
 import type { Ledger } from '../ledger/writer.js';
 import type { AuthThrottle } from '../pipeline/auth-throttle.js';
-import type { AdminRole, AdminSession, AdminUser, ApiKeyRecord, Storage } from '../storage/types.js';
+import type { AdminRole, AdminSession, AdminUser, Storage } from '../storage/types.js';
 import { tlsServerOptions } from '../tls/server-options.js';
 import { checkPasswordPolicy, hashPassword, verifyAgainstDummy, verifyPassword } from './password.js';
 import { checkTotp, decryptSecret, encryptSecret, newTotpSecret, otpauthUri } from './totp.js';
@@ -432,7 +433,7 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
   };
 
   const listKeys: Handler = async (_req, res) => {
-    json(res, 200, { keys: (await storage.keys.list()).map(publicKey) });
+    json(res, 200, { keys: (await storage.keys.list()).map(publicKeyView) });
   };
 
   const createKeyH: Handler = async (_req, res, { body, caller, client, requestId }) => {
@@ -456,7 +457,7 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
     });
     await deps.keys.refresh();
     await record({ type: 'admin.action', outcome: 'success', status: 201, reason: 'RAMPART_OK', requestId, client, actor: caller!.user.username, detail: { action: 'key.create', keyId: rec.id, scopes: rec.scopes.join(' ') } });
-    json(res, 201, { key, ...publicKey(rec) });
+    json(res, 201, { key, ...publicKeyView(rec) });
   };
 
   const revokeKey: Handler = async (_req, res, { params, caller, client, requestId }) => {
@@ -632,20 +633,6 @@ export async function newAdminUser(o: { username: string; password: string; role
 
 function publicUser(u: AdminUser) {
   return { id: u.id, username: u.username, roles: u.roles, disabled: u.disabled, createdAt: new Date(u.createdAt).toISOString(), ...(u.lockedUntil ? { lockedUntil: new Date(u.lockedUntil).toISOString() } : {}) };
-}
-
-function publicKey(k: ApiKeyRecord) {
-  return {
-    id: k.id,
-    name: k.name,
-    status: keyStatus(k),
-    scopes: k.scopes,
-    ...(k.subject !== undefined ? { subject: k.subject } : {}),
-    createdAt: new Date(k.createdAt).toISOString(),
-    ...(k.expiresAt !== undefined ? { expiresAt: new Date(k.expiresAt).toISOString() } : {}),
-    ...(k.lastUsedAt !== undefined ? { lastUsedAt: new Date(k.lastUsedAt).toISOString() } : {}),
-    ...(k.createdBy !== undefined ? { createdBy: k.createdBy } : {}),
-  };
 }
 
 function sha256(s: string): string {

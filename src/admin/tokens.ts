@@ -11,8 +11,9 @@
  *   header  { "alg": "EdDSA", "typ": "rampart-admin+jwt", "kid" }
  *   payload { "iss", "aud": "rampart-admin", "sub": "<admin id>", "iat", "exp", "jti", "scope": "<actions>" }
  */
-import { createPublicKey, randomUUID, sign as ed25519Sign, verify as ed25519Verify, type KeyObject } from 'node:crypto';
-import { RETIRED_KEY_PUBLISH_MS, type Keyset } from '../identity/keyset.js';
+import { randomUUID } from 'node:crypto';
+import { createCompactJws } from '../identity/compact-jws.js';
+import type { Keyset } from '../identity/keyset.js';
 import type { AdminAction } from './roles.js';
 
 export const ADMIN_TOKEN_TYP = 'rampart-admin+jwt';
@@ -35,28 +36,14 @@ export interface AdminTokens {
 
 export function createAdminTokens(keyset: Keyset, issuer: string, now: () => number = Date.now): AdminTokens {
   const cache = new Map<string, AdminTokenClaims>();
-  let stamp = '';
-  let keys = new Map<string, KeyObject>();
-  const publicKey = (kid: string): KeyObject | undefined => {
-    const t = now();
-    const usable = keyset.all().filter((k) => k.retiredAt === undefined || k.retiredAt + RETIRED_KEY_PUBLISH_MS > t);
-    const s = usable.map((k) => k.kid).join(',');
-    if (s !== stamp) {
-      keys = new Map(usable.map((k) => [k.kid, createPublicKey(k.privateKey)]));
-      stamp = s;
-    }
-    return keys.get(kid);
-  };
+  const jws = createCompactJws(keyset, now);
   return {
     issue(userId, actions, minutes) {
       if (!Number.isInteger(minutes) || minutes < 1 || minutes > MAX_ADMIN_TOKEN_MINUTES) throw new RangeError(`minutes must be 1-${MAX_ADMIN_TOKEN_MINUTES}`);
-      const key = keyset.active();
       const iat = Math.floor(now() / 1000);
       const claims: AdminTokenClaims = { userId, actions: [...actions], jti: randomUUID(), expiresAt: (iat + minutes * 60) * 1000 };
-      const header = b64({ alg: 'EdDSA', typ: ADMIN_TOKEN_TYP, kid: key.kid });
-      const payload = b64({ iss: issuer, aud: ADMIN_TOKEN_AUDIENCE, sub: userId, iat, exp: iat + minutes * 60, jti: claims.jti, scope: actions.join(' ') });
-      const sig = ed25519Sign(null, Buffer.from(`${header}.${payload}`, 'latin1'), key.privateKey).toString('base64url');
-      return { token: `${header}.${payload}.${sig}`, claims };
+      const token = jws.sign(ADMIN_TOKEN_TYP, { iss: issuer, aud: ADMIN_TOKEN_AUDIENCE, sub: userId, iat, exp: iat + minutes * 60, jti: claims.jti, scope: actions.join(' ') });
+      return { token, claims };
     },
     check(token) {
       const t = now();
@@ -66,21 +53,10 @@ export function createAdminTokens(keyset: Keyset, issuer: string, now: () => num
         cache.delete(token);
         return undefined;
       }
-      const parts = token.split('.');
-      if (parts.length !== 3) return undefined;
-      const h = parse(parts[0]!);
-      if (!h || h.typ !== ADMIN_TOKEN_TYP || h.alg !== 'EdDSA' || typeof h.kid !== 'string') return undefined;
-      const pub = publicKey(h.kid);
-      if (!pub) return undefined;
-      let ok = false;
-      try {
-        ok = ed25519Verify(null, Buffer.from(`${parts[0]}.${parts[1]}`, 'latin1'), pub, Buffer.from(parts[2]!, 'base64url'));
-      } catch {
-        ok = false;
-      }
-      if (!ok) return undefined;
-      const p = parse(parts[1]!);
-      if (!p || p.iss !== issuer || p.aud !== ADMIN_TOKEN_AUDIENCE || typeof p.sub !== 'string' || typeof p.exp !== 'number' || typeof p.jti !== 'string' || typeof p.scope !== 'string') return undefined;
+      const verified = jws.verify(token, ADMIN_TOKEN_TYP);
+      if (typeof verified === 'string') return undefined;
+      const p = verified;
+      if (p.iss !== issuer || p.aud !== ADMIN_TOKEN_AUDIENCE || typeof p.sub !== 'string' || typeof p.exp !== 'number' || typeof p.jti !== 'string' || typeof p.scope !== 'string') return undefined;
       if (p.exp * 1000 <= t) return undefined;
       const actions = p.scope.split(' ').filter((a) => ACTIONS.has(a)) as AdminAction[];
       const claims: AdminTokenClaims = { userId: p.sub, actions, jti: p.jti, expiresAt: p.exp * 1000 };
@@ -89,17 +65,4 @@ export function createAdminTokens(keyset: Keyset, issuer: string, now: () => num
       return claims;
     },
   };
-}
-
-function b64(v: unknown): string {
-  return Buffer.from(JSON.stringify(v)).toString('base64url');
-}
-
-function parse(s: string): Record<string, unknown> | undefined {
-  try {
-    const v: unknown = JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -10,8 +10,8 @@ import type { Command } from 'commander';
 import { userInfo } from 'node:os';
 import { loadSecrets } from '../config/secrets.js';
 import { createKey, keyStatus } from '../keys/create.js';
+import { publicKeyView } from '../keys/public-view.js';
 import { parseDuration } from '../keys/duration.js';
-import type { ApiKeyRecord } from '../storage/types.js';
 import { CliExit, EXIT } from './exit-codes.js';
 import { loadCliConfig, output, withConfigOption, withStorage } from './common.js';
 import { adminCall, operatorToken } from './admin-client.js';
@@ -61,7 +61,7 @@ export function register(program: Command): void {
         createdBy: `cli:${safeUser()}`,
       }),
     );
-    output(opts.json, { key, ...publicView(record) }, () =>
+    output(opts.json, { key, ...publicKeyView(record) }, () =>
       [`key:     ${key}`, `id:      ${record.id}`, `scopes:  ${record.scopes.join(',')}`, ...(record.subject ? [`subject: ${record.subject}`] : []), `expires: ${record.expiresAt ? new Date(record.expiresAt).toISOString() : 'never'}`, '', 'Store the key now: it is not shown again.'].join('\n'),
     );
   });
@@ -76,7 +76,7 @@ export function register(program: Command): void {
     }
     if (config.admin) await recordBreakGlass(config, file, 'keys list');
     const list = await withStorage(config, (s) => s.keys.list());
-    output(opts.json, list.map(publicView), () => {
+    output(opts.json, list.map(publicKeyView), () => {
       if (list.length === 0) return 'no keys';
       const rows = list.map((k) => [k.id, keyStatus(k), k.name, k.scopes.join(','), k.subject ?? '-', iso(k.createdAt), k.expiresAt ? iso(k.expiresAt) : 'never', k.lastUsedAt ? iso(k.lastUsedAt) : 'never']);
       return table(['ID', 'STATUS', 'NAME', 'SCOPES', 'SUBJECT', 'CREATED', 'EXPIRES', 'LAST USED'], rows);
@@ -97,21 +97,6 @@ export function register(program: Command): void {
       output(opts.json, { id, revoked: true }, () => `revoked ${id}`);
     },
   );
-}
-
-function publicView(k: ApiKeyRecord) {
-  return {
-    id: k.id,
-    name: k.name,
-    status: keyStatus(k),
-    scopes: k.scopes,
-    subject: k.subject ?? null,
-    createdAt: iso(k.createdAt),
-    expiresAt: k.expiresAt ? iso(k.expiresAt) : null,
-    revokedAt: k.revokedAt ? iso(k.revokedAt) : null,
-    lastUsedAt: k.lastUsedAt ? iso(k.lastUsedAt) : null,
-    createdBy: k.createdBy ?? null,
-  };
 }
 
 function iso(ms: number): string {

@@ -18,24 +18,14 @@ import type { ApiKeyRecord } from '../storage/types.js';
 import type { AuthThrottle } from './auth-throttle.js';
 import type { AccessTokens } from '../identity/access-tokens.js';
 import type { ClientCertificates } from '../identity/client-certs.js';
+import type { ExternalIssuers, VerifiedToken } from '../identity/external-issuers.js';
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const CHALLENGE = 'Bearer realm="rampart"';
 
 /** What the stage needs from external issuers (../identity/external-issuers.ts). */
-export interface ExternalTokenVerifier {
-  issuerOf(token: string): string | undefined;
-  cached(token: string): ExternalToken | undefined;
-  verify(token: string): Promise<ExternalToken>;
-}
-export interface ExternalToken {
-  issuer: string;
-  principal: string;
-  subject?: string;
-  scopes: string[];
-  expiresAt: number;
-  tokenId?: string;
-}
+export type ExternalTokenVerifier = Pick<ExternalIssuers, 'issuerOf' | 'cached' | 'verify'>;
+type ExternalToken = VerifiedToken;
 
 /** A compact JWS: three base64url parts, the first a JSON object ("eyJ"). API keys start with rmpk_. */
 function looksLikeJwt(s: string): boolean {
