@@ -448,13 +448,21 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
     const secs = body.expiresInSeconds;
     if (secs !== undefined && (days !== undefined || typeof secs !== 'number' || !Number.isInteger(secs) || secs < 60 || secs > 3650 * 86_400)) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', 'expiresInSeconds: an integer from 60 to 10 years, not with expiresInDays');
     const lifeMs = secs !== undefined ? (secs as number) * 1000 : days !== undefined ? (days as number) * 86_400_000 : undefined;
-    const { key, record: rec } = await createKey(storage.keys, secret, {
-      name,
-      scopes: scopes as string[],
-      ...(subject !== undefined ? { subject: subject as string } : {}),
-      ...(lifeMs !== undefined ? { expiresAt: now() + lifeMs } : {}),
-      createdBy: `admin:${caller!.user.username}`,
-    });
+    let made;
+    try {
+      made = await createKey(storage.keys, secret, {
+        name,
+        scopes: scopes as string[],
+        ...(subject !== undefined ? { subject: subject as string } : {}),
+        ...(lifeMs !== undefined ? { expiresAt: now() + lifeMs } : {}),
+        ...(body.publicKeyJwk !== undefined ? { publicKeyJwk: body.publicKeyJwk } : {}),
+        createdBy: `admin:${caller!.user.username}`,
+      });
+    } catch (err) {
+      if (err instanceof TypeError) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', err.message);
+      throw err;
+    }
+    const { key, record: rec } = made;
     await deps.keys.refresh();
     await record({ type: 'admin.action', outcome: 'success', status: 201, reason: 'RAMPART_OK', requestId, client, actor: caller!.user.username, detail: { action: 'key.create', keyId: rec.id, scopes: rec.scopes.join(' ') } });
     json(res, 201, { key, ...publicKeyView(rec) });

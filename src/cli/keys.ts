@@ -7,6 +7,8 @@
  * store directly, as the operator running the command (recorded as `createdBy`).
  */
 import type { Command } from 'commander';
+import { createPublicKey } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { loadSecrets } from '../config/secrets.js';
 import { createKey, keyStatus } from '../keys/create.js';
@@ -28,9 +30,10 @@ export function register(program: Command): void {
       .requiredOption('--scopes <list>', 'comma-separated scopes, e.g. accounts:read,orders:write')
       .option('--subject <id>', 'the customer or tenant the key acts for')
       .option('--expires <duration>', 'lifetime such as 90d, 12h (default: no expiry)')
+      .option('--public-key <file>', "the client's public key (JWK JSON or PEM) for OAuth private_key_jwt (RFC 7523)")
       .option('--break-glass', 'with an admin plane configured: write the database directly instead of through the admin API (recorded)')
       .option('--json', 'print JSON'),
-  ).action(async (opts: { config: string; name: string; scopes: string; subject?: string; expires?: string; breakGlass?: boolean; json?: boolean }) => {
+  ).action(async (opts: { config: string; name: string; scopes: string; subject?: string; expires?: string; publicKey?: string; breakGlass?: boolean; json?: boolean }) => {
     const { config, file } = await loadCliConfig(opts);
     const scopes = opts.scopes.split(',').map((s) => s.trim()).filter(Boolean);
     if (scopes.length === 0) throw new CliExit(EXIT.USAGE, 'rampart: --scopes needs at least one scope');
@@ -40,11 +43,12 @@ export function register(program: Command): void {
     } catch (err) {
       throw new CliExit(EXIT.USAGE, `rampart: ${(err as Error).message}`);
     }
+    const publicKeyJwk = opts.publicKey !== undefined ? await readPublicKey(opts.publicKey) : undefined;
     if (config.admin && !opts.breakGlass) {
       // Through the admin API, as the logged-in operator (the record names them).
       const r = await adminCall(config, 'POST', '/admin/api/keys', {
         token: await operatorToken(config),
-        body: { name: opts.name, scopes, ...(opts.subject !== undefined ? { subject: opts.subject } : {}), ...(expiresAt !== undefined ? { expiresInSeconds: Math.round((expiresAt - Date.now()) / 1000) } : {}) },
+        body: { name: opts.name, scopes, ...(opts.subject !== undefined ? { subject: opts.subject } : {}), ...(expiresAt !== undefined ? { expiresInSeconds: Math.round((expiresAt - Date.now()) / 1000) } : {}), ...(publicKeyJwk !== undefined ? { publicKeyJwk } : {}) },
       });
       const b = r.body as { key: string; id: string; scopes: string[]; subject?: string; expiresAt?: string };
       output(opts.json, b, () => [`key:     ${b.key}`, `id:      ${b.id}`, `scopes:  ${b.scopes.join(',')}`, ...(b.subject ? [`subject: ${b.subject}`] : []), `expires: ${b.expiresAt ?? 'never'}`, '', 'Store the key now: it is not shown again.'].join('\n'));
@@ -58,6 +62,7 @@ export function register(program: Command): void {
         scopes,
         ...(opts.subject !== undefined ? { subject: opts.subject } : {}),
         ...(expiresAt !== undefined ? { expiresAt } : {}),
+        ...(publicKeyJwk !== undefined ? { publicKeyJwk } : {}),
         createdBy: `cli:${safeUser()}`,
       }),
     );
@@ -97,6 +102,21 @@ export function register(program: Command): void {
       output(opts.json, { id, revoked: true }, () => `revoked ${id}`);
     },
   );
+}
+
+/** A public key file: a JWK (JSON) or a PEM public key, as a JWK object. */
+async function readPublicKey(file: string): Promise<object> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new CliExit(EXIT.USAGE, `rampart: cannot read ${file}`);
+  }
+  try {
+    return text.trimStart().startsWith('{') ? (JSON.parse(text) as object) : createPublicKey(text).export({ format: 'jwk' });
+  } catch {
+    throw new CliExit(EXIT.USAGE, `rampart: ${file} is neither a JWK nor a PEM public key`);
+  }
 }
 
 function iso(ms: number): string {

@@ -5,7 +5,9 @@
  *   POST <prefix>/oauth/revoke   token revocation (RFC 7009)
  *
  * A client is an API key: `client_id` is the key's id and `client_secret` the whole key, sent
- * with HTTP Basic (client_secret_basic, RFC 6749 §2.3.1) or in the form (client_secret_post).
+ * with HTTP Basic (client_secret_basic, RFC 6749 §2.3.1) or in the form (client_secret_post); or,
+ * for a key registered with a public key, a signed assertion instead of any secret
+ * (private_key_jwt, RFC 7523).
  * The application then sends a 15-minute token on every request instead of its long-lived key,
  * and revoking the key ends the tokens it obtained at once (the authenticate stage re-checks
  * the client on every request).
@@ -19,7 +21,9 @@
  * released only once its record is committed.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { randomUUID } from 'node:crypto';
+import { createPublicKey, randomUUID, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { jwtVerify } from 'jose';
+import { parseB64Json } from './compact-jws.js';
 import { readBody } from '../gateway/body.js';
 import { applySecurityHeaders } from '../gateway/respond.js';
 import { clientInfo } from '../gateway/client-address.js';
@@ -40,10 +44,21 @@ export interface TokenEndpointDeps {
 type OAuthError = 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client' | 'unsupported_grant_type' | 'invalid_scope' | 'invalid_target' | 'temporarily_unavailable';
 
 const MAX_FORM_BYTES = 8 * 1024;
+const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+/** The one algorithm family the registered key can make (RFC 8725 §3.1: never the header's choice). */
+function algorithmsFor(key: KeyObject): string[] {
+  const t = key.asymmetricKeyType;
+  if (t === 'ed25519') return ['EdDSA'];
+  if (t === 'ec') return key.asymmetricKeyDetails?.namedCurve === 'secp384r1' ? ['ES384'] : ['ES256'];
+  return ['RS256', 'PS256'];
+}
 const FORM = 'application/x-www-form-urlencoded';
 
 export function createTokenEndpoint(deps: TokenEndpointDeps) {
   const { keys, tokens, throttle, ledger, tls } = deps;
+  /** private_key_jwt assertion ids already used, until they expire (RFC 7523 §3, item 7). */
+  const usedAssertions = new Map<string, number>();
 
   function send(res: ServerResponse, rt: GatewayRuntime, status: number, body: unknown, extra: Record<string, string> = {}): void {
     const text = JSON.stringify(body);
@@ -100,6 +115,16 @@ export function createTokenEndpoint(deps: TokenEndpointDeps) {
       oauthError(res, rt, 400, 'invalid_request', 'A parameter is repeated.');
       return undefined;
     }
+    if (form.has('client_assertion') || form.has('client_assertion_type')) {
+      const r = await assertedClient(req, rt, form);
+      if (typeof r === 'string') {
+        throttle.fail(client);
+        await record(rt, { requestId, outcome: 'deny', status: 401, reason: 'RAMPART_AUTH_INVALID', clientAddress: client, detail: { event, error: 'invalid_client', cause: r } }).catch(() => {});
+        oauthError(res, rt, 401, 'invalid_client', 'Client authentication failed.');
+        return undefined;
+      }
+      return { form, keyId: r.id, scopes: r.scopes };
+    }
     let id: string | undefined;
     let secret: string | undefined;
     const auth = req.headers.authorization;
@@ -131,6 +156,48 @@ export function createTokenEndpoint(deps: TokenEndpointDeps) {
       return undefined;
     }
     return { form, keyId: check.key.id, scopes: check.key.scopes };
+  }
+
+  /**
+   * private_key_jwt (RFC 7523 §2.2, OpenID Connect Core §9): the client signs a short JWT with its
+   * own key (registered as the key's publicKeyJwk) instead of sending a secret. iss and sub are the
+   * client id, aud this token endpoint (or the gateway's issuer), at most 5 minutes old, and each
+   * jti is accepted once. The algorithm follows the registered key, never the token's header.
+   * Returns the client, or the reason for refusing it (recorded, never told to the client).
+   */
+  async function assertedClient(req: IncomingMessage, rt: GatewayRuntime, form: URLSearchParams): Promise<{ id: string; scopes: string[] } | string> {
+    if (req.headers.authorization !== undefined || form.has('client_secret')) return 'several-methods';
+    if (form.get('client_assertion_type') !== JWT_BEARER) return 'assertion-type';
+    const assertion = form.get('client_assertion') ?? '';
+    const claims = parseB64Json(assertion.split('.')[1] ?? '');
+    const id = claims?.sub;
+    if (typeof id !== 'string' || claims?.iss !== id) return 'assertion-iss-sub';
+    if (form.has('client_id') && form.get('client_id') !== id) return 'client-id-mismatch';
+    const k = keys.client(id);
+    if (!k.ok) return `client-${k.reason}`;
+    if (!k.key.publicKeyJwk) return 'no-public-key';
+    const pub = createPublicKey({ key: JSON.parse(k.key.publicKeyJwk) as JsonWebKey, format: 'jwk' });
+    const endpoint = `${tls ? 'https' : 'http'}://${req.headers.host ?? ''}${rt.config.reservedPrefix}/oauth/token`;
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(assertion, pub, {
+        algorithms: algorithmsFor(pub),
+        issuer: id,
+        subject: id,
+        audience: [endpoint, rt.config.identity.issuer],
+        maxTokenAge: '5m',
+        requiredClaims: ['jti', 'exp', 'iat'],
+        clockTolerance: 5,
+      }));
+    } catch (err) {
+      return `assertion-${(err as { code?: string }).code ?? 'invalid'}`;
+    }
+    const now = Date.now();
+    for (const [j, exp] of usedAssertions) if (exp <= now) usedAssertions.delete(j);
+    const seen = `${id}\u0000${String(payload.jti)}`;
+    if (usedAssertions.has(seen)) return 'assertion-replayed';
+    if (usedAssertions.size < 100_000) usedAssertions.set(seen, (payload.exp ?? 0) * 1000);
+    return { id, scopes: k.key.scopes };
   }
 
   async function token(req: IncomingMessage, res: ServerResponse, rt: GatewayRuntime, requestId: string, client: string): Promise<void> {

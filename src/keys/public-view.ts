@@ -16,6 +16,8 @@ export interface PublicKeyView {
   revokedAt: string | null;
   lastUsedAt: string | null;
   createdBy: string | null;
+  /** Whether the key can authenticate with private_key_jwt (the public key itself is not secret, but not shown). */
+  privateKeyJwt: boolean;
 }
 
 export function publicKeyView(k: ApiKeyRecord): PublicKeyView {
@@ -31,5 +33,6 @@ export function publicKeyView(k: ApiKeyRecord): PublicKeyView {
     revokedAt: iso(k.revokedAt),
     lastUsedAt: iso(k.lastUsedAt),
     createdBy: k.createdBy ?? null,
+    privateKeyJwt: k.publicKeyJwk !== undefined,
   };
 }

@@ -62,6 +62,8 @@ export interface KeyRowValues {
   revoked_at: number | null;
   last_used_at: number | null;
   created_by: string | null;
+  /** Absent on a database from before migration 5 (read-only opens). */
+  public_key_jwk?: string | null;
 }
 
 export function keyFromRow(row: KeyRowValues): ApiKeyRecord {
@@ -71,6 +73,7 @@ export function keyFromRow(row: KeyRowValues): ApiKeyRecord {
   if (row.revoked_at !== null) k.revokedAt = row.revoked_at;
   if (row.last_used_at !== null) k.lastUsedAt = row.last_used_at;
   if (row.created_by !== null) k.createdBy = row.created_by;
+  if (row.public_key_jwk !== undefined && row.public_key_jwk !== null) k.publicKeyJwk = row.public_key_jwk;
   return k;
 }
 

@@ -78,6 +78,11 @@ export interface ApiKeyRecord {
   lastUsedAt?: number;
   /** Who created it (operator name or 'cli'). */
   createdBy?: string;
+  /**
+   * The client's public key (a JWK as JSON), for OAuth private_key_jwt client authentication
+   * (RFC 7523): the client proves itself with a signed assertion instead of sending the key.
+   */
+  publicKeyJwk?: string;
 }
 
 export interface KeyStore {

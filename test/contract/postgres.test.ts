@@ -49,7 +49,7 @@ describe('postgres backend', () => {
       await c.connect();
       try {
         const v = await c.query('SELECT version FROM audit_x.schema_version ORDER BY version');
-        assert.deepEqual(v.rows, [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
+        assert.deepEqual(v.rows, [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
         const idx = await c.query("SELECT indexname FROM pg_indexes WHERE schemaname = 'audit_x' AND tablename LIKE 'ledger%' AND indexname NOT LIKE '%_pkey' ORDER BY indexname");
         assert.deepEqual(idx.rows.map((r: { indexname: string }) => r.indexname), ['ledger_records_ts']);
         const t = await c.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'audit_x' ORDER BY table_name");
@@ -117,7 +117,7 @@ describe('postgres backend', () => {
       const c = new pg.Client({ connectionString: db.url });
       await c.connect();
       try {
-        await c.query('DROP TABLE rampart.admin_passkeys; DROP TABLE rampart.admin_sessions; DROP TABLE rampart.admin_users; DELETE FROM rampart.schema_version WHERE version > 2');
+        await c.query('DROP TABLE rampart.admin_passkeys; DROP TABLE rampart.admin_sessions; DROP TABLE rampart.admin_users; ALTER TABLE rampart.api_keys DROP COLUMN public_key_jwk; DELETE FROM rampart.schema_version WHERE version > 2');
       } finally {
         await c.end();
       }
@@ -152,7 +152,7 @@ describe('postgres backend', () => {
       const c = new pg.Client({ connectionString: db.url });
       await c.connect();
       try {
-        await c.query('DROP TABLE rampart.admin_passkeys; DELETE FROM rampart.schema_version WHERE version > 3');
+        await c.query('DROP TABLE rampart.admin_passkeys; ALTER TABLE rampart.api_keys DROP COLUMN public_key_jwk; DELETE FROM rampart.schema_version WHERE version > 3');
       } finally {
         await c.end();
       }

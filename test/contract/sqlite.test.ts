@@ -59,7 +59,7 @@ describe('sqlite backend', () => {
       await (await openSqliteStorage(path)).close();
       await (await openSqliteStorage(path)).close();
       const raw = new Database(path);
-      assert.deepEqual(raw.prepare('SELECT version FROM schema_version ORDER BY version').all(), [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
+      assert.deepEqual(raw.prepare('SELECT version FROM schema_version ORDER BY version').all(), [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
       // Migration 2: only the time index is maintained at commit (each index is CPU per record).
       const idx = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name LIKE 'ledger%' AND sql IS NOT NULL ORDER BY name").all();
       assert.deepEqual(idx, [{ name: 'ledger_records_ts' }]);
@@ -84,7 +84,7 @@ describe('sqlite backend', () => {
       // version 1 only.
       const raw = new Database(path);
       for (const stmt of MIGRATIONS[0]!.sql.split(';').filter((x) => /CREATE INDEX ledger_/.test(x) && !/ledger_records_ts/.test(x))) raw.exec(stmt);
-      raw.exec('DROP TABLE admin_passkeys; DROP TABLE admin_sessions; DROP TABLE admin_users;');
+      raw.exec('DROP TABLE admin_passkeys; DROP TABLE admin_sessions; DROP TABLE admin_users; ALTER TABLE api_keys DROP COLUMN public_key_jwk;');
       raw.prepare('DELETE FROM schema_version WHERE version > 1').run();
       raw.close();
       const s2 = await openSqliteStorage(path);
@@ -99,7 +99,7 @@ describe('sqlite backend', () => {
       }
       const after = new Database(path, { readonly: true });
       assert.deepEqual(after.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND name LIKE 'ledger%'").all(), [{ name: 'ledger_records_ts' }]);
-      assert.deepEqual(after.prepare('SELECT max(version) AS v FROM schema_version').get(), { v: 4 });
+      assert.deepEqual(after.prepare('SELECT max(version) AS v FROM schema_version').get(), { v: 5 });
       after.close();
     } finally {
       dir.remove();
@@ -117,7 +117,7 @@ describe('sqlite backend', () => {
       await s1.close();
       // As Rampart left it before migration 3.
       const raw = new Database(path);
-      raw.exec('DROP TABLE admin_passkeys; DROP TABLE admin_sessions; DROP TABLE admin_users; DELETE FROM schema_version WHERE version > 2;');
+      raw.exec('DROP TABLE admin_passkeys; DROP TABLE admin_sessions; DROP TABLE admin_users; ALTER TABLE api_keys DROP COLUMN public_key_jwk; DELETE FROM schema_version WHERE version > 2;');
       raw.close();
       const ro = await openSqliteStorage(path, { readOnly: true });
       try {
@@ -149,7 +149,7 @@ describe('sqlite backend', () => {
       await s1.close();
       // As Rampart left it before migration 4.
       const raw = new Database(path);
-      raw.exec('DROP TABLE admin_passkeys; DELETE FROM schema_version WHERE version > 3;');
+      raw.exec('DROP TABLE admin_passkeys; ALTER TABLE api_keys DROP COLUMN public_key_jwk; DELETE FROM schema_version WHERE version > 3;');
       raw.close();
       const ro = await openSqliteStorage(path, { readOnly: true });
       try {

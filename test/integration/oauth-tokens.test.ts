@@ -7,8 +7,9 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createLocalJWKSet, jwtVerify } from 'jose';
-import { createHmac } from 'node:crypto';
+import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT, type CryptoKey } from 'jose';
+import { createHmac, randomUUID } from 'node:crypto';
+import { createKey } from '../../src/keys/create.js';
 import { startTestGateway, rawRequest, type TestGateway } from '../helpers/gateway.js';
 import { startGateway } from '../../src/gateway/start.js';
 import { silentLogger } from '../../src/core/log.js';
@@ -171,3 +172,57 @@ describe('revocation: of the client key, and of a token (RFC 7009), surviving a 
 function t0Spec(): string {
   return new URL('../../../test/fixtures/openapi/gateway-test.yaml', import.meta.url).pathname;
 }
+
+describe('private_key_jwt client authentication (RFC 7523)', () => {
+  let t: TestGateway;
+  let id: string;
+  let clientKey: CryptoKey;
+  let plainKey: string;
+  before(async () => {
+    t = await startTestGateway();
+    const pair = await generateKeyPair('ES256');
+    clientKey = pair.privateKey;
+    const made = await createKey(t.gw.storage.keys, t.secret, { name: 'signing-client', scopes: ['accounts:read'], subject: 'cus_5', publicKeyJwk: await exportJWK(pair.publicKey) });
+    id = made.record.id;
+    plainKey = (await t.key(['accounts:read'])).key;
+    await t.gw.keys.refresh();
+  });
+  after(() => t.close());
+
+  const assertion = (o: { iss?: string; aud?: string; key?: CryptoKey; exp?: string } = {}) =>
+    new SignJWT({}).setProtectedHeader({ alg: 'ES256' }).setIssuer(o.iss ?? id).setSubject(o.iss ?? id).setAudience(o.aud ?? 'rampart').setIssuedAt().setExpirationTime(o.exp ?? '2m').setJti(randomUUID()).sign(o.key ?? clientKey);
+  const exchange = (a: string) =>
+    t.request('POST', '/.rampart/oauth/token', { headers: FORM, body: new URLSearchParams({ grant_type: 'client_credentials', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: a }).toString() });
+
+  it('a signed assertion instead of a secret gets a token that works; the same assertion twice does not', async () => {
+    const a = await assertion();
+    const r = await exchange(a);
+    assert.equal(r.status, 200, r.body.toString());
+    assert.equal((await t.request('GET', '/accounts?limit=1', { headers: bearer(r.json().access_token) })).status, 200);
+    assert.equal((await exchange(a)).status, 401, 'replayed assertion');
+  });
+
+  it('the token endpoint URL is accepted as the audience as well', async () => {
+    const aud = `${t.gw.url}/.rampart/oauth/token`;
+    assert.equal((await exchange(await assertion({ aud }))).status, 200);
+  });
+
+  it('refused: another signer, another audience, an expired assertion, HS256 keyed with the public key, a key without a registered public key', async () => {
+    const other = (await generateKeyPair('ES256')).privateKey;
+    assert.equal((await exchange(await assertion({ key: other }))).status, 401);
+    assert.equal((await exchange(await assertion({ aud: 'https://elsewhere.test/token' }))).status, 401);
+    const old = await new SignJWT({}).setProtectedHeader({ alg: 'ES256' }).setIssuer(id).setSubject(id).setAudience('rampart').setIssuedAt(Math.floor(Date.now() / 1000) - 600).setExpirationTime(Math.floor(Date.now() / 1000) - 300).setJti(randomUUID()).sign(clientKey);
+    assert.equal((await exchange(old)).status, 401);
+    const jwk = JSON.parse((await t.gw.storage.keys.get(id))!.publicKeyJwk!);
+    const hs = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer(id).setSubject(id).setAudience('rampart').setIssuedAt().setExpirationTime('2m').setJti(randomUUID()).sign(new TextEncoder().encode(JSON.stringify(jwk)));
+    assert.equal((await exchange(hs)).status, 401);
+    const plainId = plainKey.split('_')[1]!;
+    assert.equal((await exchange(await assertion({ iss: plainId }))).status, 401);
+  });
+
+  it('only public keys of accepted kinds are registered', async () => {
+    const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+    await assert.rejects(createKey(t.gw.storage.keys, t.secret, { name: 'x', scopes: ['a'], publicKeyJwk: await exportJWK(privateKey) }), /private key/);
+    await assert.rejects(createKey(t.gw.storage.keys, t.secret, { name: 'x', scopes: ['a'], publicKeyJwk: { kty: 'oct', k: 'AAAA' } }), TypeError);
+  });
+});

@@ -159,6 +159,12 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX admin_passkeys_user_id ON ${s}.admin_passkeys (user_id);
     `,
   },
+  {
+    // As SQLite migration 5: private_key_jwt clients (RFC 7523).
+    version: 5,
+    description: 'api_keys.public_key_jwk for private_key_jwt clients',
+    sql: (s) => `ALTER TABLE ${s}.api_keys ADD COLUMN public_key_jwk TEXT;`,
+  },
 ];
 
 /** The first version with the admin tables: a read-only open of an older schema has no admin accounts. */

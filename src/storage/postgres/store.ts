@@ -172,7 +172,7 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Postgr
       try {
         await pool.query(sql.keyInsert, [
           k.id, k.name, k.hash, k.scopes, k.subject ?? null, k.createdAt, k.expiresAt ?? null,
-          k.revokedAt ?? null, k.lastUsedAt ?? null, k.createdBy ?? null,
+          k.revokedAt ?? null, k.lastUsedAt ?? null, k.createdBy ?? null, k.publicKeyJwk ?? null,
         ]);
       } catch (err) {
         if ((err as { code?: string }).code === '23505') {
@@ -415,7 +415,7 @@ type AdminStatement = Extract<keyof ReturnType<typeof statements>, `admin${strin
 
 function statements(s: string) {
   const recordCols = 'r.seq, r.ts, r.type, r.outcome, r.canonical, r.leaf_hash, r.chain_hash';
-  const keyCols = 'id, name, hash, scopes, subject, created_at, expires_at, revoked_at, last_used_at, created_by, change_seq';
+  const keyCols = 'id, name, hash, scopes, subject, created_at, expires_at, revoked_at, last_used_at, created_by, change_seq, public_key_jwk';
   return {
     recordCols,
     // One statement = one transaction. `h` moves the head only if it is where the batch starts;
@@ -454,7 +454,7 @@ function statements(s: string) {
     keyInsert: `
       WITH c AS (UPDATE ${s}.key_changes SET n = n + 1 WHERE id = 1 RETURNING n)
       INSERT INTO ${s}.api_keys (${keyCols})
-      SELECT $1, $2, $3, $4::text[], $5, $6, $7, $8, $9, $10, c.n FROM c`,
+      SELECT $1, $2, $3, $4::text[], $5, $6, $7, $8, $9, $10, c.n, $11 FROM c`,
     keyGet: `SELECT ${keyCols} FROM ${s}.api_keys WHERE id = $1`,
     keyList: `SELECT ${keyCols} FROM ${s}.api_keys ORDER BY created_at, id`,
     keyLock: `SELECT revoked_at FROM ${s}.api_keys WHERE id = $1 FOR UPDATE`,
@@ -581,6 +581,7 @@ interface KeyRow {
   last_used_at: string | null;
   created_by: string | null;
   change_seq: string;
+  public_key_jwk?: string | null;
 }
 
 interface AdminUserRow {

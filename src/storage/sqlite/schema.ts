@@ -166,6 +166,13 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX admin_passkeys_user_id ON admin_passkeys (user_id);
     `,
   },
+  {
+    // OAuth private_key_jwt (RFC 7523): a client may register a public key instead of using its
+    // key as a shared secret at the token endpoint.
+    version: 5,
+    description: 'api_keys.public_key_jwk for private_key_jwt clients',
+    sql: 'ALTER TABLE api_keys ADD COLUMN public_key_jwk TEXT;',
+  },
 ];
 
 /** The first version with the admin tables: a read-only open of an older file has no admin accounts. */

@@ -106,6 +106,7 @@ interface KeyRow {
   last_used_at: number | null;
   created_by: string | null;
   change_seq: number;
+  public_key_jwk?: string | null;
 }
 
 interface AdminUserRow {
@@ -318,7 +319,7 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
 
   const bumpKeys = d.prepare('UPDATE key_changes SET n = n + 1 WHERE id = 1 RETURNING n');
   const insertKey = d.prepare(
-    'INSERT INTO api_keys (id, name, hash, scopes, subject, created_at, expires_at, revoked_at, last_used_at, created_by, change_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO api_keys (id, name, hash, scopes, subject, created_at, expires_at, revoked_at, last_used_at, created_by, change_seq, public_key_jwk) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
   const revokeKey = d.prepare('UPDATE api_keys SET revoked_at = ?, change_seq = ? WHERE id = ?');
   const touchKey = d.prepare('UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?');
@@ -327,7 +328,7 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
     const { n } = bumpKeys.get() as { n: number };
     insertKey.run(
       k.id, k.name, k.hash, JSON.stringify(k.scopes), k.subject ?? null, k.createdAt, k.expiresAt ?? null,
-      k.revokedAt ?? null, k.lastUsedAt ?? null, k.createdBy ?? null, n,
+      k.revokedAt ?? null, k.lastUsedAt ?? null, k.createdBy ?? null, n, k.publicKeyJwk ?? null,
     );
   });
   const keyRevoke = d.transaction((id: string, at: number): boolean => {
