@@ -27,6 +27,8 @@ export interface IssueRequest {
   scopes: readonly string[];
   /** The API the token is for (its name in rampart.yaml). */
   audience: string;
+  /** RFC 8705: bind the token to this client certificate (x5t#S256), when one was used. */
+  certThumbprint?: string;
 }
 
 export interface IssuedToken {
@@ -45,6 +47,8 @@ export interface AccessTokenClaims {
   jti: string;
   /** Epoch ms. */
   expiresAt: number;
+  /** RFC 8705 `cnf.x5t#S256`: usable only over a connection with this client certificate. */
+  certThumbprint?: string;
 }
 
 export type TokenCheck = { ok: true; claims: AccessTokenClaims } | { ok: false; reason: 'malformed' | 'not-ours' | 'bad-signature' | 'expired' | 'not-yet-valid' | 'wrong-issuer' | 'revoked' };
@@ -88,7 +92,10 @@ export function createAccessTokens(keyset: Keyset, opts: { issuer: string; lifet
       const iat = Math.floor(now() / 1000);
       const exp = iat + opts.lifetimeSeconds;
       const jti = randomUUID();
-      const token = jws.sign(ACCESS_TOKEN_TYP, { iss: issuer, sub: r.clientId, client_id: r.clientId, aud: r.audience, iat, exp, jti, scope: r.scopes.join(' ') });
+      const token = jws.sign(ACCESS_TOKEN_TYP, {
+        iss: issuer, sub: r.clientId, client_id: r.clientId, aud: r.audience, iat, exp, jti, scope: r.scopes.join(' '),
+        ...(r.certThumbprint !== undefined ? { cnf: { 'x5t#S256': r.certThumbprint } } : {}),
+      });
       return { token, jti, expiresIn: opts.lifetimeSeconds, expiresAt: exp * 1000 };
     },
 
@@ -114,7 +121,10 @@ export function createAccessTokens(keyset: Keyset, opts: { issuer: string; lifet
       if (exp * 1000 <= t) return { ok: false, reason: 'expired' };
       if (iat * 1000 > t + CLOCK_SKEW_S * 1000) return { ok: false, reason: 'not-yet-valid' };
       if (revoked.has(jti)) return { ok: false, reason: 'revoked' };
-      const claims: AccessTokenClaims = { clientId, audience: aud, scopes: scope === '' ? [] : scope.split(' '), jti, expiresAt: exp * 1000 };
+      const cnf = p.cnf as Record<string, unknown> | undefined;
+      const bound = cnf !== undefined && typeof cnf === 'object' && cnf !== null ? cnf['x5t#S256'] : undefined;
+      if (cnf !== undefined && typeof bound !== 'string') return { ok: false, reason: 'malformed' };
+      const claims: AccessTokenClaims = { clientId, audience: aud, scopes: scope === '' ? [] : scope.split(' '), jti, expiresAt: exp * 1000, ...(typeof bound === 'string' ? { certThumbprint: bound } : {}) };
       if (verified.size >= maxEntries) {
         // Drop what has expired first; if still full, the oldest entry.
         for (const [k, v] of verified) if (v.expiresAt <= t) verified.delete(k);

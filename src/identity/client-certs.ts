@@ -9,13 +9,17 @@
  * A connection's certificate cannot change (renegotiation is off), so the identity is worked
  * out once per connection, not per request.
  */
+import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { IdentityConfig } from '../config/types.js';
 import type { Principal } from '../core/context.js';
 
-/** An identity, 'untrusted' for a certificate the CA did not sign (or expired), undefined for none. */
-export type PeerCertificate = { identity: string } | 'untrusted' | undefined;
+/**
+ * An identity (with the certificate's RFC 8705 thumbprint), 'untrusted' for a certificate the CA
+ * did not sign (or expired), undefined for none.
+ */
+export type PeerCertificate = { identity: string; thumbprint: string } | 'untrusted' | undefined;
 
 export interface ClientCertificates {
   of(socket: Socket): PeerCertificate;
@@ -56,5 +60,18 @@ function inspect(socket: Socket): PeerCertificate {
   const dns = sans.find((s) => s.startsWith('DNS:'));
   const cn = cert.subject?.CN;
   const identity = uri ? uri.slice(4) : dns ? dns.slice(4) : typeof cn === 'string' ? cn : Array.isArray(cn) ? cn[0] : undefined;
-  return identity ? { identity } : 'untrusted';
+  return identity ? { identity, thumbprint: thumbprintOf(cert.raw) } : 'untrusted';
+}
+
+/** RFC 8705 §3.1 `x5t#S256`: base64url SHA-256 of the certificate's DER. */
+export function thumbprintOf(der: Buffer): string {
+  return createHash('sha256').update(der).digest('base64url');
+}
+
+/** The thumbprint of the connection's client certificate when the CA accepted one. */
+export function verifiedCertThumbprint(socket: Socket): string | undefined {
+  const tls = socket as Partial<TLSSocket>;
+  if (typeof tls.getPeerCertificate !== 'function' || tls.authorized !== true) return undefined;
+  const cert = tls.getPeerCertificate();
+  return cert && cert.raw ? thumbprintOf(cert.raw) : undefined;
 }

@@ -24,6 +24,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createPublicKey, randomUUID, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { jwtVerify } from 'jose';
 import { parseB64Json } from './compact-jws.js';
+import { verifiedCertThumbprint } from './client-certs.js';
 import { readBody } from '../gateway/body.js';
 import { applySecurityHeaders } from '../gateway/respond.js';
 import { clientInfo } from '../gateway/client-address.js';
@@ -214,9 +215,11 @@ export function createTokenEndpoint(deps: TokenEndpointDeps) {
     const held = new Set(c.scopes);
     const scopes = requested === null ? [...held] : [...new Set(requested.split(' ').filter(Boolean))];
     if (scopes.some((s) => !held.has(s))) return deny(400, 'invalid_scope', 'A requested scope is not granted to this client.');
-    const t = tokens.issue({ clientId: c.keyId, scopes, audience: api });
+    // RFC 8705: a token obtained over a connection with a client certificate is bound to it.
+    const certThumbprint = verifiedCertThumbprint(req.socket);
+    const t = tokens.issue({ clientId: c.keyId, scopes, audience: api, ...(certThumbprint ? { certThumbprint } : {}) });
     try {
-      await record(rt, { requestId, outcome: 'allow', status: 200, reason: 'RAMPART_OK', keyId: c.keyId, clientAddress: client, detail: { event: 'oauth.token', grant: 'client_credentials', audience: api, scope: scopes.join(' '), jti: t.jti, expiresAt: t.expiresAt } });
+      await record(rt, { requestId, outcome: 'allow', status: 200, reason: 'RAMPART_OK', keyId: c.keyId, clientAddress: client, detail: { event: 'oauth.token', grant: 'client_credentials', audience: api, scope: scopes.join(' '), jti: t.jti, expiresAt: t.expiresAt, certificateBound: certThumbprint !== undefined ? 'yes' : 'no' } });
     } catch {
       // Fail closed: no token leaves unrecorded.
       oauthError(res, rt, 503, 'temporarily_unavailable', 'The token could not be recorded; retry later.', { 'retry-after': '5' });

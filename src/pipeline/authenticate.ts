@@ -52,6 +52,11 @@ export function createAuthenticateStage(keys: KeyCache, throttle: AuthThrottle, 
       const c = tokens.check(token);
       if (c.ok) {
         if (c.claims.audience !== ctx.api!.name) return invalid(ctx, 'wrong-audience');
+        // RFC 8705: a certificate-bound token works only over a connection with that certificate.
+        if (c.claims.certThumbprint !== undefined) {
+          const cert = certs?.of(ctx.req.socket);
+          if (cert === undefined || cert === 'untrusted' || cert.thumbprint !== c.claims.certThumbprint) return invalid(ctx, 'token-cert-mismatch');
+        }
         const k = keys.client(c.claims.clientId);
         if (!k.ok) {
           if (k.reason === 'unavailable') return deny('RAMPART_AUTH_UNAVAILABLE', { headers: { 'retry-after': '5' } });

@@ -29,10 +29,10 @@ paths:
     get: { operationId: open, security: [{ key: [] }], responses: { '200': { description: ok } } }
 `;
 
-function request(port: number, path: string, o: { cert?: { certPem: string; keyPem: string }; headers?: Record<string, string> } = {}): Promise<TestResponse> {
+function request(port: number, path: string, o: { cert?: { certPem: string; keyPem: string }; headers?: Record<string, string>; method?: string; body?: string } = {}): Promise<TestResponse> {
   return new Promise((resolve, reject) => {
     const req = https.request(
-      { host: '127.0.0.1', port, path, method: 'GET', headers: o.headers, rejectUnauthorized: false, agent: false, ...(o.cert ? { cert: o.cert.certPem, key: o.cert.keyPem } : {}) },
+      { host: '127.0.0.1', port, path, method: o.method ?? 'GET', headers: o.headers, rejectUnauthorized: false, agent: false, ...(o.cert ? { cert: o.cert.certPem, key: o.cert.keyPem } : {}) },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -43,7 +43,7 @@ function request(port: number, path: string, o: { cert?: { certPem: string; keyP
       },
     );
     req.on('error', reject);
-    req.end();
+    req.end(o.body);
   });
 }
 
@@ -118,5 +118,22 @@ describe('mTLS client certificates', () => {
 
   it('operations without mutualTLS work without a certificate (the handshake asks, it does not insist)', async () => {
     assert.equal((await request(t.gw.port, '/open', { headers: { authorization: `Bearer ${key}` } })).status, 200);
+  });
+
+  it('a token obtained over a connection with a client certificate is bound to it (RFC 8705)', async () => {
+    const id = key.split('_')[1]!;
+    const form = new URLSearchParams({ grant_type: 'client_credentials' }).toString();
+    const headers = { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${id}:${key}`).toString('base64')}` };
+    const got = await request(t.gw.port, '/.rampart/oauth/token', { method: 'POST', headers, body: form, cert: partner });
+    assert.equal(got.status, 200, got.body.toString());
+    const tok = got.json().access_token as string;
+    const claims = JSON.parse(Buffer.from(tok.split('.')[1]!, 'base64url').toString());
+    assert.ok(claims.cnf?.['x5t#S256'], 'the token carries the certificate thumbprint');
+    const auth = { authorization: `Bearer ${tok}` };
+    assert.equal((await request(t.gw.port, '/open', { headers: auth, cert: partner })).status, 200, 'with the same certificate');
+    assert.equal((await request(t.gw.port, '/open', { headers: auth })).status, 401, 'without a certificate');
+    assert.equal((await request(t.gw.port, '/open', { headers: auth, cert: unlisted })).status, 401, 'with another certificate of the same CA');
+    const unbound = await request(t.gw.port, '/.rampart/oauth/token', { method: 'POST', headers, body: form });
+    assert.equal((await request(t.gw.port, '/open', { headers: { authorization: `Bearer ${unbound.json().access_token}` } })).status, 200, 'a token obtained without a certificate is not bound');
   });
 });
