@@ -512,6 +512,67 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
     json(res, 200, { user: publicUser({ ...user, disabled: true }) });
   };
 
+  const setRoles: Handler = async (_req, res, { params, body, caller, client, requestId }) => {
+    const user = await admin.getUser(params[0]!);
+    if (!user) throw new AdminFailure('RAMPART_ADMIN_NOT_FOUND');
+    const roles = body.roles;
+    if (!Array.isArray(roles) || roles.length === 0 || !roles.every((r) => ADMIN_ROLES.includes(r as AdminRole))) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', `roles: some of ${ADMIN_ROLES.join(', ')}`);
+    const touchesOwner = user.roles.includes('owner') || (roles as AdminRole[]).includes('owner');
+    if (touchesOwner && !caller!.user.roles.includes('owner')) throw new AdminFailure('RAMPART_ADMIN_FORBIDDEN', 'Only an owner grants or removes the owner role.');
+    if (user.id === caller!.user.id && user.roles.includes('owner') && !(roles as AdminRole[]).includes('owner')) {
+      const owners = (await admin.listUsers()).filter((u) => !u.disabled && u.roles.includes('owner'));
+      if (owners.length <= 1) throw new AdminFailure('RAMPART_ADMIN_CONFLICT', 'The last owner cannot give up the owner role.');
+    }
+    const next = [...new Set(roles as AdminRole[])];
+    await admin.updateUser({ ...user, roles: next, updatedAt: now() });
+    // Changed privileges: the user's sessions end, the next login carries the new roles.
+    const ended = await admin.deleteUserSessions(user.id);
+    await record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, actor: caller!.user.username, detail: { action: 'user.roles', userId: user.id, from: user.roles.join(' '), to: next.join(' '), sessionsEnded: ended } });
+    json(res, 200, { user: publicUser({ ...user, roles: next }) });
+  };
+
+  const changePassword: Handler = async (_req, res, { body, caller, client, requestId }) => {
+    const { user, session } = caller!;
+    const current = typeof body.currentPassword === 'string' ? body.currentPassword : '';
+    const next = typeof body.newPassword === 'string' ? body.newPassword : '';
+    if (!(await verifyPassword(user.passwordHash, current))) {
+      await admin.recordLoginFailure(user.id, now(), cfg.lockout.maxFailures, lockMs);
+      throw new AdminFailure('RAMPART_ADMIN_LOGIN_FAILED');
+    }
+    const policy = checkPasswordPolicy(next, { username: user.username });
+    if (!policy.ok) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', `password refused: ${policy.reason}`);
+    const fresh = await admin.getUser(user.id);
+    await admin.updateUser({ ...fresh!, passwordHash: await hashPassword(next), updatedAt: now() });
+    // Every other session ends (N63: a password change re-establishes who holds the account).
+    const ended = await admin.deleteUserSessions(user.id);
+    await admin.createSession({ ...session!, lastSeenAt: now() });
+    await record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, actor: user.username, detail: { action: 'password.change', sessionsEnded: ended - 1 } });
+    json(res, 200, { changed: true });
+  };
+
+  // TOTP re-enrolment in two steps: a new secret is shown, and replaces the old one only once a
+  // code from it proves the authenticator app has it.
+  const totpEnrolments = new Map<string, { secret: string; until: number }>();
+  const totpStart: Handler = async (_req, res, { caller }) => {
+    const secretNew = newTotpSecret();
+    totpEnrolments.set(caller!.session!.id, { secret: secretNew, until: now() + CHALLENGE_MS });
+    json(res, 200, { secret: secretNew, uri: otpauthUri(secretNew, { account: caller!.user.username, issuer: 'Rampart' }) });
+  };
+  const totpConfirm: Handler = async (_req, res, { body, caller, client, requestId }) => {
+    const { user, session } = caller!;
+    const pending = totpEnrolments.get(session!.id);
+    totpEnrolments.delete(session!.id);
+    if (!pending || pending.until <= now()) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', 'Start the enrolment first (it lasts 5 minutes).');
+    const c = checkTotp(pending.secret, typeof body.code === 'string' ? body.code : '', now());
+    if (!c.ok) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', 'The code does not match the new secret.');
+    const fresh = (await admin.getUser(user.id))!;
+    const { totpLastStep: _old, ...rest } = fresh;
+    await admin.updateUser({ ...rest, totpSecretEnc: encryptSecret(pending.secret, secret), updatedAt: now() });
+    await admin.useTotpStep(user.id, c.step);
+    await record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, actor: user.username, detail: { action: 'totp.enrol' } });
+    json(res, 200, { enrolled: true });
+  };
+
   const routes: Route[] = [
     { method: 'POST', pattern: /^\/admin\/api\/login$/, handler: login },
     { method: 'POST', pattern: /^\/admin\/api\/login\/sso$/, handler: loginSso },
@@ -529,6 +590,10 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
     { method: 'GET', pattern: /^\/admin\/api\/users$/, action: 'users.read', handler: listUsers },
     { method: 'POST', pattern: /^\/admin\/api\/users$/, action: 'users.write', reauth: true, handler: createUser },
     { method: 'POST', pattern: /^\/admin\/api\/users\/([A-Za-z0-9_-]{1,64})\/disable$/, action: 'users.write', reauth: true, handler: disableUser },
+    { method: 'POST', pattern: /^\/admin\/api\/users\/([A-Za-z0-9_-]{1,64})\/roles$/, action: 'users.write', reauth: true, handler: setRoles },
+    { method: 'POST', pattern: /^\/admin\/api\/me\/password$/, action: 'self', sessionOnly: true, reauth: true, handler: changePassword },
+    { method: 'POST', pattern: /^\/admin\/api\/me\/totp$/, action: 'self', sessionOnly: true, reauth: true, handler: totpStart },
+    { method: 'POST', pattern: /^\/admin\/api\/me\/totp\/confirm$/, action: 'self', sessionOnly: true, reauth: true, handler: totpConfirm },
   ];
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

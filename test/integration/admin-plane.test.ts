@@ -240,6 +240,35 @@ describe('admin plane', () => {
     assert.equal((await bearer('GET', '/admin/api/keys')).status, 401, 'the disabled admin\'s token stops at once');
   });
 
+  it('role changes (owner role only by an owner, never the last owner) end the user\'s sessions; password change and TOTP re-enrolment', async () => {
+    await addUser('rolly', ['compliance']);
+    await addUser('passy', ['security']);
+    const owner = await login('owner1', { recoveryCode: users.owner1!.codes[8]! });
+    const rolly = await login('rolly', { totp: totpAt(users.rolly!.totp) });
+    const setRoles = (s: { cookie?: string; csrf?: string }, id: string, roles: string[]) => call('POST', `/admin/api/users/${id}/roles`, { cookie: s.cookie!, csrf: s.csrf!, body: { roles } });
+    assert.equal((await setRoles(owner, users.rolly!.id, ['security'])).status, 200);
+    assert.equal((await call('GET', '/admin/api/me', { cookie: rolly.cookie! })).status, 401, 'changed privileges end the session');
+    assert.equal((await setRoles(owner, users.owner1!.id, ['admin'])).status, 409, 'the last owner keeps the role');
+
+    const passy = await login('passy', { totp: totpAt(users.passy!.totp) });
+    const other = await login('passy', { recoveryCode: users.passy!.codes[0]! });
+    const change = (body: unknown) => call('POST', '/admin/api/me/password', { cookie: passy.cookie!, csrf: passy.csrf!, body });
+    assert.equal((await change({ currentPassword: 'wrong wrong wrong wrong', newPassword: 'a brand new long passphrase' })).status, 401);
+    assert.equal((await change({ currentPassword: PASSWORD, newPassword: 'password' })).status, 400);
+    assert.equal((await change({ currentPassword: PASSWORD, newPassword: 'a brand new long passphrase' })).status, 200);
+    assert.equal((await call('GET', '/admin/api/me', { cookie: other.cookie! })).status, 401, 'other sessions end');
+    assert.equal((await call('GET', '/admin/api/me', { cookie: passy.cookie! })).status, 200, 'this one stays');
+    assert.equal((await login('passy', { recoveryCode: users.passy!.codes[1]! }, 'a brand new long passphrase')).res.status, 200);
+
+    const start = await call('POST', '/admin/api/me/totp', { cookie: passy.cookie!, csrf: passy.csrf!, body: {} });
+    assert.equal(start.status, 200);
+    assert.equal((await call('POST', '/admin/api/me/totp/confirm', { cookie: passy.cookie!, csrf: passy.csrf!, body: { code: '000000' } })).status, 400);
+    const again = await call('POST', '/admin/api/me/totp', { cookie: passy.cookie!, csrf: passy.csrf!, body: {} });
+    assert.equal((await call('POST', '/admin/api/me/totp/confirm', { cookie: passy.cookie!, csrf: passy.csrf!, body: { code: totpAt(again.json.secret) } })).status, 200);
+    assert.equal((await login('passy', { totp: totpAt(users.passy!.totp, 30_000) }, 'a brand new long passphrase')).res.status, 401, 'the old secret is gone');
+    assert.equal((await login('passy', { totp: totpAt(again.json.secret, 30_000) }, 'a brand new long passphrase')).res.status, 200, 'the new one works');
+  });
+
   it('logout ends the session', async () => {
     const s = await login('owner1', { recoveryCode: users.owner1!.codes[6]! });
     assert.equal((await call('POST', '/admin/api/logout', { cookie: s.cookie!, csrf: s.csrf!, body: {} })).status, 204);
