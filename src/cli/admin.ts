@@ -21,7 +21,7 @@ import { newAdminUser } from '../admin/server.js';
 import { checkPasswordPolicy } from '../admin/password.js';
 import { otpauthUri, terminalQr } from '../admin/totp.js';
 import { CliExit, EXIT } from './exit-codes.js';
-import { adminCall, saveToken } from './admin-client.js';
+import { adminCall, operatorToken, saveToken } from './admin-client.js';
 import { loadCliConfig, output, withConfigOption, withStorage } from './common.js';
 
 export function register(program: Command): void {
@@ -110,6 +110,83 @@ export function registerLogin(admin: Command): void {
       // The session was only the way to the token; end it.
       await adminCall(config, 'POST', '/admin/api/logout', { ...(cookie ? { cookie } : {}), csrf }).catch(() => {});
     }
+  });
+}
+
+/**
+ * A person's session for one command: user changes are never allowed to admin tokens, so
+ * `rampart users create|roles|disable` log the operator in (password and a TOTP or recovery
+ * code, from RAMPART_ADMIN_PASSWORD / RAMPART_ADMIN_TOTP / RAMPART_ADMIN_RECOVERY_CODE or
+ * prompts), act, and log out.
+ */
+async function asPerson<T>(config: Parameters<typeof adminCall>[0], username: string, fn: (s: { cookie?: string; csrf: string }) => Promise<T>): Promise<T> {
+  const password = process.env.RAMPART_ADMIN_PASSWORD ?? (process.stdin.isTTY ? await promptHidden(`password for ${username}: `) : undefined);
+  const recoveryCode = process.env.RAMPART_ADMIN_RECOVERY_CODE;
+  const totp = recoveryCode ? undefined : (process.env.RAMPART_ADMIN_TOTP ?? (process.stdin.isTTY ? await promptHidden('code from your authenticator app: ') : undefined));
+  if (password === undefined || (totp === undefined && recoveryCode === undefined)) throw new CliExit(EXIT.USAGE, 'rampart: set RAMPART_ADMIN_PASSWORD and RAMPART_ADMIN_TOTP (or RAMPART_ADMIN_RECOVERY_CODE), or run in a terminal to be asked');
+  const login = await adminCall(config, 'POST', '/admin/api/login', { body: { username, password, ...(recoveryCode ? { recoveryCode } : { totp }) } });
+  const setCookie = login.headers['set-cookie'];
+  const cookie = (Array.isArray(setCookie) ? setCookie[0] : setCookie)?.split(';')[0];
+  const session = { ...(cookie ? { cookie } : {}), csrf: (login.body as { csrfToken: string }).csrfToken };
+  try {
+    return await fn(session);
+  } finally {
+    await adminCall(config, 'POST', '/admin/api/logout', session).catch(() => {});
+  }
+}
+
+export function registerUsers(program: Command): void {
+  const users = program.command('users').description('admin users, through the admin API');
+  const needAdmin = (config: Awaited<ReturnType<typeof loadCliConfig>>['config']) => {
+    if (!config.admin) throw new CliExit(EXIT.USAGE, 'rampart: no admin plane in this configuration (add `admin:` to rampart.yaml)');
+  };
+
+  withConfigOption(users.command('list').description('list admin users').option('--json', 'print JSON')).action(async (opts: { config: string; json?: boolean }) => {
+    const { config } = await loadCliConfig(opts);
+    needAdmin(config);
+    const r = await adminCall(config, 'GET', '/admin/api/users', { token: await operatorToken(config) });
+    const list = (r.body as { users: { id: string; username: string; roles: string[]; disabled: boolean }[] }).users;
+    output(opts.json, list, () => list.map((u) => `${u.id}  ${u.username}  ${u.roles.join(',')}${u.disabled ? '  disabled' : ''}`).join('\n'));
+  });
+
+  withConfigOption(
+    users
+      .command('create')
+      .description("create an admin (you log in for it); prints the new admin's TOTP enrolment and recovery codes once")
+      .requiredOption('--as <username>', 'your admin username')
+      .requiredOption('--username <name>', 'the new admin')
+      .requiredOption('--roles <list>', 'owner, admin, security, compliance, examiner')
+      .option('--json', 'print JSON'),
+  ).action(async (opts: { config: string; as: string; username: string; roles: string; json?: boolean }) => {
+    const { config } = await loadCliConfig(opts);
+    needAdmin(config);
+    const password = process.env.RAMPART_NEW_ADMIN_PASSWORD ?? (process.stdin.isTTY ? await promptHidden(`initial password for ${opts.username}: `) : undefined);
+    if (password === undefined) throw new CliExit(EXIT.USAGE, 'rampart: set RAMPART_NEW_ADMIN_PASSWORD or run in a terminal to be asked');
+    const made = await asPerson(config, opts.as, (s) => adminCall(config, 'POST', '/admin/api/users', { ...s, body: { username: opts.username, password, roles: opts.roles.split(',').map((r) => r.trim()).filter(Boolean) } }));
+    const b = made.body as { user: { id: string; username: string; roles: string[] }; totp: { uri: string }; recoveryCodes: string[] };
+    if (opts.json) {
+      output(true, b, () => '');
+      return;
+    }
+    process.stdout.write([`admin '${b.user.username}' created (${b.user.id}), roles ${b.user.roles.join(',')}.`, 'Hand these to them, once:', await terminalQr(b.totp.uri), b.totp.uri, '', ...b.recoveryCodes.map((c) => `  ${c}`), ''].join('\n'));
+  });
+
+  withConfigOption(
+    users.command('roles').description("change an admin's roles (their sessions end)").argument('<id>', 'admin id').requiredOption('--as <username>', 'your admin username').requiredOption('--roles <list>', 'the new roles').option('--json', 'print JSON'),
+  ).action(async (id: string, opts: { config: string; as: string; roles: string; json?: boolean }) => {
+    const { config } = await loadCliConfig(opts);
+    needAdmin(config);
+    const r = await asPerson(config, opts.as, (s) => adminCall(config, 'POST', `/admin/api/users/${encodeURIComponent(id)}/roles`, { ...s, body: { roles: opts.roles.split(',').map((x) => x.trim()).filter(Boolean) } }));
+    output(opts.json, r.body, () => `roles of ${id}: ${opts.roles}`);
+  });
+
+  withConfigOption(
+    users.command('disable').description('disable an admin: every session and token ends at once').argument('<id>', 'admin id').requiredOption('--as <username>', 'your admin username').option('--json', 'print JSON'),
+  ).action(async (id: string, opts: { config: string; as: string; json?: boolean }) => {
+    const { config } = await loadCliConfig(opts);
+    needAdmin(config);
+    const r = await asPerson(config, opts.as, (s) => adminCall(config, 'POST', `/admin/api/users/${encodeURIComponent(id)}/disable`, s));
+    output(opts.json, r.body, () => `disabled ${id}`);
   });
 }
 

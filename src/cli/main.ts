@@ -12,7 +12,7 @@ import { register as registerKeys } from './keys.js';
 import { register as registerAudit } from './audit.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerIdentity } from './identity.js';
-import { register as registerAdmin } from './admin.js';
+import { register as registerAdmin, registerUsers } from './admin.js';
 
 export function buildProgram(): Command {
   const program = new Command('rampart')
@@ -27,6 +27,7 @@ export function buildProgram(): Command {
   registerAudit(program);
   registerIdentity(program);
   registerAdmin(program);
+  registerUsers(program);
   return program;
 }
 

@@ -34,7 +34,8 @@ test('management commands go through the admin API as the logged-in operator; br
 
     const boot = await run(dir, ['admin', 'bootstrap', '--username', 'opsowner', '--json'], env);
     assert.equal(boot.code, 0, show(['admin', 'bootstrap'], boot));
-    const secret = new URL((JSON.parse(boot.stdout) as { totp: { uri: string } }).totp.uri).searchParams.get('secret')!;
+    const bootOut = JSON.parse(boot.stdout) as { totp: { uri: string }; recoveryCodes: string[] };
+    const secret = new URL(bootOut.totp.uri).searchParams.get('secret')!;
 
     const early = await run(dir, ['keys', 'create', '--name', 'app', '--scopes', 'accounts:read'], env);
     assert.equal(early.code, 2, show(['keys', 'create'], early));
@@ -63,6 +64,18 @@ test('management commands go through the admin API as the logged-in operator; br
     const revoked = await run(dir, ['keys', 'revoke', key.id], env);
     assert.equal(revoked.code, 0, show(['keys', 'revoke'], revoked));
     await waitFor('the revoked key to be refused', async () => ((await get(port, ca, '/accounts', { authorization: `Bearer ${key.key}` })).status === 401 ? true : undefined));
+
+    // User changes need a person: `users create` logs the operator in (here with a recovery code).
+    const made = await run(dir, ['users', 'create', '--as', 'opsowner', '--username', 'second', '--roles', 'security', '--json'], { ...env, RAMPART_ADMIN_RECOVERY_CODE: bootOut.recoveryCodes[0]!, RAMPART_NEW_ADMIN_PASSWORD: 'a fresh and lengthy passphrase here' });
+    assert.equal(made.code, 0, show(['users', 'create'], made));
+    const second = JSON.parse(made.stdout) as { user: { id: string; roles: string[] }; totp: { uri: string }; recoveryCodes: string[] };
+    assert.deepEqual(second.user.roles, ['security']);
+    assert.equal(second.recoveryCodes.length, 10);
+    const users = await run(dir, ['users', 'list', '--json'], env);
+    assert.equal(users.code, 0, show(['users', 'list'], users));
+    assert.deepEqual((JSON.parse(users.stdout) as { username: string }[]).map((u) => u.username).sort(), ['opsowner', 'second']);
+    const disabled = await run(dir, ['users', 'disable', second.user.id, '--as', 'opsowner'], { ...env, RAMPART_ADMIN_RECOVERY_CODE: bootOut.recoveryCodes[1]! });
+    assert.equal(disabled.code, 0, show(['users', 'disable'], disabled));
 
     gw.child.kill('SIGTERM');
     assert.equal((await gw.exited).code, 0);
