@@ -85,7 +85,11 @@ function hashView(config: RampartConfig, baseDir: string | undefined): unknown {
     apis: config.apis.map((a) => ({
       ...a,
       openapi: path(a.openapi),
-      upstream: { ...a.upstream, ca: a.upstream.ca === undefined ? undefined : path(a.upstream.ca) },
+      upstream: {
+        ...a.upstream,
+        ca: a.upstream.ca === undefined ? undefined : path(a.upstream.ca),
+        clientCertificate: a.upstream.clientCertificate === undefined ? undefined : { cert: path(a.upstream.clientCertificate.cert), key: path(a.upstream.clientCertificate.key) },
+      },
     })),
   };
 }

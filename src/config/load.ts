@@ -462,7 +462,7 @@ interface RawConfig {
 interface RawApi {
   name: string;
   openapi: string;
-  upstream: { url: string; timeoutMs?: number; connectTimeoutMs?: number; connections?: number; ca?: string };
+  upstream: { url: string; timeoutMs?: number; connectTimeoutMs?: number; connections?: number; ca?: string; clientCertificate?: { cert: string; key: string } };
   mount?: { prefix?: string; host?: string };
   closedObjects?: boolean;
   operations?: Record<string, OperationOverride>;
@@ -644,6 +644,7 @@ function applyDefaults(c: RawConfig, dir: string): RampartConfig {
       connectTimeoutMs: a.upstream.connectTimeoutMs ?? D.api.upstream.connectTimeoutMs,
       connections: a.upstream.connections ?? D.api.upstream.connections,
       ...(a.upstream.ca !== undefined ? { ca: path(a.upstream.ca) } : {}),
+      ...(a.upstream.clientCertificate !== undefined ? { clientCertificate: { cert: path(a.upstream.clientCertificate.cert), key: path(a.upstream.clientCertificate.key) } } : {}),
     },
     mount: {
       prefix: a.mount?.prefix ?? D.api.mount.prefix,

@@ -198,6 +198,8 @@ export interface UpstreamConfig {
   connections: number;
   /** PEM CA bundle to verify the upstream's certificate (otherwise the system store). */
   ca?: string;
+  /** mTLS to the upstream: the certificate and key Rampart presents. */
+  clientCertificate?: { cert: string; key: string };
 }
 
 export interface OperationOverride {

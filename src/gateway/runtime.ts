@@ -122,6 +122,11 @@ function stripPort(host: string): string {
 
 async function upstreamRuntime(a: ApiConfig): Promise<UpstreamRuntime> {
   const ca = a.upstream.ca ? await readFile(a.upstream.ca, 'utf8') : undefined;
+  // mTLS to the upstream: Rampart's client certificate, so the upstream can refuse everything
+  // that did not come through Rampart (issue 3, identity to the upstream).
+  const client = a.upstream.clientCertificate
+    ? { cert: await readFile(a.upstream.clientCertificate.cert, 'utf8'), key: await readFile(a.upstream.clientCertificate.key, 'utf8') }
+    : undefined;
   const u = new URL(a.upstream.url);
   const basePath = u.pathname.replace(/\/+$/, '');
   const pool = new Pool(u.origin, {
@@ -135,6 +140,7 @@ async function upstreamRuntime(a: ApiConfig): Promise<UpstreamRuntime> {
       // Upstream certificates are always verified (ASVS 9.2.2); a private CA can be given.
       rejectUnauthorized: true,
       ...(ca ? { ca } : {}),
+      ...(client ? { cert: client.cert, key: client.key } : {}),
     },
     maxResponseSize: -1,
   });

@@ -13,10 +13,13 @@ import type { AddressInfo } from 'node:net';
 import { generateDevCertificate } from '../../src/tls/dev-cert.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { tempDir } from '../helpers/tmp.js';
+import { createTestCa } from '../helpers/client-certs.js';
 
-async function startHttpsUpstream(): Promise<{ url: string; certPem: string; close(): Promise<void> }> {
+async function startHttpsUpstream(o: { requireClientCertFrom?: string } = {}): Promise<{ url: string; certPem: string; close(): Promise<void> }> {
   const c = await generateDevCertificate({ hosts: ['localhost', '127.0.0.1'] });
-  const server = https.createServer({ cert: c.certPem, key: c.keyPem }, (req, res) => {
+  // With requireClientCertFrom, an upstream that accepts only clients with a certificate from that CA.
+  const mtls = o.requireClientCertFrom ? { ca: o.requireClientCertFrom, requestCert: true, rejectUnauthorized: true } : {};
+  const server = https.createServer({ cert: c.certPem, key: c.keyPem, ...mtls }, (req, res) => {
     req.resume();
     req.on('end', () => {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -104,5 +107,31 @@ test('a request body that arrives too slowly gets 408 and is not forwarded', asy
     assert.equal(t.upstream.seen.length, before);
   } finally {
     await t.close();
+  }
+});
+
+test('mTLS to the upstream: an upstream that requires client certificates accepts the gateway with its configured certificate, and refuses it without', async () => {
+  const ca = await createTestCa();
+  const up = await startHttpsUpstream({ requireClientCertFrom: ca.certPem });
+  const dir = tempDir('rampart-upstream-mtls-');
+  const gwCert = await ca.issue({ cn: 'rampart-gateway', uri: 'spiffe://bank.test/rampart' });
+  writeFileSync(join(dir.path, 'upstream-ca.pem'), up.certPem);
+  writeFileSync(join(dir.path, 'gw-cert.pem'), gwCert.certPem);
+  writeFileSync(join(dir.path, 'gw-key.pem'), gwCert.keyPem, { mode: 0o600 });
+  const without = await startTestGateway({ upstreamUrl: up.url, api: { upstream: { url: up.url, ca: join(dir.path, 'upstream-ca.pem') } } });
+  const withCert = await startTestGateway({
+    upstreamUrl: up.url,
+    api: { upstream: { url: up.url, ca: join(dir.path, 'upstream-ca.pem'), clientCertificate: { cert: join(dir.path, 'gw-cert.pem'), key: join(dir.path, 'gw-key.pem') } } },
+  });
+  try {
+    assert.equal((await without.request('GET', '/public/ping')).status, 502, 'the upstream refuses a caller without a certificate');
+    const r = await withCert.request('GET', '/public/ping');
+    assert.equal(r.status, 200, r.body.toString());
+    assert.deepEqual(r.json(), { tls: true, url: '/public/ping' });
+  } finally {
+    await without.close();
+    await withCert.close();
+    await up.close();
+    dir.remove();
   }
 });
