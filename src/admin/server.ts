@@ -145,12 +145,35 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
 
   // -- sessions ---------------------------------------------------------------------------------
 
-  async function newSession(user: AdminUser): Promise<{ token: string; session: AdminSession }> {
+  /** A new session; it ends at the absolute timeout, or at `notAfter` when that is sooner (SSO). */
+  async function newSession(user: AdminUser, notAfter = Infinity): Promise<{ token: string; session: AdminSession }> {
     const token = randomBytes(32).toString('base64url');
     const t = now();
-    const session: AdminSession = { id: sha256(token), userId: user.id, createdAt: t, lastSeenAt: t, expiresAt: t + absoluteMs, csrfToken: randomBytes(24).toString('base64url'), authenticatedAt: t };
+    const session: AdminSession = { id: sha256(token), userId: user.id, createdAt: t, lastSeenAt: t, expiresAt: Math.min(t + absoluteMs, notAfter), csrfToken: randomBytes(24).toString('base64url'), authenticatedAt: t };
     await admin.createSession(session);
     return { token, session };
+  }
+
+  /** Every way in ends here: the session, its record naming the admin and the factor, the cookie. */
+  async function loggedIn(res: ServerResponse, user: AdminUser, o: { requestId: string; client: string; detail: Record<string, string>; notAfter?: number }): Promise<void> {
+    const { token, session } = await newSession(user, o.notAfter);
+    await record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId: o.requestId, client: o.client, actor: user.username, detail: { action: 'login', ...o.detail } });
+    json(res, 200, { user: publicUser(user), csrfToken: session.csrfToken, expiresAt: new Date(session.expiresAt).toISOString() }, { 'set-cookie': cookieFor(token, session.expiresAt - session.createdAt) });
+  }
+
+  /** Refuses at once an address that failed too often (N63-5), before any credential is looked at. */
+  function checkThrottle(client: string): void {
+    const wait = throttle.retryAfter(client);
+    if (wait > 0) throw new AdminFailure('RAMPART_ADMIN_LOCKED', undefined, { 'retry-after': String(wait) });
+  }
+
+  /** A failed sign-in of kind `event`: counted for the address, recorded, one generic answer. */
+  function loginFailure(event: string, client: string, requestId: string) {
+    return async (cause: string, actor?: string): Promise<never> => {
+      throttle.fail(client);
+      await record({ type: 'security.event', outcome: 'deny', status: 401, reason: 'RAMPART_ADMIN_LOGIN_FAILED', requestId, client, ...(actor ? { actor } : {}), detail: { event, cause } }).catch(() => {});
+      throw new AdminFailure('RAMPART_ADMIN_LOGIN_FAILED');
+    };
   }
 
   function cookieFor(token: string, maxAgeMs: number): string {
@@ -216,16 +239,11 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
   // -- handlers ---------------------------------------------------------------------------------
 
   const login: Handler = async (_req, res, { client, body, requestId }) => {
-    const wait = throttle.retryAfter(client);
-    if (wait > 0) throw new AdminFailure('RAMPART_ADMIN_LOCKED', undefined, { 'retry-after': String(wait) });
+    checkThrottle(client);
     const username = typeof body.username === 'string' ? body.username.toLowerCase() : '';
     const password = typeof body.password === 'string' ? body.password : '';
     const user = username ? await admin.getUserByName(username) : undefined;
-    const fail = async (cause: string, actor?: string): Promise<never> => {
-      throttle.fail(client);
-      await record({ type: 'security.event', outcome: 'deny', status: 401, reason: 'RAMPART_ADMIN_LOGIN_FAILED', requestId, client, ...(actor ? { actor } : {}), detail: { event: 'admin.login', cause } }).catch(() => {});
-      throw new AdminFailure('RAMPART_ADMIN_LOGIN_FAILED');
-    };
+    const fail = loginFailure('admin.login', client, requestId);
     if (!user) {
       // The same argon2 work as for a real user: the answer time says nothing about the name.
       await verifyAgainstDummy(password);
@@ -248,9 +266,7 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
       return fail(user.disabled ? 'disabled' : factor!, user.username);
     }
     await admin.clearLoginFailures(user.id);
-    const { token, session } = await newSession(user);
-    await record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, actor: user.username, detail: { action: 'login', factor: typeof body.totp === 'string' ? 'totp' : 'recovery-code' } });
-    json(res, 200, { user: publicUser(user), csrfToken: session.csrfToken, expiresAt: new Date(session.expiresAt).toISOString() }, { 'set-cookie': cookieFor(token, absoluteMs) });
+    await loggedIn(res, user, { requestId, client, detail: { factor: typeof body.totp === 'string' ? 'totp' : 'recovery-code' } });
   };
 
   /**
@@ -261,13 +277,8 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
    */
   const loginSso: Handler = async (_req, res, { client, body, requestId }) => {
     if (!sso) throw new AdminFailure('RAMPART_ADMIN_NOT_FOUND', 'Single sign-on is not configured.');
-    const wait = throttle.retryAfter(client);
-    if (wait > 0) throw new AdminFailure('RAMPART_ADMIN_LOCKED', undefined, { 'retry-after': String(wait) });
-    const fail = async (cause: string, actor?: string): Promise<never> => {
-      throttle.fail(client);
-      await record({ type: 'security.event', outcome: 'deny', status: 401, reason: 'RAMPART_ADMIN_LOGIN_FAILED', requestId, client, ...(actor ? { actor } : {}), detail: { event: 'admin.login.sso', cause } }).catch(() => {});
-      throw new AdminFailure('RAMPART_ADMIN_LOGIN_FAILED');
-    };
+    checkThrottle(client);
+    const fail = loginFailure('admin.login.sso', client, requestId);
     if (typeof body.idToken !== 'string') return fail('no-id-token');
     let v;
     try {
@@ -287,12 +298,8 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
     if (!user) return fail('unknown-user', v.principal);
     if (user.disabled) return fail('disabled', user.username);
     if (user.lockedUntil !== undefined && user.lockedUntil > now()) return fail('locked', user.username);
-    const token = randomBytes(32).toString('base64url');
-    const t = now();
-    const session: AdminSession = { id: sha256(token), userId: user.id, createdAt: t, lastSeenAt: t, expiresAt: Math.min(t + absoluteMs, v.expiresAt), csrfToken: randomBytes(24).toString('base64url'), authenticatedAt: t };
-    await admin.createSession(session);
-    await record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, actor: user.username, detail: { action: 'login', factor: 'sso', issuer: v.issuer } });
-    json(res, 200, { user: publicUser(user), csrfToken: session.csrfToken, expiresAt: new Date(session.expiresAt).toISOString() }, { 'set-cookie': cookieFor(token, session.expiresAt - t) });
+    // The session lives no longer than the ID token (FC-2: disabled at the provider, no new one).
+    await loggedIn(res, user, { requestId, client, detail: { factor: 'sso', issuer: v.issuer }, notAfter: v.expiresAt });
   };
 
   // -- passkeys (WebAuthn, N63-2: the phishing-resistant option) --------------------------------
@@ -355,13 +362,8 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
   };
 
   const passkeyLogin: Handler = async (_req, res, { body, client, requestId }) => {
-    const wait = throttle.retryAfter(client);
-    if (wait > 0) throw new AdminFailure('RAMPART_ADMIN_LOCKED', undefined, { 'retry-after': String(wait) });
-    const fail = async (cause: string, actor?: string): Promise<never> => {
-      throttle.fail(client);
-      await record({ type: 'security.event', outcome: 'deny', status: 401, reason: 'RAMPART_ADMIN_LOGIN_FAILED', requestId, client, ...(actor ? { actor } : {}), detail: { event: 'admin.login.passkey', cause } }).catch(() => {});
-      throw new AdminFailure('RAMPART_ADMIN_LOGIN_FAILED');
-    };
+    checkThrottle(client);
+    const fail = loginFailure('admin.login.passkey', client, requestId);
     const challenge = typeof body.loginId === 'string' ? takeChallenge(passkeyLogins, body.loginId) : undefined;
     if (!challenge) return fail('no-challenge');
     const response = body.response as AuthenticationResponseJSON | undefined;
@@ -388,9 +390,7 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
     // A counter that did not grow means a cloned authenticator (or a replay): refused.
     if (!(await admin.usePasskey(found.passkey.credentialId, v.authenticationInfo.newCounter, now()))) return fail('passkey-counter', user.username);
     await admin.clearLoginFailures(user.id);
-    const { token, session } = await newSession(user);
-    await record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, actor: user.username, detail: { action: 'login', factor: 'passkey' } });
-    json(res, 200, { user: publicUser(user), csrfToken: session.csrfToken, expiresAt: new Date(session.expiresAt).toISOString() }, { 'set-cookie': cookieFor(token, absoluteMs) });
+    await loggedIn(res, user, { requestId, client, detail: { factor: 'passkey' } });
   };
 
   const reauth: Handler = async (_req, res, { body, caller, client, requestId }) => {

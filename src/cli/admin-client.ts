@@ -8,7 +8,8 @@
  * The admin listener's certificate is trusted as configured (admin.tls.cert, which for the
  * development certificate is its own authority) on top of the system's roots.
  */
-import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { replacePrivateFile } from '../core/private-file.js';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { rootCertificates } from 'node:tls';
@@ -85,8 +86,6 @@ export async function operatorToken(config: RampartConfig): Promise<string> {
 export async function saveToken(config: RampartConfig, token: string, expiresAt: string): Promise<string> {
   const file = tokenFile();
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify({ url: adminBase(config), token, expiresAt }), { mode: 0o600 });
-  await rename(tmp, file);
+  await replacePrivateFile(file, JSON.stringify({ url: adminBase(config), token, expiresAt }), 'admin token file');
   return file;
 }

@@ -13,9 +13,10 @@
  * (which could quote it).
  */
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { ConfigError } from '../core/errors.js';
+import { createPrivateFileOnce, fileError } from '../core/private-file.js';
 
 export interface Secrets {
   /** HMAC-SHA256 key for stored API-key hashes (32 bytes). */
@@ -72,27 +73,8 @@ export async function ensureSecretsFile(file: string): Promise<{ secrets: Secret
   const dir = dirname(file);
   // Only folders created here get 0700; an existing folder (maybe the project root) is left alone.
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  // Write a private temporary file, then link it into place: link() fails if the name exists,
-  // so two processes racing here end up with one secret, and nobody sees a half-written file.
-  const tmp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'wx', 0o600);
-  try {
-    await fh.chmod(0o600); // exactly 0600 whatever the umask
-    await fh.writeFile(body, 'utf8');
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await link(tmp, file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw wrap(file, 'cannot create the secrets file', err);
-    // Someone else created it first: use theirs.
-    return { secrets: await readSecretsFile(file), created: false };
-  } finally {
-    await unlink(tmp).catch(() => {});
-  }
-  await syncDir(dir);
+  // Someone else may create it at the same moment: then theirs is used.
+  if (!(await createPrivateFileOnce(file, body, 'secrets file'))) return { secrets: await readSecretsFile(file), created: false };
   return { secrets: { keyHashSecret }, created: true };
 }
 
@@ -114,7 +96,7 @@ async function readSecretsFile(file: string): Promise<Secrets> {
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const hint = e.code === 'ENOENT' ? `secrets file not found; run \`rampart init\` to create it, or set ${KEY_HASH_SECRET_ENV}` : `cannot read the secrets file (${e.code ?? e.message})`;
-    throw wrap(file, hint, err);
+    throw fileError(file, hint, err);
   }
   // POSIX permission bits only mean something off Windows.
   if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
@@ -124,7 +106,7 @@ async function readSecretsFile(file: string): Promise<Secrets> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw wrap(file, `cannot read the secrets file (${(err as NodeJS.ErrnoException).code ?? 'error'})`, err);
+    throw fileError(file, `cannot read the secrets file (${(err as NodeJS.ErrnoException).code ?? 'error'})`, err);
   }
   let parsed: unknown;
   try {
@@ -143,18 +125,4 @@ async function readSecretsFile(file: string): Promise<Secrets> {
     throw new ConfigError([{ file, message: `"keyHashSecret" must be base64url of at least ${SECRET_BYTES} bytes` }]);
   }
   return { keyHashSecret: bytes };
-}
-
-function wrap(file: string, message: string, cause: unknown): ConfigError {
-  const e = new ConfigError([{ file, message }]);
-  e.cause = cause;
-  return e;
-}
-
-async function syncDir(dir: string): Promise<void> {
-  // Make the new directory entry durable too (best effort: not every platform allows it).
-  const fh = await open(dir, 'r').catch(() => undefined);
-  if (!fh) return;
-  await fh.sync().catch(() => {});
-  await fh.close();
 }

@@ -62,8 +62,6 @@ export interface AccessTokens {
   check(token: string): TokenCheck;
   /** Marks a token id revoked until `expiresAt` (RFC 7009); cached verifications honour it at once. */
   revoke(jti: string, expiresAt: number): void;
-  /** Whether a jti is revoked. */
-  isRevoked(jti: string): boolean;
 }
 
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
@@ -141,6 +139,5 @@ export function createAccessTokens(keyset: Keyset, opts: { issuer: string; lifet
       revoked.set(jti, expiresAt);
     },
 
-    isRevoked: (jti) => revoked.has(jti),
   };
 }

@@ -26,12 +26,13 @@
  * development and single-node default, behind the Keyset interface so that a KMS-backed one can
  * replace it without touching the signer.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import type { JsonWebKey, KeyObject } from 'node:crypto';
-import { link, mkdir, open, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir, open, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../core/errors.js';
+import { createPrivateFileOnce, fileError, replacePrivateFile } from '../core/private-file.js';
 
 export interface SigningKey {
   /** RFC 7638 JWK thumbprint (SHA-256, base64url) of the public key. */
@@ -89,18 +90,8 @@ export async function loadOrCreateKeyset(file: string): Promise<Keyset> {
   const dir = dirname(file);
   // Only folders created here get 0700; an existing folder (maybe the project root) is left alone.
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const tmp = await writePrivateTemp(file, serialize([key]));
-  try {
-    await link(tmp, file);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EEXIST') throw wrap(file, `cannot create the signing key file (${code ?? 'error'})`, err);
-    // Someone else created it first: use theirs.
-    return loadKeyset(file);
-  } finally {
-    await unlink(tmp).catch(() => {});
-  }
-  await syncDir(dir);
+  // Someone else may create it at the same moment: then theirs is used.
+  if (!(await createPrivateFileOnce(file, serialize([key]), 'signing key file'))) return loadKeyset(file);
   return makeKeyset(file, [key]);
 }
 
@@ -140,7 +131,7 @@ export async function rotateKeyset(file: string, now = Date.now()): Promise<Keys
       // else: no assertion or token signed by it can still be valid; drop the private key.
     }
     kept.push(newSigningKey(now));
-    await writeAtomically(file, serialize(kept));
+    await replacePrivateFile(file, serialize(kept), 'signing key file');
     return makeKeyset(file, kept);
   } finally {
     await release();
@@ -223,7 +214,7 @@ async function readKeysFile(file: string): Promise<SigningKey[]> {
     if (err instanceof ConfigError) throw err;
     const e = err as NodeJS.ErrnoException;
     const hint = e.code === 'ENOENT' ? 'signing key file not found' : `cannot read the signing key file (${e.code ?? 'error'})`;
-    throw wrap(file, hint, err);
+    throw fileError(file, hint, err);
   }
   let parsed: unknown;
   try {
@@ -293,36 +284,6 @@ function isTime(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
-/** A finished, fsynced, owner-only (0600 whatever the umask) temporary file beside `file`. */
-async function writePrivateTemp(file: string, body: string): Promise<string> {
-  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'wx', 0o600).catch((err: unknown) => {
-    throw wrap(file, `cannot write the signing key file (${(err as NodeJS.ErrnoException).code ?? 'error'})`, err);
-  });
-  try {
-    await fh.chmod(0o600);
-    await fh.writeFile(body, 'utf8');
-    await fh.sync();
-  } catch (err) {
-    await fh.close().catch(() => {});
-    await unlink(tmp).catch(() => {});
-    throw wrap(file, `cannot write the signing key file (${(err as NodeJS.ErrnoException).code ?? 'error'})`, err);
-  }
-  await fh.close();
-  return tmp;
-}
-
-async function writeAtomically(file: string, body: string): Promise<void> {
-  const tmp = await writePrivateTemp(file, body);
-  try {
-    await rename(tmp, file);
-  } catch (err) {
-    await unlink(tmp).catch(() => {});
-    throw wrap(file, `cannot replace the signing key file (${(err as NodeJS.ErrnoException).code ?? 'error'})`, err);
-  }
-  await syncDir(dirname(file));
-}
-
 /** An exclusive lock file beside `file` (created with O_EXCL); returns its release function. */
 async function lock(file: string): Promise<() => Promise<void>> {
   const lockFile = `${file}.lock`;
@@ -341,26 +302,12 @@ async function lock(file: string): Promise<() => Promise<void>> {
       return release;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw wrap(file, 'signing key file not found', err);
-      if (code !== 'EEXIST') throw wrap(file, `cannot lock the signing key file (${code ?? 'error'})`, err);
+      if (code === 'ENOENT') throw fileError(file, 'signing key file not found', err);
+      if (code !== 'EEXIST') throw fileError(file, `cannot lock the signing key file (${code ?? 'error'})`, err);
       if (Date.now() >= deadline) {
         throw new ConfigError([{ file, message: `another key rotation holds the lock ${lockFile}; if no rotation is running (a crash can leave it behind), delete that file and retry` }]);
       }
       await sleep(LOCK_POLL_MS);
     }
   }
-}
-
-function wrap(file: string, message: string, cause: unknown): ConfigError {
-  const e = new ConfigError([{ file, message }]);
-  e.cause = cause;
-  return e;
-}
-
-async function syncDir(dir: string): Promise<void> {
-  // Make the new directory entry durable too (best effort: not every platform allows it).
-  const fh = await open(dir, 'r').catch(() => undefined);
-  if (!fh) return;
-  await fh.sync().catch(() => {});
-  await fh.close();
 }

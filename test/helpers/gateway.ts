@@ -107,12 +107,12 @@ export async function startTestGateway(o: { yaml?: Record<string, unknown>; api?
   };
 }
 
-export function rawRequest(base: string, method: string, path: string, o: { headers?: Record<string, string | string[]>; body?: string | Buffer; agent?: http.Agent } = {}): Promise<TestResponse> {
+export function rawRequest(base: string, method: string, path: string, o: { headers?: Record<string, string | string[]>; body?: string | Buffer; agent?: http.Agent | false; cert?: { certPem: string; keyPem: string } } = {}): Promise<TestResponse> {
   const u = new URL(base);
   const mod = u.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
     const req = mod.request(
-      { host: u.hostname, port: u.port, method, path, headers: o.headers, agent: o.agent, rejectUnauthorized: false } as https.RequestOptions,
+      { host: u.hostname, port: u.port, method, path, headers: o.headers, agent: o.agent, rejectUnauthorized: false, ...(o.cert ? { cert: o.cert.certPem, key: o.cert.keyPem } : {}) } as https.RequestOptions,
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

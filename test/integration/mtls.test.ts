@@ -6,10 +6,9 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import https from 'node:https';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startTestGateway, type TestGateway, type TestResponse } from '../helpers/gateway.js';
+import { rawRequest, startTestGateway, type TestGateway, type TestResponse } from '../helpers/gateway.js';
 import { createTestCa } from '../helpers/client-certs.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -29,22 +28,9 @@ paths:
     get: { operationId: open, security: [{ key: [] }], responses: { '200': { description: ok } } }
 `;
 
+/** A request over TLS to the gateway, with a client certificate when given (a fresh connection each time). */
 function request(port: number, path: string, o: { cert?: { certPem: string; keyPem: string }; headers?: Record<string, string>; method?: string; body?: string } = {}): Promise<TestResponse> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      { host: '127.0.0.1', port, path, method: o.method ?? 'GET', headers: o.headers, rejectUnauthorized: false, agent: false, ...(o.cert ? { cert: o.cert.certPem, key: o.cert.keyPem } : {}) },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const body = Buffer.concat(chunks);
-          resolve({ status: res.statusCode!, headers: res.headers, body, json: () => JSON.parse(body.toString('utf8')) });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(o.body);
-  });
+  return rawRequest(`https://127.0.0.1:${port}`, o.method ?? 'GET', path, { agent: false, ...(o.headers ? { headers: o.headers } : {}), ...(o.body !== undefined ? { body: o.body } : {}), ...(o.cert ? { cert: o.cert } : {}) });
 }
 
 describe('mTLS client certificates', () => {

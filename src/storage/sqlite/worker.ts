@@ -8,13 +8,14 @@
  * delays a commit (WAL lets both run at once, also from another process such as the CLI).
  */
 import {
+  type RecordRowValues,
   ADMIN_PASSKEY_COLUMNS, ADMIN_SESSION_COLUMNS, ADMIN_USER_COLUMNS, adminPasskeyExists, adminPasskeyFromRow, adminSessionFromRow, adminUserExists,
   adminUserFromRow, adminUserMissing, keyFromRow, privateFromRow, RECORD_COLUMNS, searchSelect, storedFromRow,
 } from '../rows.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { ChainContinuityError, chainHash } from '../../ledger/chain.js';
-import type { LedgerRecord, PersonalFields, PrivatePart, StoredRecord } from '../../ledger/record.js';
+import type { LedgerRecord, PersonalFields, PrivatePart } from '../../ledger/record.js';
 import type { AdminPasskey, AdminSession, AdminUser, ApiKeyRecord, ChainHead, LedgerQuery } from '../types.js';
 import { APPEND_STRIDE, serializeError, type AppendRows, type WorkerInit, type WorkerReady, type WorkerReply, type WorkerRequest } from './protocol.js';
 import { ADMIN_VERSION, LATEST_VERSION, MIGRATIONS, PASSKEY_VERSION } from './schema.js';
@@ -76,15 +77,8 @@ function migrate(d: Db): void {
   run.immediate();
 }
 
-interface RecordRow {
-  seq: number;
-  ts: number;
-  type: string;
-  outcome: string;
-  canonical: string;
-  leaf_hash: string;
-  chain_hash: string;
-}
+/** A ledger_records row: SQLite's types are already those of the shared row mapping. */
+type RecordRow = RecordRowValues;
 
 interface PrivateRow {
   seq: number;
@@ -138,11 +132,6 @@ interface AdminPasskeyRow {
   last_used_at: number | null;
 }
 
-const RECORD_COLS = RECORD_COLUMNS;
-
-function toStored(row: RecordRow): StoredRecord {
-  return storedFromRow(row);
-}
 
 function toPrivate(row: PrivateRow): PrivatePart {
   return privateFromRow({ ...row, personal: row.personal_json === null ? null : (JSON.parse(row.personal_json) as PersonalFields) });
@@ -207,7 +196,7 @@ function passkeyReads(d: Db) {
 function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
   const writer = init.role === 'writer';
   const selectHead = d.prepare('SELECT seq, chain_hash FROM chain_head WHERE id = 1');
-  const readRecords = d.prepare(`SELECT ${RECORD_COLS} FROM ledger_records r WHERE r.seq >= ? ORDER BY r.seq LIMIT ?`);
+  const readRecords = d.prepare(`SELECT ${RECORD_COLUMNS} FROM ledger_records r WHERE r.seq >= ? ORDER BY r.seq LIMIT ?`);
   const readPrivate = d.prepare(
     'SELECT seq, personal_json, personal_salt, request_body_salt, response_body_salt FROM ledger_private WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq',
   );
@@ -227,7 +216,7 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
       const row = selectHead.get() as { seq: number; chain_hash: string } | undefined;
       return row && row.seq > 0 ? { seq: row.seq, chainHash: row.chain_hash } : null;
     },
-    read: (a: { fromSeq: number; limit: number }) => (readRecords.all(a.fromSeq, a.limit) as RecordRow[]).map(toStored),
+    read: (a: { fromSeq: number; limit: number }) => (readRecords.all(a.fromSeq, a.limit) as RecordRow[]).map(storedFromRow),
     readPrivate: (a: { seqs: number[] }) => (readPrivate.all(JSON.stringify(a.seqs)) as PrivateRow[]).map(toPrivate),
     search: (q: LedgerQuery) => {
       const { sql, params } = searchSql(q);
@@ -236,7 +225,7 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
         stmt = d.prepare(sql);
         if (searchCache.size < 256) searchCache.set(sql, stmt);
       }
-      return (stmt.all(...params) as RecordRow[]).map(toStored);
+      return (stmt.all(...params) as RecordRow[]).map(storedFromRow);
     },
     durability: () => ({
       journalMode: String(d.pragma('journal_mode', { simple: true })),
