@@ -19,6 +19,7 @@ import type { RecordInput } from '../src/ledger/record.js';
 import { openSqliteStorage } from '../src/storage/sqlite/store.js';
 import { openPostgresStorage } from '../src/storage/postgres/store.js';
 import type { Storage } from '../src/storage/types.js';
+import { benchSealer } from './bench-sealer.js';
 
 const SECONDS = Number(process.argv[2] ?? 3);
 const PRODUCERS = [1, 8, 64, 256];
@@ -59,6 +60,7 @@ async function run(storage: Storage, producers: number): Promise<Result> {
   const ledger = await createLedger(storage.ledger, {
     node: 'bench',
     maxBatch: MAX_BATCH,
+    sealer: await benchSealer(storage, mkdtempSync(join(tmpdir(), 'rampart-bench-kek-'))),
     onCommit: (c) => {
       batches++;
       records += c.count;

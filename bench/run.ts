@@ -33,6 +33,7 @@ import { loadSecrets } from '../src/config/secrets.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { benchSealer } from './bench-sealer.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -264,7 +265,7 @@ async function ledgerCapacity(pgDb: string | undefined): Promise<void> {
   try {
     for (const [name, cfg] of configs) {
       const storage = await openStorage(cfg);
-      const ledger = await createLedger(storage.ledger, { node: 'bench', maxBatch: 256 });
+      const ledger = await createLedger(storage.ledger, { node: 'bench', maxBatch: 256, sealer: await benchSealer(storage, dir) });
       let n = 0;
       const until = performance.now() + SECONDS * 1000;
       await Promise.all(

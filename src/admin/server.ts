@@ -40,6 +40,8 @@ import { checkTotp, decryptSecret, encryptSecret, newTotpSecret, otpauthUri } fr
 import { hashRecoveryCode, newRecoveryCodes } from './recovery-codes.js';
 import { ADMIN_ROLES, may, type AdminAction } from './roles.js';
 import { createAdminTokens, MAX_ADMIN_TOKEN_MINUTES, type AdminTokenClaims } from './tokens.js';
+import type { RunningLedger } from '../ledger/open-ledger.js';
+import { ledgerRoutes } from './ledger-routes.js';
 import type { Keyset } from '../identity/keyset.js';
 import { createExternalIssuers } from '../identity/external-issuers.js';
 import {
@@ -53,7 +55,7 @@ import {
 } from '@simplewebauthn/server';
 
 /** What an admin token may carry: everything but user changes, which need a person (reauth). */
-const TOKEN_ACTIONS: readonly AdminAction[] = ['keys.read', 'keys.write', 'users.read', 'audit.read'];
+const TOKEN_ACTIONS: readonly AdminAction[] = ['keys.read', 'keys.write', 'users.read', 'audit.read', 'holds.read', 'holds.write', 'retention.write', 'evidence.export', 'evidence.personal', 'evidence.bodies'];
 
 export const SESSION_COOKIE = '__Host-rampart_session';
 const MAX_JSON_BYTES = 16 * 1024;
@@ -72,6 +74,8 @@ export interface AdminServerDeps {
   configHash: () => string;
   /** Rampart's signing keys: admin tokens are signed with them. */
   keyset: Keyset;
+  /** The ledger's encryption, checkpoints and self-verification (holds, purge, evidence routes). */
+  ledgerParts?: RunningLedger;
   now?: () => number;
 }
 
@@ -82,15 +86,15 @@ export interface AdminServer {
 }
 
 /** Who calls: a person with a session (cookie + CSRF), or automation with an admin token. */
-interface Caller {
+export interface Caller {
   user: AdminUser;
   session?: AdminSession;
   token?: AdminTokenClaims;
 }
 
-type Handler = (req: IncomingMessage, res: ServerResponse, ctx: { client: string; params: string[]; body: Record<string, unknown>; caller?: Caller; requestId: string }) => Promise<void>;
+export type Handler = (req: IncomingMessage, res: ServerResponse, ctx: { client: string; params: string[]; body: Record<string, unknown>; caller?: Caller; requestId: string }) => Promise<void>;
 
-interface Route {
+export interface Route {
   method: 'GET' | 'POST';
   pattern: RegExp;
   /** Undefined: no session needed (login). */
@@ -594,6 +598,7 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
     { method: 'POST', pattern: /^\/admin\/api\/me\/password$/, action: 'self', sessionOnly: true, reauth: true, handler: changePassword },
     { method: 'POST', pattern: /^\/admin\/api\/me\/totp$/, action: 'self', sessionOnly: true, reauth: true, handler: totpStart },
     { method: 'POST', pattern: /^\/admin\/api\/me\/totp\/confirm$/, action: 'self', sessionOnly: true, reauth: true, handler: totpConfirm },
+    ...(deps.ledgerParts ? ledgerRoutes({ config: deps.config, storage, ledger, parts: deps.ledgerParts, configHash: deps.configHash, json, record, now }) : []),
   ];
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -620,7 +625,9 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
           await record({ type: 'security.event', outcome: 'deny', status: 403, reason: 'RAMPART_ADMIN_FORBIDDEN', requestId, client, actor: caller.user.username, detail: { event: 'admin.forbidden', action: String(route.action) } }).catch(() => {});
           throw new AdminFailure('RAMPART_ADMIN_FORBIDDEN');
         }
-        if (route.reauth && (caller.session === undefined || now() - caller.session.authenticatedAt > reauthMs)) throw new AdminFailure('RAMPART_ADMIN_REAUTH_REQUIRED');
+        // A token was minted by a person who had just proved both factors, and carries only the
+        // actions TOKEN_ACTIONS allows (never user changes): it needs no second re-authentication.
+        if (route.reauth && caller.session !== undefined && now() - caller.session.authenticatedAt > reauthMs) throw new AdminFailure('RAMPART_ADMIN_REAUTH_REQUIRED');
       }
       await route.handler(req, res, { client, params, body, ...(caller ? { caller } : {}), requestId });
     } catch (err) {

@@ -14,12 +14,12 @@
 import { randomUUID } from 'node:crypto';
 import { createCompactJws } from '../identity/compact-jws.js';
 import type { Keyset } from '../identity/keyset.js';
-import type { AdminAction } from './roles.js';
+import { ADMIN_ACTIONS, type AdminAction } from './roles.js';
 
 export const ADMIN_TOKEN_TYP = 'rampart-admin+jwt';
 export const ADMIN_TOKEN_AUDIENCE = 'rampart-admin';
 export const MAX_ADMIN_TOKEN_MINUTES = 60;
-const ACTIONS: ReadonlySet<string> = new Set(['keys.read', 'keys.write', 'users.read', 'users.write', 'audit.read']);
+const ACTIONS: ReadonlySet<string> = new Set(ADMIN_ACTIONS);
 
 export interface AdminTokenClaims {
   userId: string;

@@ -8,7 +8,7 @@
  * The admin listener's certificate is trusted as configured (admin.tls.cert, which for the
  * development certificate is its own authority) on top of the system's roots.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, open, readFile } from 'node:fs/promises';
 import { replacePrivateFile } from '../core/private-file.js';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -88,4 +88,52 @@ export async function saveToken(config: RampartConfig, token: string, expiresAt:
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   await replacePrivateFile(file, JSON.stringify({ url: adminBase(config), token, expiresAt }), 'admin token file');
   return file;
+}
+
+/**
+ * A call whose answer is a file (an evidence package): streamed to `outFile` (0600, created, never
+ * replaced); a problem+json answer becomes a CliExit as in adminCall.
+ */
+export async function adminDownload(config: RampartConfig, path: string, o: { token: string; body: unknown }, outFile: string): Promise<{ bytes: number; headers: Record<string, string | string[] | undefined> }> {
+  const dispatcher = await agentFor(config);
+  try {
+    const r = await request(`${adminBase(config)}${path}`, {
+      method: 'POST',
+      dispatcher,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${o.token}` },
+      body: JSON.stringify(o.body),
+      headersTimeout: 600_000,
+      bodyTimeout: 600_000,
+    });
+    if (r.statusCode >= 400) {
+      const text = await r.body.text();
+      let p: { title?: string; detail?: string; code?: string } | undefined;
+      try {
+        p = JSON.parse(text) as typeof p;
+      } catch {
+        p = undefined;
+      }
+      throw new CliExit(r.statusCode >= 500 ? EXIT.UNAVAILABLE : EXIT.FAILED, `rampart: the admin API refused: ${p?.title ?? r.statusCode}${p?.detail ? `: ${p.detail}` : ''}${p?.code ? ` (${p.code})` : ''}`);
+    }
+    const fh = await open(outFile, 'wx', 0o600).catch((err: NodeJS.ErrnoException) => {
+      throw new CliExit(EXIT.USAGE, `rampart: cannot create ${outFile} (${err.code ?? err.message}); it must not exist yet`);
+    });
+    let bytes = 0;
+    try {
+      for await (const chunk of r.body) {
+        const b = chunk as Buffer;
+        await fh.write(b);
+        bytes += b.length;
+      }
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    return { bytes, headers: r.headers };
+  } catch (err) {
+    if (err instanceof CliExit) throw err;
+    throw new CliExit(EXIT.UNAVAILABLE, `rampart: the admin API at ${adminBase(config)} cannot be reached: ${(err as Error).message}`);
+  } finally {
+    await dispatcher.close();
+  }
 }

@@ -16,7 +16,7 @@ import { userInfo } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { loadSecrets } from '../config/secrets.js';
 import { configHash } from '../config/hash.js';
-import { createLedger } from '../ledger/writer.js';
+import { withCliLedger } from './ledger-append.js';
 import { newAdminUser } from '../admin/server.js';
 import { checkPasswordPolicy } from '../admin/password.js';
 import { otpauthUri, terminalQr } from '../admin/totp.js';
@@ -47,15 +47,12 @@ export function register(program: Command): void {
       if ((await s.admin.listUsers()).length > 0) throw new CliExit(EXIT.FAILED, 'rampart: an admin user exists already; create users through the admin API');
       const c = await newAdminUser({ username, password, roles: ['owner'], createdBy: actor }, secrets.keyHashSecret, Date.now());
       await s.admin.insertUser(c.user);
-      const ledger = await createLedger(s.ledger, { node: config.node, maxBatch: 8 });
-      try {
+      await withCliLedger(config, s, async (ledger) => {
         // The same version hash the gateway computes for this configuration (its documents included).
         const docs = await Promise.all(config.apis.map((a) => readFile(a.openapi)));
         const hash = configHash(config, docs, { baseDir: dirname(resolve(file)) });
         await ledger.append({ type: 'admin.action', outcome: 'success', reason: 'RAMPART_OK', stage: 'admin', configHash: hash, detail: { action: 'user.bootstrap', userId: c.user.id, roles: 'owner' }, personal: { principal: actor, extra: { username } } });
-      } finally {
-        await ledger.close();
-      }
+      });
       return c;
     });
     const uri = otpauthUri(created.totpSecret, { account: username, issuer: 'Rampart' });

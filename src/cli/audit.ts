@@ -5,7 +5,12 @@
  * single writer stays the only one (DESIGN.md, the ledger), and read-only access is enough.
  */
 import type { Command } from 'commander';
-import { verifyChain } from '../ledger/verify.js';
+import { isoTime, readKeyArg } from './cli-util.js';
+import { openLedgerCrypto } from '../ledger/crypto-setup.js';
+import { readPublishedFile, type PublishedCheckpoint } from '../ledger/publish.js';
+import type { Sealer } from '../ledger/sealer.js';
+import { verifyLedger } from '../ledger/verify-ledger.js';
+import { accessReport } from '../ledger/access-report.js';
 import type { PersonalFields, StoredRecord } from '../ledger/record.js';
 import type { LedgerQuery, LedgerStore } from '../storage/types.js';
 import { CliExit, EXIT, positiveInt } from './exit-codes.js';
@@ -16,23 +21,54 @@ import { loadCliConfig, output, withConfigOption } from './common.js';
 
 export function register(program: Command): void {
   const audit = program.command('audit').description('verify, search and follow the audit ledger');
+  registerAccess(audit);
 
   withConfigOption(
     audit
       .command('verify')
-      .description('check the hash chain, the private parts and the head; exit 1 naming the first bad seq')
-      .option('--from-seq <n>', 'start at this seq, trusting the record before it', positiveInt)
+      .description('check the hash chain, private parts, signed checkpoints and published heads; exit 1 naming what fails')
+      .option('--published <file>', 'heads published outside the store (JSON lines, as the file target writes them); repeatable', collect, [])
+      .option('--public-key <key>', 'trust only this checkpoint verifier key (name+hash+base64, or a file holding it), not the store\'s key history; repeatable', collect, [])
+      .option('--no-private', 'skip decrypting private parts (no KEK access needed)')
       .option('--json', 'print JSON'),
-  ).action(async (opts: { config: string; fromSeq?: number; json?: boolean }) => {
+  ).action(async (opts: { config: string; published: string[]; publicKey: string[]; private: boolean; json?: boolean }) => {
     const { config } = await loadCliConfig(opts);
-    const r = await withReadOnlyStorage(config, (s) => verifyChain(s.ledger, opts.fromSeq !== undefined ? { fromSeq: opts.fromSeq } : {}));
+    const published: PublishedCheckpoint[] = [];
+    const r = await withReadOnlyStorage(config, async (s) => {
+      const files = [...opts.published, ...config.ledger.checkpoints.publish.flatMap((t) => ('file' in t ? [t.file] : []))];
+      for (const f of files) {
+        try {
+          published.push(...(await readPublishedFile(f)));
+        } catch (err) {
+          // A configured target that was never written to is not an error; a named one is.
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !opts.published.includes(f)) continue;
+          throw new CliExit(EXIT.FAILED, `rampart: cannot read published heads ${f}: ${(err as Error).message}`);
+        }
+      }
+      const verifierKeys = opts.publicKey.length > 0 ? await Promise.all(opts.publicKey.map(readKeyArg)) : (await s.checkpoints.listSigningKeys()).map((k) => k.verifierKey);
+      const run = (sealer?: Sealer) =>
+        verifyLedger({ ledger: s.ledger, checkpoints: s.checkpoints, retention: s.retention, verifierKeys, published, ...(sealer ? { sealer, checkPrivate: true } : { checkPrivate: false }) });
+      if (!opts.private) return run();
+      const crypto = await openLedgerCrypto(config, s, { readOnly: true });
+      try {
+        return await run(crypto.sealer);
+      } finally {
+        await crypto.close();
+      }
+    });
     const bad = r.firstBad;
-    output(opts.json, r, () =>
-      bad
-        ? `${bad.detail}; ${r.count} record${r.count === 1 ? '' : 's'} before it verified`
-        : `ledger intact: ${r.count} record${r.count === 1 ? '' : 's'} verified, head seq ${r.head?.seq ?? 0} ${r.head?.chainHash ?? '(empty)'}`,
-    );
+    const failing = r.findings.filter((f) => f.problem !== 'inside-pruned');
+    output(opts.json, r, () => {
+      const lines: string[] = [];
+      if (bad) lines.push(`chain: ${bad.detail}; ${r.count} record${r.count === 1 ? '' : 's'} before it verified`);
+      else lines.push(`chain: intact, ${r.count} record${r.count === 1 ? '' : 's'} verified${r.prunedThrough > 0 ? ` after the signed prune point (seq ${r.prunedThrough})` : ''}, head seq ${r.head?.seq ?? 0} ${r.head?.chainHash ?? '(empty)'}`);
+      lines.push(`checkpoints: ${r.checkpointsVerified.store} stored and ${r.checkpointsVerified.published} published verified${r.latestPublished ? ` (latest published: size ${r.latestPublished.treeSize})` : ''}`);
+      for (const f of r.findings) lines.push(`${f.problem === 'inside-pruned' ? 'note' : 'FAIL'}: ${f.detail}`);
+      if (published.length === 0) lines.push('note: no published heads were given or configured: a store rewritten as a whole cannot be told from an intact one (AU-9(2))');
+      return lines.join('\n');
+    });
     if (bad) throw new CliExit(EXIT.FAILED, `ledger broken at seq ${bad.seq}: ${bad.problem}`);
+    if (failing.length > 0) throw new CliExit(EXIT.FAILED, `ledger checkpoints: ${failing.map((f) => `${f.problem} at size ${f.treeSize}`).join(', ')}`);
   });
 
   withConfigOption(
@@ -56,15 +92,20 @@ export function register(program: Command): void {
     const q: LedgerQuery = { limit: Math.min(opts.limit ?? 100, 10_000) };
     if (opts.from !== undefined) q.fromTs = opts.from;
     if (opts.to !== undefined) q.toTs = opts.to;
-    if (opts.principal !== undefined) q.principal = opts.principal;
-    if (opts.subject !== undefined) q.subject = opts.subject;
     if (opts.operation !== undefined) q.operationId = opts.operation;
-    if (opts.object !== undefined) q.objectId = opts.object;
     if (opts.status !== undefined) q.status = opts.status;
     if (opts.reason !== undefined) q.reason = opts.reason;
     if (opts.requestId !== undefined) q.requestId = opts.requestId;
     if (opts.type !== undefined) q.type = opts.type as LedgerQuery['type'];
-    const rows = await withReadOnlyStorage(config, async (s) => withPersonal(s.ledger, await s.ledger.search(q)));
+    const rows = await withReadOnlyLedger(config, async (s, sealer) => {
+      // Principal, subject and object ids are searched through their blind index tags (RSP-2).
+      const tags: Buffer[] = [];
+      if (opts.principal !== undefined) tags.push(sealer.tag('principal', opts.principal));
+      if (opts.subject !== undefined) tags.push(sealer.tag('subject', opts.subject));
+      if (opts.object !== undefined) tags.push(sealer.tag('object', opts.object));
+      if (tags.length > 0) q.tags = tags;
+      return withPersonal(s.ledger, sealer, await s.ledger.search(q));
+    });
     output(opts.json, rows.map(jsonView), () => (rows.length === 0 ? 'no records' : rows.map(line).join('\n')));
   });
 
@@ -78,9 +119,9 @@ export function register(program: Command): void {
       .option('--json', 'print JSON (one object per line with --follow)'),
   ).action(async (opts: { config: string; lines?: number; follow?: boolean; interval?: number; json?: boolean }) => {
     const { config } = await loadCliConfig(opts);
-    await withReadOnlyStorage(config, async (s) => {
+    await withReadOnlyLedger(config, async (s, sealer) => {
       const newest = (await s.ledger.search({ limit: opts.lines ?? 10, descending: true })).reverse();
-      const rows = await withPersonal(s.ledger, newest);
+      const rows = await withPersonal(s.ledger, sealer, newest);
       if (!opts.follow) {
         output(opts.json, rows.map(jsonView), () => (rows.length === 0 ? 'no records' : rows.map(line).join('\n')));
         return;
@@ -94,7 +135,7 @@ export function register(program: Command): void {
         for (;;) {
           const page = await s.ledger.read(next, 500);
           if (page.length === 0) return;
-          (await withPersonal(s.ledger, page)).forEach(print);
+          (await withPersonal(s.ledger, sealer, page)).forEach(print);
           next = page[page.length - 1]!.record.seq + 1;
           if (page.length < 500) return;
         }
@@ -124,10 +165,20 @@ interface Row {
   personal: PersonalFields | undefined;
 }
 
-/** Joins the private parts (principal, address, object ids); salts are never printed. */
-async function withPersonal(store: LedgerStore, records: StoredRecord[]): Promise<Row[]> {
+/**
+ * Joins the private parts (principal, address, object ids), decrypted; salts are never printed.
+ * A purged one (its day's key is gone) shows as absent.
+ */
+async function withPersonal(store: LedgerStore, sealer: Sealer, records: StoredRecord[]): Promise<Row[]> {
   const privs = await store.readPrivate(records.map((r) => r.record.seq));
-  const bySeq = new Map(privs.map((p) => [p.seq, p.personal]));
+  const bySeq = new Map<number, PersonalFields | undefined>();
+  for (const p of privs) {
+    try {
+      bySeq.set(p.seq, (await sealer.openPrivate(p)).personal);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'RAMPART_DATA_KEY_GONE') throw err;
+    }
+  }
   return records.map((stored) => ({ stored, personal: bySeq.get(stored.record.seq) }));
 }
 
@@ -148,16 +199,6 @@ function isoOf(ms: number): string {
   return Number.isNaN(d.getTime()) ? String(ms) : d.toISOString();
 }
 
-
-function isoTime(v: string): number {
-  // Date-only or date-time with an explicit zone; a bare local time would be ambiguous (AU-8 is UTC).
-  if (!/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/.test(v)) {
-    throw new CliExit(EXIT.USAGE, `rampart: '${v}' is not an ISO 8601 time such as 2025-01-31 or 2025-01-31T09:30:00Z`);
-  }
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new CliExit(EXIT.USAGE, `rampart: '${v}' is not a valid time`);
-  return t;
-}
 
 /** Runs `poll` every `ms` until SIGINT or SIGTERM; a failed poll ends the command with its error. */
 function untilInterrupted(ms: number, poll: () => Promise<void>): Promise<void> {
@@ -190,6 +231,23 @@ function untilInterrupted(ms: number, poll: () => Promise<void>): Promise<void> 
   });
 }
 
+/** Read-only storage with the ledger's decryption (the KEK provider from the configuration). */
+async function withReadOnlyLedger<T>(config: RampartConfig, fn: (s: Storage, sealer: Sealer) => Promise<T>): Promise<T> {
+  return withReadOnlyStorage(config, async (s) => {
+    const crypto = await openLedgerCrypto(config, s, { readOnly: true });
+    try {
+      return await fn(s, crypto.sealer);
+    } finally {
+      await crypto.close();
+    }
+  });
+}
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+
 /**
  * Like common.ts's withStorage, but read-only: no schema creation or migration, no writer thread,
  * and every write refused (for PostgreSQL by the server as well). An examiner's read-only
@@ -202,4 +260,40 @@ async function withReadOnlyStorage<T>(config: RampartConfig, fn: (s: Storage) =>
   } finally {
     await storage.close();
   }
+}
+
+interface AccessOpts {
+  config: string;
+  from: number;
+  to: number;
+  subject?: string;
+  principal?: string;
+  max?: number;
+  json?: boolean;
+}
+
+/** `rampart audit access`: whose records were accessed, by whom, between two times (RSP-2). */
+export function registerAccess(audit: Command): void {
+  withConfigOption(
+    audit
+      .command('access')
+      .description('whose records were accessed, by whom, between two times (RSP-2): per data subject and principal, with operations and counts')
+      .requiredOption('--from <iso>', 'start (ISO 8601)', isoTime)
+      .requiredOption('--to <iso>', 'end (ISO 8601)', isoTime)
+      .option('--subject <s>', 'one data subject (customer id): who accessed their records')
+      .option('--principal <p>', 'one principal: whose records it accessed')
+      .option('--max <n>', 'records examined at most (default 1000000)', positiveInt)
+      .option('--json', 'print JSON'),
+  ).action(async (opts: AccessOpts) => {
+    const { config } = await loadCliConfig(opts);
+    const r = await withReadOnlyLedger(config, (s, sealer) =>
+      accessReport(s.ledger, sealer, { fromTs: opts.from, toTs: opts.to, ...(opts.subject !== undefined ? { subject: opts.subject } : {}), ...(opts.principal !== undefined ? { principal: opts.principal } : {}), ...(opts.max !== undefined ? { maxRecords: opts.max } : {}) }),
+    );
+    output(opts.json, r, () => {
+      const lines = r.rows.map((x) => [x.subject, x.principal, String(x.records), String(x.denied), isoOf(x.first), isoOf(x.last), x.operations.join(',')].join('  '));
+      lines.unshift('subject  principal  records  denied  first  last  operations');
+      lines.push(`${r.recordsExamined} records examined${r.purged ? `, ${r.purged} with purged private parts` : ''}${r.truncated ? ' (truncated: narrow the range)' : ''}`);
+      return lines.join('\n');
+    });
+  });
 }

@@ -11,7 +11,7 @@ import { userInfo } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { RampartConfig } from '../config/types.js';
 import { configHash } from '../config/hash.js';
-import { createLedger } from '../ledger/writer.js';
+import { withCliLedger } from './ledger-append.js';
 import { withStorage } from './common.js';
 
 export async function recordBreakGlass(config: RampartConfig, file: string, command: string): Promise<void> {
@@ -24,11 +24,8 @@ export async function recordBreakGlass(config: RampartConfig, file: string, comm
   process.stderr.write(`rampart: BREAK-GLASS: '${command}' acts on the database directly, outside the admin API; this is recorded\n`);
   const docs = await Promise.all(config.apis.map((a) => readFile(a.openapi)));
   await withStorage(config, async (s) => {
-    const ledger = await createLedger(s.ledger, { node: config.node, maxBatch: 8 });
-    try {
-      await ledger.append({ type: 'admin.action', outcome: 'info', reason: 'RAMPART_OK', stage: 'admin', configHash: configHash(config, docs, { baseDir: dirname(resolve(file)) }), detail: { action: 'break-glass', command }, personal: { principal: `cli:${who}` } });
-    } finally {
-      await ledger.close();
-    }
+    await withCliLedger(config, s, (ledger) =>
+      ledger.append({ type: 'admin.action', outcome: 'info', reason: 'RAMPART_OK', stage: 'admin', configHash: configHash(config, docs, { baseDir: dirname(resolve(file)) }), detail: { action: 'break-glass', command }, personal: { principal: `cli:${who}` } }),
+    );
   });
 }

@@ -13,6 +13,8 @@ import { register as registerAudit } from './audit.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerIdentity } from './identity.js';
 import { register as registerAdmin, registerUsers } from './admin.js';
+import { register as registerEvidence } from './evidence.js';
+import { register as registerLedger } from './ledger.js';
 
 export function buildProgram(): Command {
   const program = new Command('rampart')
@@ -28,6 +30,8 @@ export function buildProgram(): Command {
   registerIdentity(program);
   registerAdmin(program);
   registerUsers(program);
+  registerEvidence(program);
+  registerLedger(program);
   return program;
 }
 

@@ -14,10 +14,11 @@
  * raw bytes of each referenced OpenAPI document. Length prefixes keep part boundaries
  * unambiguous: moving bytes from one part to the next changes the hash.
  *
- * Three fields are normalised before hashing, because they are not part of what decides a
+ * Some fields are normalised before hashing, because they are not part of what decides a
  * request and would otherwise make the "same" configuration hash differently:
  * - `node` is left out: every node of a cluster runs the same version (the record names its
- *   node separately);
+ *   node separately); the default checkpoint origin `rampart/<node name>` is hashed as
+ *   `rampart/<node>` for the same reason;
  * - the password of `storage.postgres.url` is replaced by `***`: a secret must never reach a
  *   ledger record, and a hash over otherwise-public text is a dictionary-attack oracle for it;
  * - with `baseDir` (the configuration file's folder), file paths under it are written relative
@@ -76,6 +77,7 @@ function hashView(config: RampartConfig, baseDir: string | undefined): unknown {
       tls: tls ? { ...tls, cert: path(tls.cert), key: path(tls.key), ca: tls.ca === undefined ? undefined : path(tls.ca) } : undefined,
     },
     secretsFile: path(config.secretsFile),
+    ledger: ledgerView(config, path),
     identity: { ...config.identity, signingKeysFile: path(config.identity.signingKeysFile) },
     admin: config.admin ? { ...config.admin, tls: { cert: path(config.admin.tls.cert), key: path(config.admin.tls.key) } } : undefined,
     storage:
@@ -91,6 +93,26 @@ function hashView(config: RampartConfig, baseDir: string | undefined): unknown {
         clientCertificate: a.upstream.clientCertificate === undefined ? undefined : { cert: path(a.upstream.clientCertificate.cert), key: path(a.upstream.clientCertificate.key) },
       },
     })),
+  };
+}
+
+/**
+ * The ledger section with its paths relative like the others, and the default checkpoint origin
+ * (which names the node) written without the node, for the same reason as `node` itself.
+ */
+function ledgerView(config: RampartConfig, path: (p: string) => string): unknown {
+  const l = config.ledger;
+  const kek = l.encryption.kek;
+  return {
+    ...l,
+    spill: { ...l.spill, dir: path(l.spill.dir) },
+    encryption: { kek: kek.provider === 'file' ? { ...kek, file: path(kek.file) } : kek.provider === 'pkcs11' ? { ...kek, module: path(kek.module) } : kek },
+    checkpoints: {
+      ...l.checkpoints,
+      origin: l.checkpoints.origin === `rampart/${config.node}` ? 'rampart/<node>' : l.checkpoints.origin,
+      signingKeyFile: path(l.checkpoints.signingKeyFile),
+      publish: l.checkpoints.publish.map((t) => ('file' in t ? { file: path(t.file) } : t)),
+    },
   };
 }
 

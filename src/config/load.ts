@@ -20,6 +20,8 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../core/errors.js';
 import type { ExternalIssuerConfig } from '../identity/external-issuers.js';
+import type { KekConfig } from '../crypto/kek/open.js';
+import { DEFAULT_RETENTION_DAYS, type RetentionDays } from '../ledger/sealer.js';
 import type {
   ApiConfig,
   OperationOverride,
@@ -27,6 +29,7 @@ import type {
   IdentityConfig,
   AdminConfig,
   OwnerSourceConfig,
+  PublishTarget,
   RampartConfig,
   StorageConfig,
   TlsConfig,
@@ -66,7 +69,7 @@ export const CONFIG_DEFAULTS = deepFreeze({
   cors: { origins: [] as string[], allowHeaders: ['authorization', 'content-type'], maxAgeSeconds: 600 },
   secretsFile: '.rampart/secrets.json',
   storage: { driver: 'sqlite', sqlite: { path: '.rampart/rampart.db' }, postgres: { schema: 'rampart', poolSize: 10 } },
-  ledger: { durability: 'strict', maxBatch: 256 },
+  ledger: { durability: 'strict' as 'strict' | 'buffered', maxBatch: 256 },
   authThrottle: { maxFailures: 20, windowSeconds: 60 },
   reservedPrefix: '/.rampart',
   headers: { hstsMaxAgeSeconds: 63_072_000, cacheControl: 'no-store' },
@@ -452,7 +455,16 @@ interface RawConfig {
     sqlite?: { path?: string };
     postgres?: { url: string; schema?: string; poolSize?: number };
   };
-  ledger?: Partial<RampartConfig['ledger']>;
+  ledger?: {
+    durability?: 'strict' | 'buffered';
+    maxBatch?: number;
+    spill?: { dir?: string; maxBytes?: number };
+    encryption?: { kek?: KekConfig };
+    retention?: Partial<RetentionDays>;
+    bodies?: Partial<RampartConfig['ledger']['bodies']>;
+    checkpoints?: { intervalSeconds?: number; origin?: string; signingKeyFile?: string; publish?: PublishTarget[] };
+    selfVerify?: { intervalSeconds?: number };
+  };
   authThrottle?: Partial<RampartConfig['authThrottle']>;
   reservedPrefix?: string;
   headers?: Partial<RampartConfig['headers']>;
@@ -734,11 +746,45 @@ function applyDefaults(c: RawConfig, dir: string): RampartConfig {
       })),
     },
     storage,
-    ledger: { durability: c.ledger?.durability ?? D.ledger.durability, maxBatch: c.ledger?.maxBatch ?? D.ledger.maxBatch },
+    ledger: ledgerOf(c, D, path, c.node ?? hostname()),
     authThrottle: { ...D.authThrottle, ...c.authThrottle },
     reservedPrefix: c.reservedPrefix ?? D.reservedPrefix,
     headers: { ...D.headers, ...c.headers },
     apis,
+  };
+}
+
+/** The ledger section with its defaults; files default to the secrets file's folder (never committed). */
+function ledgerOf(c: RawConfig, D: typeof CONFIG_DEFAULTS, path: (p: string) => string, node: string): RampartConfig['ledger'] {
+  const l = c.ledger ?? {};
+  const secretsDir = dirname(path(c.secretsFile ?? D.secretsFile));
+  const kek: KekConfig = l.encryption?.kek
+    ? l.encryption.kek.provider === 'file'
+      ? { ...l.encryption.kek, file: path(l.encryption.kek.file) }
+      : l.encryption.kek.provider === 'pkcs11'
+        ? { ...l.encryption.kek, module: path(l.encryption.kek.module) }
+        : { ...l.encryption.kek }
+    : { provider: 'file', file: join(secretsDir, 'ledger-kek.json') };
+  return {
+    durability: l.durability ?? D.ledger.durability,
+    maxBatch: l.maxBatch ?? D.ledger.maxBatch,
+    spill: { dir: l.spill?.dir !== undefined ? path(l.spill.dir) : join(secretsDir, 'spill'), maxBytes: l.spill?.maxBytes ?? 256 * 1024 * 1024 },
+    encryption: { kek },
+    retention: { ...DEFAULT_RETENTION_DAYS, ...l.retention },
+    bodies: {
+      capture: l.bodies?.capture ?? true,
+      maxBytes: l.bodies?.maxBytes ?? 65_536,
+      defaultPersonal: l.bodies?.defaultPersonal ?? 'keep',
+      personal: { ...l.bodies?.personal },
+      opaque: l.bodies?.opaque ?? 'omit',
+    },
+    checkpoints: {
+      intervalSeconds: l.checkpoints?.intervalSeconds ?? 60,
+      origin: l.checkpoints?.origin ?? `rampart/${node}`,
+      signingKeyFile: l.checkpoints?.signingKeyFile !== undefined ? path(l.checkpoints.signingKeyFile) : join(secretsDir, 'checkpoint-key.json'),
+      publish: (l.checkpoints?.publish ?? []).map((t) => ('file' in t ? { file: path(t.file) } : { ...t })),
+    },
+    selfVerify: { intervalSeconds: l.selfVerify?.intervalSeconds ?? 3600 },
   };
 }
 

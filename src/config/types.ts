@@ -118,11 +118,28 @@ export type StorageConfig =
   | { driver: 'postgres'; postgres: { url: string; schema: string; poolSize: number } };
 
 export interface LedgerConfig {
-  /** `strict`: group commit with full fsync before a request proceeds. (`buffered` arrives with issue 4.) */
-  durability: 'strict';
+  /**
+   * `strict`: group commit with full fsync to the store before a request proceeds. `buffered`:
+   * acknowledged once fsynced in the spill journal, moved to the store asynchronously.
+   */
+  durability: 'strict' | 'buffered';
   /** Largest number of records written in one group commit. */
   maxBatch: number;
+  spill: { dir: string; maxBytes: number };
+  /** ENC-5/6: the key-encryption key provider. */
+  encryption: { kek: KekConfig };
+  /** Days per record class (R17a4-1/2, R4511-1). */
+  retention: RetentionDays;
+  bodies: { capture: boolean; maxBytes: number; defaultPersonal: 'keep' | 'redact'; personal: Record<string, 'keep' | 'redact'>; opaque: 'store' | 'omit' };
+  checkpoints: { intervalSeconds: number; origin: string; signingKeyFile: string; publish: PublishTarget[] };
+  selfVerify: { intervalSeconds: number };
 }
+
+/** Where signed checkpoints are published outside the store (AU-9(2)). */
+export type PublishTarget = { file: string } | { webhook: string; secretEnv?: string };
+
+import type { KekConfig } from '../crypto/kek/open.js';
+import type { RetentionDays } from '../ledger/sealer.js';
 
 export interface AuthThrottleConfig {
   /** Failed authentications allowed per address within the window before 429 (N63-5, ASVS 2.2.1). */

@@ -10,7 +10,8 @@ import { ConfigError } from '../core/errors.js';
 import { loadSecrets } from '../config/secrets.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { channels } from '../core/diagnostics.js';
-import { createLedger, type Ledger } from '../ledger/writer.js';
+import type { Ledger } from '../ledger/writer.js';
+import { openRunningLedger, type RunningLedger } from '../ledger/open-ledger.js';
 import { createNullLedgerForBenchmark } from '../ledger/null-ledger.js';
 import { KeyCache } from '../keys/cache.js';
 import { openStorage } from '../storage/open.js';
@@ -69,6 +70,8 @@ export interface GatewayHandle {
   readonly port: number;
   readonly storage: Storage;
   readonly ledger: Ledger;
+  /** Encryption, checkpoints and self-verification of the ledger (absent in benchmark baselines). */
+  readonly ledgerParts: RunningLedger | undefined;
   readonly keys: KeyCache;
   readonly readiness: Readiness;
   /** Rampart's signing keys, as the running gateway follows them. */
@@ -91,17 +94,19 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
   const storage = await openStorage(config.storage);
   const cleanup: (() => Promise<void> | void)[] = [() => storage.close()];
   try {
-    const ledger = opts.benchmarkPassThrough || opts.benchmarkNullLedger
-      ? createNullLedgerForBenchmark()
-      : await createLedger(storage.ledger, {
-          node: config.node,
-          maxBatch: config.ledger.maxBatch,
-          onAlert: (err: unknown) => logger.error({ err: errSummary(err) }, 'ledger append failed (AU-5 alert)'),
+    // The configuration hash, once the runtime exists (records written before it say 'starting').
+    let hashNow = (): string => 'starting';
+    const running: RunningLedger | undefined = opts.benchmarkPassThrough || opts.benchmarkNullLedger
+      ? undefined
+      : await openRunningLedger(config, storage, {
+          configHash: () => hashNow(),
+          onAlert: (err: unknown) => logger.error({ err: errSummary(err) }, 'ledger alert (AU-5)'),
           onCommit: (c) => {
             if (channels.ledgerCommit.hasSubscribers) channels.ledgerCommit.publish(c);
           },
         });
-    cleanup.unshift(() => ledger.close());
+    const ledger = running ? running.ledger : createNullLedgerForBenchmark();
+    cleanup.unshift(() => (running ? running.close() : ledger.close()));
     const keys = await KeyCache.start(storage.keys, secrets.keyHashSecret, {
       pollMs: opts.keyPollMs ?? 250,
       onError: (err) => logger.warn({ err: errSummary(err) }, 'key refresh failed'),
@@ -129,6 +134,7 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
     // Swapped atomically by a reload (compliance-as-code work); each request keeps the one it started with.
     const current = runtime;
     const getRuntime = () => current;
+    hashNow = () => current.hash;
 
     const metrics = createMetrics({ ledgerHealthy: () => ledger.healthy, keysCount: () => keys.size });
     cleanup.unshift(() => metrics.close());
@@ -177,7 +183,7 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
     const url = `${tls ? 'https' : 'http'}://${hostForUrl}:${addr.port}`;
     // The admin plane: its own TLS listener (never the data plane's port).
     const admin = config.admin
-      ? await startAdminServer({ config, storage, keys, ledger, secret: secrets.keyHashSecret, throttle: createAuthThrottle(config.authThrottle), logger, configHash: () => current.hash, keyset })
+      ? await startAdminServer({ config, storage, keys, ledger, secret: secrets.keyHashSecret, throttle: createAuthThrottle(config.authThrottle), logger, configHash: () => current.hash, keyset, ...(running ? { ledgerParts: running } : {}) })
       : undefined;
     if (admin) {
       cleanup.unshift(() => admin.close());
@@ -193,6 +199,7 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
       port: addr.port,
       storage,
       ledger,
+      ledgerParts: running,
       keys,
       readiness,
       keyset,

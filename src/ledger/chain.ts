@@ -12,7 +12,7 @@
  */
 import { hash } from 'node:crypto';
 import { canonicalize } from './canonical.js';
-import type { LedgerRecord, PrivatePart, StoredRecord } from './record.js';
+import type { LedgerRecord, StoredRecord } from './record.js';
 
 /** The chain hash "before" the first record: 32 zero bytes, hex. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -70,19 +70,42 @@ export class ChainContinuityError extends Error {
   }
 }
 
+/** What checkBatchContinues looks at in an append item (storage's AppendItem has this shape). */
+export interface SeqLabelledItem {
+  stored: StoredRecord;
+  priv?: { seq: number } | undefined;
+  bodies?: readonly { seq: number }[] | undefined;
+  index?: readonly { seq: number }[] | undefined;
+}
+
 /**
- * Throws ChainContinuityError unless the batch's seqs are headSeq+1, headSeq+2, ... and each
- * private part carries its record's seq. Every backend calls this inside its append transaction,
- * so continuity is enforced by the store and not only by the writer.
+ * Throws ChainContinuityError unless the batch's seqs are headSeq+1, headSeq+2, ... and the sealed
+ * private part, every body and every index entry of an item carry its record's seq (a mislabelled
+ * one would be stored under, and purged with, another record). Every backend calls this before
+ * its append transaction, so continuity is enforced by the store and not only by the writer.
+ * AU-9(3), R17a4-7.
+ *
+ * @example
+ * checkBatchContinues(head?.seq ?? 0, batch); // throws ChainContinuityError on a gap or a mislabel
  */
-export function checkBatchContinues(headSeq: number, batch: readonly { stored: StoredRecord; priv: PrivatePart }[]): void {
+export function checkBatchContinues(headSeq: number, batch: readonly SeqLabelledItem[]): void {
   for (let i = 0; i < batch.length; i++) {
     const item = batch[i]!;
     const want = headSeq + 1 + i;
     const got = item.stored.record.seq;
     if (got !== want) throw new ChainContinuityError(want, got);
-    if (item.priv.seq !== got) {
+    if (item.priv !== undefined && item.priv.seq !== got) {
       throw new ChainContinuityError(want, item.priv.seq, `ledger append refused: private part for seq ${got} is labelled seq ${item.priv.seq}`);
+    }
+    if (item.bodies) {
+      for (const b of item.bodies) {
+        if (b.seq !== got) throw new ChainContinuityError(want, b.seq, `ledger append refused: a body for seq ${got} is labelled seq ${b.seq}`);
+      }
+    }
+    if (item.index) {
+      for (const e of item.index) {
+        if (e.seq !== got) throw new ChainContinuityError(want, e.seq, `ledger append refused: an index entry for seq ${got} is labelled seq ${e.seq}`);
+      }
     }
   }
 }

@@ -58,6 +58,25 @@ export interface RecordInput {
   personal?: PersonalFields;
   /** Precomputed body commitments (see commitBody in ./commit.ts); salts go to the private part. */
   bodies?: { request?: BodyCommitment; response?: BodyCommitment };
+  /**
+   * What is kept of the bodies (src/ledger/capture.ts: capped, secrets redacted, personal fields
+   * per policy); stored sealed beside the record, class `bodies`. The commitments above cover the
+   * full bodies as they passed.
+   */
+  captured?: { request?: CapturedBodyInput; response?: CapturedBodyInput };
+}
+
+/** A captured body as the ledger stores it (structurally src/ledger/capture.ts's CapturedBody). */
+export interface CapturedBodyInput {
+  stored?: string;
+  encoding: string;
+  truncated: boolean;
+  redacted: string[];
+  /** Data subject ids found in the body (fields classified subject-id): indexed for RSP-2. */
+  subjects: string[];
+  classesSeen?: string[];
+  note?: string;
+  contentType?: string;
 }
 
 export interface PersonalFields {

@@ -12,14 +12,26 @@ import type { ChainHead, LedgerStore } from '../storage/types.js';
 import { checkLink, GENESIS_HASH, LOOKAHEAD, type ChainBreak } from './chain.js';
 import { verifyPersonalCommit } from './commit.js';
 import type { PrivatePart, StoredRecord } from './record.js';
+import type { Sealer } from './sealer.js';
 
 export interface VerifyOptions {
   /** Verify from this seq on, trusting the chain hash of the record before it (default 1). */
   fromSeq?: number;
   /** Records per read (default 1000). */
   batch?: number;
-  /** Also check private parts against the personal commitments (default true). */
+  /**
+   * Also check private parts against the personal commitments (default true). Sealed parts
+   * (schema 6 on) are opened with `sealer`; without one only parts stored in clear are checked.
+   */
   checkPrivate?: boolean;
+  sealer?: Sealer;
+  /**
+   * Start after this record, trusting its chain hash, without reading it: the prune point, whose
+   * chain hash the caller has checked against the signed prune checkpoint (./verify-ledger.ts).
+   */
+  after?: { seq: number; chainHash: string };
+  /** Called for every record that continues the chain, in order (Merkle roots for checkpoints). */
+  onRecord?: (r: StoredRecord) => void;
 }
 
 export interface VerifyResult {
@@ -37,7 +49,9 @@ export interface VerifyResult {
  * if (!r.ok) console.error(`ledger broken at seq ${r.firstBad!.seq}: ${r.firstBad!.problem}`);
  */
 export async function verifyChain(store: LedgerStore, opts: VerifyOptions = {}): Promise<VerifyResult> {
-  const fromSeq = opts.fromSeq ?? 1;
+  const fromSeq = opts.after ? opts.after.seq + 1 : (opts.fromSeq ?? 1);
+  const sealer = opts.sealer;
+  const onRecord = opts.onRecord;
   const pageSize = opts.batch ?? 1000;
   const checkPrivate = opts.checkPrivate ?? true;
   if (!Number.isSafeInteger(fromSeq) || fromSeq < 1) throw new TypeError('verifyChain: fromSeq must be an integer >= 1');
@@ -51,7 +65,9 @@ export async function verifyChain(store: LedgerStore, opts: VerifyOptions = {}):
   // seq already counted: only what comes before the first bad seq counts as intact.
   const fail = (firstBad: ChainBreak): VerifyResult => ({ ok: false, count: Math.max(0, Math.min(count, firstBad.seq - fromSeq)), head, firstBad });
 
-  if (fromSeq > 1) {
+  if (opts.after) {
+    prev = opts.after.chainHash;
+  } else if (fromSeq > 1) {
     const anchor = (await store.read(fromSeq - 1, 1))[0];
     if (!anchor || anchor.record.seq !== fromSeq - 1) {
       head = await store.head();
@@ -62,7 +78,7 @@ export async function verifyChain(store: LedgerStore, opts: VerifyOptions = {}):
 
   // Records read but not yet checked; at least LOOKAHEAD of them are kept ahead of the cursor.
   let buf: StoredRecord[] = [];
-  const privates = new Map<number, PrivatePart>();
+  const privates = new Map<number, PrivatePart | Error>();
   let nextRead = fromSeq;
   let atEnd = false;
   /** Once the head has been read: records above it arrived during the run and are not checked. */
@@ -80,7 +96,10 @@ export async function verifyChain(store: LedgerStore, opts: VerifyOptions = {}):
       nextRead = last.record.seq + 1;
       if (checkPrivate) {
         const seqs = page.filter((r) => r.record.personalCommit !== undefined).map((r) => r.record.seq);
-        for (const p of await store.readPrivate(seqs)) privates.set(p.seq, p);
+        for (const p of await store.readPrivate(seqs)) {
+          if (p.plain) privates.set(p.seq, p.plain);
+          else if (sealer) privates.set(p.seq, await sealer.openPrivate(p).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))));
+        }
       }
       if (page.length < pageSize) atEnd = true;
     }
@@ -122,6 +141,7 @@ export async function verifyChain(store: LedgerStore, opts: VerifyOptions = {}):
     prev = cur.chainHash;
     expected++;
     count++;
+    onRecord?.(cur);
   }
 
   const hs = head?.seq ?? 0;
@@ -138,9 +158,14 @@ export async function verifyChain(store: LedgerStore, opts: VerifyOptions = {}):
  * A private part must match the personal commitment of its record. A missing private part is
  * not a break: personal data is purged at the end of its retention while the chain stays.
  */
-function privateProblem(r: StoredRecord, p: PrivatePart | undefined): string | undefined {
+function privateProblem(r: StoredRecord, p: PrivatePart | Error | undefined): string | undefined {
   const commit = r.record.personalCommit;
   if (commit === undefined || p === undefined) return undefined;
+  if (p instanceof Error) {
+    // Purged (its day's key is gone): expected at the end of retention, not a break.
+    if ((p as { code?: string }).code === 'RAMPART_DATA_KEY_GONE') return undefined;
+    return `the private part of seq ${r.record.seq} does not decrypt (${p.message})`;
+  }
   if (p.personal === undefined || p.personalSalt === undefined) return undefined;
   let ok = false;
   try {

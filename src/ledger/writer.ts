@@ -21,12 +21,14 @@
  * part (./commit.ts).
  */
 import { RampartError } from '../core/errors.js';
-import type { ChainHead, LedgerStore } from '../storage/types.js';
+import type { AppendItem, ChainHead, LedgerStore } from '../storage/types.js';
 import { buildStoredRecord, GENESIS_HASH } from './chain.js';
 import { commitPersonal } from './commit.js';
+import type { Sealer } from './sealer.js';
 import {
   RECORD_SCHEMA_VERSION,
   type BodyCommitment,
+  type CapturedBodyInput,
   type LedgerRecord,
   type Outcome,
   type PersonalFields,
@@ -39,6 +41,10 @@ import {
 export interface LedgerOptions {
   /** Node name written on every record (AU-3 "where"). */
   node: string;
+  /** Seals private parts and bodies and derives blind index tags (ENC-5, RSP-2): ./sealer.ts. */
+  sealer: Sealer;
+  /** Called with each committed batch, in order (Merkle checkpoints follow the leaves from here). */
+  onCommitted?: (batch: readonly StoredRecord[]) => void;
   /** Largest number of records in one group commit. */
   maxBatch: number;
   /**
@@ -94,6 +100,7 @@ export interface Ledger {
 interface Draft {
   record: LedgerRecord;
   priv: PrivatePart;
+  captured?: { request?: CapturedBodyInput; response?: CapturedBodyInput } | undefined;
 }
 
 interface Waiting {
@@ -116,6 +123,9 @@ const OUTCOMES: ReadonlySet<Outcome> = new Set<Outcome>(['allow', 'deny', 'succe
 export async function createLedger(store: LedgerStore, opts: LedgerOptions): Promise<Ledger> {
   if (!opts || typeof opts.node !== 'string' || opts.node.length === 0) throw new TypeError('ledger: opts.node must be a non-empty string');
   if (!Number.isSafeInteger(opts.maxBatch) || opts.maxBatch < 1) throw new TypeError('ledger: opts.maxBatch must be a positive integer');
+  if (!opts.sealer) throw new TypeError('ledger: opts.sealer is required (private parts are never stored in clear)');
+  const sealer = opts.sealer;
+  const onCommitted = opts.onCommitted;
   const maxBatch = opts.maxBatch;
   const maxQueue = Math.max(opts.maxQueue ?? 10_000, maxBatch);
   const appendTimeoutMs = opts.appendTimeoutMs ?? 10_000;
@@ -206,26 +216,30 @@ export async function createLedger(store: LedgerStore, opts: LedgerOptions): Pro
         await resync();
         tentative = committed;
       }
-      const batch: { stored: StoredRecord; priv: PrivatePart }[] = [];
+      // Data keys for a new class/day are fetched (or created) here, before seqs are given out.
+      await sealer.ready(items.map((it) => ({ type: it.draft.record.type, ts: it.draft.record.ts, bodies: it.draft.captured !== undefined })));
+      const batch: AppendItem[] = [];
       const accepted: { item: Waiting; seq: number; ts: number }[] = [];
       let seq = tentative?.seq ?? 0;
       let prevHash = tentative?.chainHash ?? GENESIS_HASH;
       for (const item of items) {
         // Seq and hashes are assigned now, from the head of the last batch sent, not when the
         // input arrived: after a failed batch its seqs are given to the next one.
-        const { record, priv } = item.draft;
+        const { record, priv, captured } = item.draft;
         record.seq = seq + 1;
+        priv.seq = seq + 1;
         let stored: StoredRecord;
+        let sealed: ReturnType<Sealer['seal']>;
         try {
           stored = buildStoredRecord(record, prevHash);
+          sealed = sealer.seal({ record, priv, captured });
         } catch (err) {
           item.reject(err);
           continue;
         }
         seq++;
         prevHash = stored.chainHash;
-        priv.seq = seq;
-        batch.push({ stored, priv });
+        batch.push({ stored, ...sealed });
         accepted.push({ item, seq, ts: record.ts });
       }
       if (batch.length === 0) return;
@@ -254,6 +268,13 @@ export async function createLedger(store: LedgerStore, opts: LedgerOptions): Pro
       }
       committed = { seq, chainHash: prevHash };
       healthy = true;
+      if (onCommitted) {
+        try {
+          onCommitted(batch.map((b) => b.stored));
+        } catch (err) {
+          alert(err);
+        }
+      }
       for (const a of accepted) a.item.resolve({ seq: a.seq, ts: a.ts });
       if (onCommit) {
         try {
@@ -352,6 +373,8 @@ function prepare(input: RecordInput, node: string, now: number): Draft {
   if (reqBody) priv.requestBodySalt = reqBody.salt;
   if (resBody) priv.responseBodySalt = resBody.salt;
 
+  const captured = input.captured === undefined ? undefined : capturedOf(input.captured);
+
   // Only non-personal fields, each checked, in canonical key order (see Draft).
   const r = {} as LedgerRecord;
   if (input.api !== undefined) r.api = str('api', input.api);
@@ -385,7 +408,21 @@ function prepare(input: RecordInput, node: string, now: number): Draft {
   r.ts = ts;
   r.type = input.type;
   r.v = RECORD_SCHEMA_VERSION;
-  return { record: r, priv };
+  return captured ? { record: r, priv, captured } : { record: r, priv };
+}
+
+function capturedOf(c: NonNullable<RecordInput['captured']>): Draft['captured'] {
+  if (typeof c !== 'object' || c === null) throw new TypeError('ledger: captured must be an object');
+  const out: NonNullable<Draft['captured']> = {};
+  for (const part of ['request', 'response'] as const) {
+    const b = c[part];
+    if (b === undefined) continue;
+    if (typeof b !== 'object' || b === null || typeof b.encoding !== 'string' || !Array.isArray(b.subjects)) {
+      throw new TypeError(`ledger: captured.${part} must come from captureBody()`);
+    }
+    out[part] = b;
+  }
+  return out.request || out.response ? out : undefined;
 }
 
 function str(name: string, v: unknown): string {

@@ -24,6 +24,7 @@ import { createNormalizer } from './normalize-schema.js';
 import { createRouter, RouterBuildError } from './router.js';
 import { createSecurityResolver } from './security.js';
 import { normalizeContentKey } from './media-type.js';
+import { CLASSIFICATION_KEYWORD, classifyOperation, scanClassifications, type OperationClassifications, type WrittenSchemas } from './classification.js';
 import {
   type ContentDecl, type OperationPlan, type OperationValidator, type ParamDecl, type SchemaStore,
   KNOWN_FORMATS, createOperationValidator, createSchemaStore,
@@ -89,12 +90,21 @@ export async function loadApi(opts: LoadApiOptions): Promise<ApiModel> {
   if (b.root.format === 'yaml' && b.root.text.length > 1_000_000) {
     warn(`the document is ${(b.root.text.length / 1e6).toFixed(1)} MB of YAML, parsed in ${Math.round(b.root.parseMs)} ms; its JSON form loads many times faster`);
   }
+  // --- body classifications: unknown classes are warnings; schemas as written, before the ----
+  // normaliser rewrites them (classification.ts). Only documents that classify anything pay.
+  let written: WrittenSchemas | undefined;
+  if (b.files.some((f) => f.text.includes(CLASSIFICATION_KEYWORD))) {
+    const scan = scanClassifications(doc);
+    written = scan.written;
+    for (const { pointer, message } of scan.issues) warn(`${pointer}: ${message}`);
+  }
+  // --- end body classifications ---------------------------------------------------------------
   const info = isObject(doc['info']) ? doc['info'] : {};
   const resolveSecurity = createSecurityResolver({ doc, version, apiName: opts.name, qualifyScopes: opts.qualifyScopes, fail, warn });
   const rootSecurity = doc['security'];
 
   const normalizer = createNormalizer(doc, { version, closedObjects: opts.closedObjects, warn });
-  const plans: { op: Omit<OperationModel, 'validate'>; plan: OperationPlan }[] = [];
+  const plans: { op: Omit<OperationModel, 'validate' | 'classifications'>; plan: OperationPlan; at: string }[] = [];
   const ids = new Map<string, string>();
   const implicitPublic: string[] = [];
   const prefix = opts.reservedPrefix.replace(/\/+$/, '').toLowerCase();
@@ -200,6 +210,7 @@ export async function loadApi(opts: LoadApiOptions): Promise<ApiModel> {
           deprecated: op['deprecated'] === true,
         },
         plan: { id, params, body },
+        at: opPointer,
       });
     }
   }
@@ -226,14 +237,22 @@ export async function loadApi(opts: LoadApiOptions): Promise<ApiModel> {
 
   const validators: OperationValidator[] = [];
   const compileWarned = new Set<string>();
-  const operations: OperationModel[] = plans.map(({ op, plan }) => {
+  const operations: OperationModel[] = plans.map(({ op, plan, at }) => {
     const v = createOperationValidator(plan, schemaStore, (opId, err) => {
       if (compileWarned.has(opId)) return;
       compileWarned.add(opId);
       warnings.push(`${opId}: request schema cannot be compiled (${err instanceof Error ? err.message : String(err)}); requests to it fail closed`);
     });
     validators.push(v);
-    return Object.freeze({ ...op, security: freezeSecurity(op.security), requestContentTypes: Object.freeze(op.requestContentTypes) as string[], validate: v.validate });
+    const model = { ...op, security: freezeSecurity(op.security), requestContentTypes: Object.freeze(op.requestContentTypes) as string[], validate: v.validate };
+    // --- body classifications: computed on first access, then cached (classification.ts) -------
+    let classified: OperationClassifications | undefined;
+    Object.defineProperty(model, 'classifications', {
+      get: () => (classified ??= Object.freeze(classifyOperation(doc, at, written))),
+      enumerable: false,
+    });
+    // --- end body classifications -------------------------------------------------------------
+    return Object.freeze(model) as OperationModel;
   });
 
   let router;

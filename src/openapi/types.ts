@@ -3,6 +3,9 @@
  * router over it, and a per-operation request validator compiled lazily (a spec with hundreds of
  * operations must be ready to serve in well under a second).
  */
+// --- body classifications (ledger body capture, DLP): type import --------------------------
+import type { ClassificationMap } from './classification.js';
+// --- end body classifications ---------------------------------------------------------------
 
 /** One security scheme as used by an operation. */
 export interface SecuritySchemeRef {
@@ -49,7 +52,31 @@ export interface OperationModel {
    * operation's validators on first use. Never throws for bad input: returns a failure.
    */
   validate(input: RequestParts): ValidationResult;
+  // --- body classifications (ledger body capture, DLP) ------------------------------------------
+  /**
+   * Where the request and response bodies carry personal or secret data, from
+   * `x-rampart-classification` in the JSON and form media types' schemas (see classification.ts).
+   * Computed on first access (a 1,200-operation document must still load fast), then cached.
+   * `responses` is keyed by the document's response keys: a status code, `2XX` or `default`.
+   */
+  readonly classifications: { request?: ClassificationMap; responses: ReadonlyMap<string, ClassificationMap> };
+  // --- end body classifications ---------------------------------------------------------------
 }
+
+// --- body classifications (ledger body capture, DLP) ---------------------------------------------
+/**
+ * The classification map of the response an operation gave with `status`: the exact code, then
+ * its range (`2XX`), then `default` (OpenAPI 3.1 §4.8.16: the exact code wins over the range).
+ *
+ * @example
+ * const map = responseClassifications(op, 201); // '201', else '2XX', else 'default'
+ */
+export function responseClassifications(op: Pick<OperationModel, 'classifications'>, status: number): ClassificationMap | undefined {
+  const r = op.classifications.responses;
+  if (r.size === 0) return undefined;
+  return r.get(String(status)) ?? r.get(`${Math.floor(status / 100)}XX`) ?? r.get('default');
+}
+// --- end body classifications ---------------------------------------------------------------
 
 export interface RequestParts {
   /** Decoded path parameters from the router. */

@@ -1,11 +1,14 @@
 /**
  * What every SQL backend shares: turning rows into the storage types, the WHERE clause of a
- * ledger search, and the argument checks and errors of the admin store. Each backend converts its
- * driver's types first (BIGINT strings from pg, JSON text from SQLite) and supplies its
- * placeholder style and its object-id test.
+ * ledger search, and the argument checks and errors of the admin store and of the encrypted,
+ * checkpointed, purgeable ledger (schema 6). Each backend converts its driver's types first
+ * (BIGINT strings from pg, JSON text from SQLite) and supplies its placeholder style.
  */
 import type { LedgerRecord, PersonalFields, PrivatePart, StoredRecord } from '../ledger/record.js';
-import type { AdminPasskey, AdminRole, AdminSession, AdminUser, ApiKeyRecord, LedgerQuery } from './types.js';
+import type {
+  AdminPasskey, AdminRole, AdminSession, AdminUser, ApiKeyRecord, AppendItem, CheckpointRow, LedgerQuery, LegalHold, PruneState, SealedBody, SealedPrivate,
+  WrappedDataKey,
+} from './types.js';
 
 export interface RecordRowValues {
   seq: number;
@@ -239,19 +242,19 @@ export function adminUserMissing(id: string): Error {
 export const RECORD_COLUMNS = 'r.seq, r.ts, r.type, r.outcome, r.canonical, r.leaf_hash, r.chain_hash';
 
 export interface SearchDialect {
-  /** Adds a parameter and returns its placeholder (`?` or `$n`). */
-  param(v: string | number): string;
-  /** The condition that a path parameter of the private part equals the placeholder. */
-  objectIdClause(placeholder: string): string;
+  /** Adds a parameter and returns its placeholder (`?` or `$n`); a Buffer binds as BLOB / BYTEA. */
+  param(v: string | number | Buffer): string;
 }
 
 /**
- * The search of `rampart audit search` as SQL over `ledger_records r` (joined with
- * `ledger_private p` when a personal filter is used). `tables` are the qualified table names.
+ * The search of `rampart audit search` as SQL over `ledger_records r`. Each blind index tag
+ * (RSP-2) becomes `r.seq IN (SELECT seq FROM ledger_index WHERE tag = ? ...)`, bounded by the
+ * query's time range too, so it is one range of the (tag, ts, seq) key; all tags must match.
+ * `tables` are the qualified table names. Placeholders are added in the order they appear in the
+ * text (SQLite's `?` are positional).
  */
-export function searchSelect(q: LedgerQuery, d: SearchDialect, tables: { records: string; private: string }): string {
+export function searchSelect(q: LedgerQuery, d: SearchDialect, tables: { records: string; index: string }): string {
   const where: string[] = [];
-  const needPrivate = q.principal !== undefined || q.subject !== undefined || q.objectId !== undefined;
   const eq = (col: string, v: string | number | undefined): void => {
     if (v !== undefined) where.push(`${col} = ${d.param(v)}`);
   };
@@ -265,14 +268,239 @@ export function searchSelect(q: LedgerQuery, d: SearchDialect, tables: { records
   eq('r.outcome', q.outcome);
   eq('r.reason', q.reason);
   eq('r.request_id', q.requestId);
-  eq('p.principal', q.principal);
-  eq('p.subject', q.subject);
-  if (q.objectId !== undefined) where.push(d.objectIdClause(d.param(q.objectId)));
+  for (const tag of searchTags(q)) {
+    let sub = `r.seq IN (SELECT i.seq FROM ${tables.index} i WHERE i.tag = ${d.param(tag)}`;
+    if (q.fromTs !== undefined) sub += ` AND i.ts >= ${d.param(q.fromTs)}`;
+    if (q.toTs !== undefined) sub += ` AND i.ts <= ${d.param(q.toTs)}`;
+    where.push(`${sub})`);
+  }
   const limit = Math.max(1, Math.min(Math.floor(q.limit), 10_000));
   return (
     `SELECT ${RECORD_COLUMNS} FROM ${tables.records} r` +
-    (needPrivate ? ` JOIN ${tables.private} p ON p.seq = r.seq` : '') +
     (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
     ` ORDER BY r.seq ${q.descending ? 'DESC' : 'ASC'} LIMIT ${d.param(limit)}`
   );
+}
+
+/** The query's blind index tags, checked (a caller bug must not turn into a search for nothing). */
+export function searchTags(q: LedgerQuery): readonly Buffer[] {
+  const tags = q.tags ?? [];
+  if (!Array.isArray(tags)) throw new TypeError('ledger search: tags must be an array of Buffers');
+  // A Uint8Array too: that is what a Buffer becomes on its way to the SQLite worker thread.
+  for (const t of tags) if (!isBytes(t) || t.length === 0) throw new TypeError('ledger search: every tag must be a non-empty Buffer');
+  return tags;
+}
+
+/** Arguments of searchIndex, checked before they reach SQL; the limit is clamped like search's. */
+export function searchIndexArgs(tags: readonly Buffer[], fromTs: number, toTs: number, limit: number): { limit: number } {
+  searchTags({ tags, limit });
+  if (!Number.isSafeInteger(fromTs) || !Number.isSafeInteger(toTs)) throw new RangeError('ledger searchIndex: fromTs and toTs must be integer milliseconds');
+  return { limit: Math.max(1, Math.min(Math.floor(limit), 10_000)) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The encrypted, checkpointed, purgeable ledger (schema 6): checks and row mapping shared by both
+// backends, so that both refuse the same things with the same codes.
+
+/**
+ * Checks what an append stores beside the chain before it goes near SQL: a private part or body
+ * must be sealed (a data key id and envelope bytes; the store never takes clear private parts,
+ * ENC-5), a body's part is request or response, an index tag is non-empty bytes and its ts an
+ * integer. Seq labels are checkBatchContinues' job (src/ledger/chain.ts).
+ */
+export function checkAppendItems(batch: readonly AppendItem[]): void {
+  for (const item of batch) {
+    const seq = item.stored?.record?.seq;
+    if (item.priv !== undefined) sealedArg(item.priv, `the private part of seq ${seq}`);
+    if (item.bodies !== undefined) {
+      if (!Array.isArray(item.bodies)) throw new TypeError(`ledger append: bodies of seq ${seq} must be an array`);
+      for (const b of item.bodies) {
+        if (b.part !== 'request' && b.part !== 'response') throw new TypeError(`ledger append: a body of seq ${seq} has part '${String(b.part)}' (request or response)`);
+        sealedArg(b, `the ${b.part} body of seq ${seq}`);
+      }
+    }
+    if (item.index !== undefined) {
+      if (!Array.isArray(item.index)) throw new TypeError(`ledger append: index of seq ${seq} must be an array`);
+      for (const e of item.index) {
+        if (!isBytes(e.tag) || e.tag.length === 0) throw new TypeError(`ledger append: an index entry of seq ${seq} has no tag bytes`);
+        if (!Number.isSafeInteger(e.ts)) throw new TypeError(`ledger append: an index entry of seq ${seq} has ts ${String(e.ts)} (integer milliseconds)`);
+      }
+    }
+  }
+}
+
+function isBytes(v: unknown): v is Uint8Array {
+  return v instanceof Uint8Array;
+}
+
+function sealedArg(x: { dekId: string; sealed: Buffer }, what: string): void {
+  if (typeof x.dekId !== 'string' || x.dekId.length === 0) throw new TypeError(`ledger: ${what} has no data key id (only sealed parts are stored, ENC-5)`);
+  if (!isBytes(x.sealed) || x.sealed.length === 0) throw new TypeError(`ledger: ${what} has no sealed bytes (only sealed parts are stored, ENC-5)`);
+}
+
+/** The items of resealItems, checked like an append's. */
+export function resealArgs(items: { privates: readonly SealedPrivate[]; bodies: readonly SealedBody[] }): void {
+  for (const p of items.privates) {
+    if (!Number.isSafeInteger(p.seq)) throw new TypeError(`reseal: seq ${String(p.seq)} is not an integer`);
+    sealedArg(p, `the private part of seq ${p.seq}`);
+  }
+  for (const b of items.bodies) {
+    if (!Number.isSafeInteger(b.seq)) throw new TypeError(`reseal: seq ${String(b.seq)} is not an integer`);
+    if (b.part !== 'request' && b.part !== 'response') throw new TypeError(`reseal: a body of seq ${b.seq} has part '${String(b.part)}' (request or response)`);
+    sealedArg(b, `the ${b.part} body of seq ${b.seq}`);
+  }
+}
+
+/** A data key as insertDataKey stores it, checked before it reaches SQL. */
+export function newDataKey(k: WrappedDataKey): WrappedDataKey {
+  if (typeof k.id !== 'string' || k.id.length === 0) throw new TypeError('data key: id is required');
+  if (typeof k.recordClass !== 'string' || k.recordClass.length === 0) throw new TypeError(`data key ${k.id}: recordClass is required`);
+  if (!Number.isSafeInteger(k.expiryDay) || k.expiryDay < 0 || k.expiryDay > 2_147_483_647) throw new RangeError(`data key ${k.id}: expiryDay must be a day number (got ${k.expiryDay})`);
+  if (typeof k.kekId !== 'string' || k.kekId.length === 0) throw new TypeError(`data key ${k.id}: kekId is required (ENC-6)`);
+  if (!isBytes(k.wrapped) || k.wrapped.length === 0) throw new TypeError(`data key ${k.id}: wrapped bytes are required`);
+  if (!Number.isSafeInteger(k.createdAt)) throw new RangeError(`data key ${k.id}: createdAt must be integer milliseconds`);
+  return k;
+}
+
+/** The updates of rewrapDataKeys, checked. */
+export function rewrapArgs(updates: readonly { id: string; kekId: string; wrapped: Buffer }[]): void {
+  for (const u of updates) {
+    if (typeof u.id !== 'string' || typeof u.kekId !== 'string' || u.kekId.length === 0) throw new TypeError('rewrap: id and kekId are required');
+    if (!isBytes(u.wrapped) || u.wrapped.length === 0) throw new TypeError(`rewrap: data key ${u.id} has no wrapped bytes`);
+  }
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** A prune state as pruneThrough stores it, checked. */
+export function pruneArgs(state: PruneState): PruneState {
+  if (!Number.isSafeInteger(state.seq) || state.seq < 1) throw new RangeError(`prune: seq must be a positive integer (got ${String(state.seq)})`);
+  if (typeof state.chainHash !== 'string' || !HEX64.test(state.chainHash)) throw new TypeError('prune: chainHash must be 64 lower-case hex digits');
+  if (!Array.isArray(state.compactRange) || !state.compactRange.every((h) => typeof h === 'string' && HEX64.test(h))) {
+    throw new TypeError('prune: compactRange must be an array of 64-digit hex hashes');
+  }
+  if (typeof state.note !== 'string' || state.note.length === 0) throw new TypeError('prune: the signed prune checkpoint note is required');
+  return state;
+}
+
+/** A checkpoint as insertCheckpoint stores it, checked. */
+export function newCheckpoint(c: CheckpointRow): CheckpointRow {
+  if (!Number.isSafeInteger(c.treeSize) || c.treeSize < 0) throw new RangeError(`checkpoint: treeSize must be a non-negative integer (got ${String(c.treeSize)})`);
+  if (!CHECKPOINT_KINDS.has(c.kind)) throw new TypeError(`checkpoint: unknown kind '${String(c.kind)}'`);
+  if (!Number.isSafeInteger(c.ts)) throw new RangeError('checkpoint: ts must be integer milliseconds');
+  if (!Array.isArray(c.compactRange) || !c.compactRange.every((h) => typeof h === 'string')) throw new TypeError('checkpoint: compactRange must be an array of hex strings');
+  return c;
+}
+
+const CHECKPOINT_KINDS: ReadonlySet<string> = new Set<CheckpointRow['kind']>(['periodic', 'shutdown', 'prune', 'verify', 'manual']);
+
+/** A data_keys row with the driver's types converted (BLOB/BYTEA as Buffer, BIGINT as number). */
+export interface DataKeyRowValues {
+  id: string;
+  record_class: string;
+  expiry_day: number;
+  kek_id: string;
+  wrapped: Buffer;
+  created_at: number;
+  hold_id: string | null;
+}
+
+export function dataKeyFromRow(row: DataKeyRowValues): WrappedDataKey {
+  const k: WrappedDataKey = { id: row.id, recordClass: row.record_class, expiryDay: row.expiry_day, kekId: row.kek_id, wrapped: row.wrapped, createdAt: row.created_at };
+  if (row.hold_id !== null) k.holdId = row.hold_id;
+  return k;
+}
+
+export const DATA_KEY_COLUMNS = 'id, record_class, expiry_day, kek_id, wrapped, created_at, hold_id';
+
+/** A ledger_checkpoints row with compact_range parsed (SQLite JSON text, PostgreSQL TEXT[]). */
+export interface CheckpointRowValues {
+  tree_size: number;
+  kind: string;
+  ts: number;
+  root_hash: string;
+  chain_hash: string;
+  note: string;
+  compact_range: string[];
+}
+
+export function checkpointFromRow(row: CheckpointRowValues): CheckpointRow {
+  return {
+    treeSize: row.tree_size,
+    ts: row.ts,
+    kind: row.kind as CheckpointRow['kind'],
+    rootHash: row.root_hash,
+    chainHash: row.chain_hash,
+    note: row.note,
+    compactRange: row.compact_range,
+  };
+}
+
+export const CHECKPOINT_COLUMNS = 'tree_size, kind, ts, root_hash, chain_hash, note, compact_range';
+
+export interface LegalHoldRowValues {
+  id: string;
+  criteria_sealed: Buffer;
+  dek_id: string;
+  created_at: number;
+  created_by: string;
+  lifted_at: number | null;
+  lifted_by: string | null;
+}
+
+export function holdFromRow(row: LegalHoldRowValues): LegalHold {
+  const h: LegalHold = { id: row.id, criteriaSealed: row.criteria_sealed, dekId: row.dek_id, createdAt: row.created_at, createdBy: row.created_by };
+  if (row.lifted_at !== null) h.liftedAt = row.lifted_at;
+  if (row.lifted_by !== null) h.liftedBy = row.lifted_by;
+  return h;
+}
+
+export const HOLD_COLUMNS = 'id, criteria_sealed, dek_id, created_at, created_by, lifted_at, lifted_by';
+
+/** A legal hold as insertHold stores it, checked. */
+export function newHold(h: LegalHold): LegalHold {
+  if (typeof h.id !== 'string' || h.id.length === 0) throw new TypeError('legal hold: id is required');
+  if (!isBytes(h.criteriaSealed) || h.criteriaSealed.length === 0) throw new TypeError(`legal hold ${h.id}: criteriaSealed bytes are required`);
+  if (typeof h.dekId !== 'string' || h.dekId.length === 0) throw new TypeError(`legal hold ${h.id}: dekId is required`);
+  if (typeof h.createdBy !== 'string' || h.createdBy.length === 0) throw new TypeError(`legal hold ${h.id}: createdBy is required`);
+  if (!Number.isSafeInteger(h.createdAt)) throw new RangeError(`legal hold ${h.id}: createdAt must be integer milliseconds`);
+  return h;
+}
+
+/** The error insertHold reports for a hold id that exists. */
+export function holdExists(id: string, cause?: unknown): Error {
+  return Object.assign(new Error(`legal hold '${id}' already exists`), { code: 'RAMPART_HOLD_EXISTS' }, cause === undefined ? {} : { cause });
+}
+
+/** pruneThrough past the last committed record: there is nothing there to prune. */
+export function pruneBeyondHead(seq: number, headSeq: number): Error {
+  return Object.assign(new Error(`prune refused: seq ${seq} is beyond the ledger's head (seq ${headSeq})`), { code: 'RAMPART_PRUNE_BEYOND_HEAD' });
+}
+
+/** pruneThrough to a point before the recorded one: pruned records cannot come back. */
+export function pruneBackwards(seq: number, prunedSeq: number): Error {
+  return Object.assign(new Error(`prune refused: the ledger is already pruned through seq ${prunedSeq}; seq ${seq} would move the prune point backwards`), { code: 'RAMPART_PRUNE_BACKWARDS' });
+}
+
+/**
+ * The prune state's chain hash is not the stored chain hash of its seq: verification of the
+ * retained part would start from a wrong anchor forever, so nothing is deleted.
+ */
+export function pruneMismatch(seq: number, detail: string): Error {
+  return Object.assign(new Error(`prune refused: the prune state for seq ${seq} does not match the ledger (${detail})`), { code: 'RAMPART_PRUNE_MISMATCH' });
+}
+
+/** purgeDataKeys named the key of a legal hold that stands (R17a4-1: no disposal under a hold). */
+export function purgeHeld(ids: readonly string[]): Error {
+  return Object.assign(new Error(`purge refused: data key ${ids.join(', ')} belongs to a legal hold that has not been lifted`), { code: 'RAMPART_PURGE_HELD' });
+}
+
+/** resealItems named an item that is not stored (purged or pruned meanwhile): nothing was changed. */
+export function resealMissing(what: string): Error {
+  return Object.assign(new Error(`reseal refused: ${what} is not stored (purged or pruned?); nothing was changed`), { code: 'RAMPART_RESEAL_MISSING' });
+}
+
+/** The message for a read that needs schema 6 on a database opened read-only at an older version. */
+export function beforeVault(where: string, version: number, what: string): Error {
+  return Object.assign(new Error(`${where} has schema version ${version}, from before the encrypted ledger (${what}); start the gateway once to migrate it`), { code: 'RAMPART_STORAGE_SCHEMA_OLD' });
 }

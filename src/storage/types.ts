@@ -11,13 +11,58 @@ export interface ChainHead {
   chainHash: string;
 }
 
+/**
+ * A private part as stored (ENC-5): an AES-256-GCM envelope (src/crypto/aead.ts) under the data
+ * key `dekId` of its (record class, expiry day), with the record's seq in the AAD, so an envelope
+ * moved to another row does not open. The store never sees the plaintext.
+ */
+export interface SealedPrivate {
+  seq: number;
+  dekId: string;
+  sealed: Buffer;
+}
+
+/** A captured request or response body as stored, sealed like a private part (class `bodies`). */
+export interface SealedBody {
+  seq: number;
+  part: 'request' | 'response';
+  dekId: string;
+  sealed: Buffer;
+}
+
+/**
+ * A blind index entry (RSP-2): the first 16 bytes of HMAC-SHA256(index key, kind || 0x00 ||
+ * value) for a principal, subject or object id of record `seq`, so the ledger can be searched by
+ * who and whose without holding those values in clear (src/ledger/blind-index.ts).
+ */
+export interface IndexEntry {
+  seq: number;
+  ts: number;
+  tag: Buffer;
+}
+
+/** One record of an append batch with everything stored beside it. */
+export interface AppendItem {
+  stored: StoredRecord;
+  priv?: SealedPrivate;
+  bodies?: readonly SealedBody[];
+  index?: readonly IndexEntry[];
+}
+
+/**
+ * A private part as read back: sealed (everything written since schema 6), or in clear for a
+ * record written before encryption existed (schema <= 5, kept readable; never written now).
+ */
+export type StoredPrivate = { seq: number; sealed: SealedPrivate; plain?: undefined } | { seq: number; plain: PrivatePart; sealed?: undefined };
+
 export interface LedgerStore {
   /**
    * Append a batch atomically and durably (SQLite synchronous=FULL, PostgreSQL
-   * synchronous_commit=on): when the promise resolves, every record is on disk; when it rejects,
-   * none is. Sequence numbers must continue the head exactly; a gap or overlap is refused.
+   * synchronous_commit=on): when the promise resolves, every record, sealed private part, body and
+   * index entry is on disk; when it rejects, none is. Sequence numbers must continue the head
+   * exactly; a gap or overlap is refused.
    */
-  append(batch: readonly { stored: StoredRecord; priv: PrivatePart }[]): Promise<void>;
+  append(batch: readonly AppendItem[]): Promise<void>;
   /**
    * How many append batches the store accepts before the first has settled, committing them
    * strictly in the order received (1 when absent). The writer then sends the next batch while
@@ -33,9 +78,18 @@ export interface LedgerStore {
    * still returned (for verification to report), with its other fields best effort.
    */
   read(fromSeq: number, limit: number): Promise<StoredRecord[]>;
-  /** Private parts for the given seqs (missing ones are omitted). */
-  readPrivate(seqs: readonly number[]): Promise<PrivatePart[]>;
+  /** Leaf hashes (hex) of seqs fromSeq.. in seq order, at most `limit` (Merkle trees, fast verification). */
+  readLeaves(fromSeq: number, limit: number): Promise<{ seq: number; leafHash: string }[]>;
+  /** Private parts for the given seqs (missing ones, and purged ones, are omitted). */
+  readPrivate(seqs: readonly number[]): Promise<StoredPrivate[]>;
+  /** Sealed bodies for the given seqs (missing or purged ones are omitted). */
+  readBodies(seqs: readonly number[]): Promise<SealedBody[]>;
   search(query: LedgerQuery): Promise<StoredRecord[]>;
+  /**
+   * Index entries with any of `tags` in [fromTs, toTs], in (ts, seq) order, at most `limit`
+   * (RSP-2: whose records, by whom). Served by the (tag, ts) index.
+   */
+  searchIndex(tags: readonly Buffer[], fromTs: number, toTs: number, limit: number): Promise<{ seq: number; ts: number; tag: Buffer }[]>;
   /** Cheap liveness probe for readiness. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -47,12 +101,13 @@ export interface LedgerQuery {
   /** UTC ms, inclusive. */
   toTs?: number;
   type?: RecordType;
-  principal?: string;
-  subject?: string;
+  /**
+   * Blind index tags that must ALL be present for a record (principal, subject, object id: see
+   * src/ledger/blind-index.ts); the caller computes them, the store never sees the values.
+   */
+  tags?: readonly Buffer[];
   operationId?: string;
   api?: string;
-  /** Matches any path parameter value. */
-  objectId?: string;
   status?: number;
   outcome?: Outcome;
   reason?: string;
@@ -217,11 +272,127 @@ export interface AdminStore {
   close(): Promise<void>;
 }
 
+/** A wrapped data key (ENC-5/6); see src/crypto/data-keys.ts for how keys are made and used. */
+export interface WrappedDataKey {
+  id: string;
+  recordClass: string;
+  /** UTC days since the epoch on which the items under this key expire. */
+  expiryDay: number;
+  /** The key-encryption key version that wrapped it (ENC-6: recorded so it stays unwrappable). */
+  kekId: string;
+  wrapped: Buffer;
+  createdAt: number;
+  /** Set for a legal hold's key (class 'hold'): never purged while the hold stands. */
+  holdId?: string;
+}
+
+export interface DataKeyStore {
+  getDataKey(id: string): Promise<WrappedDataKey | undefined>;
+  /** The key for (class, day) that is not a hold key, if any. */
+  findDataKey(recordClass: string, expiryDay: number): Promise<WrappedDataKey | undefined>;
+  /** False (and nothing written) when a non-hold key for that (class, day) already exists: two nodes racing. */
+  insertDataKey(k: WrappedDataKey): Promise<boolean>;
+  listDataKeys(filter?: { recordClass?: string; expiryDayBefore?: number; kekId?: string }): Promise<WrappedDataKey[]>;
+  /** Replaces kekId + wrapped of existing keys (KEK rotation). */
+  rewrapDataKeys(updates: readonly { id: string; kekId: string; wrapped: Buffer }[]): Promise<void>;
+}
+
+/** A signed checkpoint as kept in the store (it is also published outside: src/ledger/publish.ts). */
+export interface CheckpointRow {
+  treeSize: number;
+  ts: number;
+  kind: 'periodic' | 'shutdown' | 'prune' | 'verify' | 'manual';
+  /** hex Merkle root (RFC 9162) of records 1..treeSize. */
+  rootHash: string;
+  /** hex chain hash of record treeSize. */
+  chainHash: string;
+  /** The C2SP signed note, exactly as signed. */
+  note: string;
+  /** hex nodes of the Merkle compact range at treeSize, so a restart resumes without re-reading. */
+  compactRange: string[];
+}
+
+/** A public key that signed checkpoints, kept for the whole retention period. */
+export interface SigningKeyRow {
+  /** C2SP note verifier key: name+hash+base64. */
+  verifierKey: string;
+  createdAt: number;
+}
+
+export interface CheckpointStore {
+  /** Stores a checkpoint; a second one with the same (treeSize, kind) is ignored. */
+  insertCheckpoint(c: CheckpointRow): Promise<void>;
+  latestCheckpoint(kind?: CheckpointRow['kind']): Promise<CheckpointRow | undefined>;
+  /** Checkpoints with fromSize <= treeSize <= toSize, in treeSize order. */
+  listCheckpoints(fromSize: number, toSize: number, limit: number): Promise<CheckpointRow[]>;
+  /** Ignores a key already stored. */
+  insertSigningKey(k: SigningKeyRow): Promise<void>;
+  listSigningKeys(): Promise<SigningKeyRow[]>;
+}
+
+/** What a legal hold covers; every given criterion must match (AND). */
+export interface HoldCriteria {
+  principal?: string;
+  subject?: string;
+  objectId?: string;
+  operationId?: string;
+  fromTs?: number;
+  toTs?: number;
+}
+
+export interface LegalHold {
+  id: string;
+  /** Sealed JSON of HoldCriteria (the criteria name people), under the hold's own key. */
+  criteriaSealed: Buffer;
+  /** Data key of the hold (class 'hold'), which also re-wraps the held items. */
+  dekId: string;
+  createdAt: number;
+  createdBy: string;
+  liftedAt?: number;
+  liftedBy?: string;
+}
+
+/** Where the ledger was pruned: records 1..seq are gone, verified from the signed prune checkpoint. */
+export interface PruneState {
+  seq: number;
+  chainHash: string;
+  /** hex nodes of the Merkle compact range of 1..seq (proofs for retained records need them). */
+  compactRange: string[];
+  /** The signed prune checkpoint (C2SP note). */
+  note: string;
+}
+
+/**
+ * Retention work (RSP-7, R17a4-1): runs under a role of its own in PostgreSQL (AU-9(4)); the
+ * gateway's role can only insert and select.
+ */
+export interface RetentionStore {
+  insertHold(h: LegalHold): Promise<void>;
+  liftHold(id: string, at: number, by: string): Promise<boolean>;
+  listHolds(): Promise<LegalHold[]>;
+  /** Moves sealed private parts and bodies to another data key (legal hold re-wrap): each item's new envelope. */
+  resealItems(items: { privates: readonly SealedPrivate[]; bodies: readonly SealedBody[] }): Promise<void>;
+  /** Seqs and parts stored under a data key (what a purge of that key destroys). */
+  itemsUnderKey(dekId: string): Promise<{ privates: number; bodies: number }>;
+  /**
+   * Crypto-shredding (RSP-7): deletes the data keys and every sealed private part, body and
+   * index entry under them, in one transaction, and scrubs freed pages (SQLite secure_delete,
+   * then a WAL checkpoint with truncation). Returns how many of each went.
+   */
+  purgeDataKeys(ids: readonly string[]): Promise<{ keys: number; privates: number; bodies: number; index: number }>;
+  /** Deletes records 1..state.seq (their index entries too) and records the prune state, atomically. */
+  pruneThrough(state: PruneState): Promise<number>;
+  pruneState(): Promise<PruneState | undefined>;
+}
+
 export interface Storage {
   readonly driver: 'sqlite' | 'postgres';
   readonly ledger: LedgerStore;
   readonly keys: KeyStore;
   readonly admin: AdminStore;
+  readonly dataKeys: DataKeyStore;
+  readonly checkpoints: CheckpointStore;
+  readonly retention: RetentionStore;
   /** Closes the whole storage (idempotent); closing ledger, keys and admin each does too, once all three are. */
   close(): Promise<void>;
 }

@@ -15,7 +15,12 @@ import { openStorage } from '../../src/storage/open.js';
 import { openPostgresStorage, type PostgresStorage } from '../../src/storage/postgres/store.js';
 import { createTempDatabase } from '../helpers/pg.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
-import { decision, storageContract } from './storage-contract.js';
+import { decision, handBatch, storageContract, tagOf, testSealer } from './storage-contract.js';
+
+/** Removes what migration 6 added, leaving a schema as Rampart left it at version 5. */
+const UNDO_6 = `DROP TABLE rampart.ledger_sealed; DROP TABLE rampart.ledger_bodies; DROP TABLE rampart.ledger_index; DROP TABLE rampart.data_keys;
+  DROP TABLE rampart.ledger_checkpoints; DROP TABLE rampart.ledger_signing_keys; DROP TABLE rampart.legal_holds; DROP TABLE rampart.ledger_prune;
+  DELETE FROM rampart.schema_version WHERE version > 5;`;
 
 storageContract('postgres', {
   async open() {
@@ -49,11 +54,14 @@ describe('postgres backend', () => {
       await c.connect();
       try {
         const v = await c.query('SELECT version FROM audit_x.schema_version ORDER BY version');
-        assert.deepEqual(v.rows, [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
+        assert.deepEqual(v.rows, [1, 2, 3, 4, 5, 6].map((version) => ({ version })));
         const idx = await c.query("SELECT indexname FROM pg_indexes WHERE schemaname = 'audit_x' AND tablename LIKE 'ledger%' AND indexname NOT LIKE '%_pkey' ORDER BY indexname");
-        assert.deepEqual(idx.rows.map((r: { indexname: string }) => r.indexname), ['ledger_records_ts']);
+        assert.deepEqual(idx.rows.map((r: { indexname: string }) => r.indexname), ['ledger_bodies_dek', 'ledger_index_seq', 'ledger_records_ts', 'ledger_sealed_dek']);
         const t = await c.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'audit_x' ORDER BY table_name");
-        assert.deepEqual(t.rows.map((r: { table_name: string }) => r.table_name), ['admin_passkeys', 'admin_sessions', 'admin_users', 'api_keys', 'chain_head', 'key_changes', 'ledger_private', 'ledger_records', 'schema_version']);
+        assert.deepEqual(t.rows.map((r: { table_name: string }) => r.table_name), [
+          'admin_passkeys', 'admin_sessions', 'admin_users', 'api_keys', 'chain_head', 'data_keys', 'key_changes', 'ledger_bodies', 'ledger_checkpoints',
+          'ledger_index', 'ledger_private', 'ledger_prune', 'ledger_records', 'ledger_sealed', 'ledger_signing_keys', 'legal_holds', 'schema_version',
+        ]);
         const pub = await c.query("SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'");
         assert.equal(pub.rows[0].n, 0, 'nothing lands in public');
         await c.query('INSERT INTO audit_x.schema_version VALUES (99, $1, 0)', ['from the future']);
@@ -73,11 +81,23 @@ describe('postgres backend', () => {
     try {
       const ts = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
       const stored = buildStoredRecord({ v: 1, seq: 1, ts, type: 'system.event', node: 'n', outcome: 'info', configHash: 'x' }, GENESIS_HASH);
-      await s.ledger.append([{ stored, priv: { seq: 1 } }]);
+      const tag = tagOf('subject', 'x');
+      await s.ledger.append([{ stored, priv: { seq: 1, dekId: 'dk', sealed: Buffer.from('sealed') }, index: [{ seq: 1, ts, tag }] }]);
       const [r] = await s.ledger.read(1, 1);
       assert.equal(typeof r!.record.seq, 'number');
       assert.equal(r!.record.ts, ts);
       assert.deepEqual(await s.ledger.head(), { seq: 1, chainHash: stored.chainHash });
+      assert.deepEqual(await s.ledger.readLeaves(1, 1), [{ seq: 1, leafHash: stored.leafHash }]);
+      assert.deepEqual(await s.ledger.searchIndex([tag], ts, ts, 1), [{ seq: 1, ts, tag }]);
+      assert.deepEqual(await s.ledger.readPrivate([1]), [{ seq: 1, sealed: { seq: 1, dekId: 'dk', sealed: Buffer.from('sealed') } }]);
+      await s.dataKeys.insertDataKey({ id: 'dk', recordClass: 'personal', expiryDay: 2_147_483_647, kekId: 'k', wrapped: Buffer.from('w'), createdAt: ts });
+      assert.deepEqual(await s.dataKeys.getDataKey('dk'), { id: 'dk', recordClass: 'personal', expiryDay: 2_147_483_647, kekId: 'k', wrapped: Buffer.from('w'), createdAt: ts });
+      const cp = { treeSize: 2 ** 53 - 1, ts, kind: 'manual' as const, rootHash: 'r', chainHash: 'c', note: 'n', compactRange: ['a', 'b'] };
+      await s.checkpoints.insertCheckpoint(cp);
+      assert.deepEqual(await s.checkpoints.latestCheckpoint(), cp);
+      await s.retention.insertHold({ id: 'h', criteriaSealed: Buffer.from('c'), dekId: 'dk', createdAt: ts, createdBy: 'x', liftedAt: ts, liftedBy: 'y' });
+      assert.deepEqual(await s.retention.listHolds(), [{ id: 'h', criteriaSealed: Buffer.from('c'), dekId: 'dk', createdAt: ts, createdBy: 'x', liftedAt: ts, liftedBy: 'y' }]);
+      assert.deepEqual(await s.retention.itemsUnderKey('dk'), { privates: 1, bodies: 0 });
       await s.keys.insert({ id: 'k', name: 'k', hash: 'h', scopes: [], createdAt: ts, expiresAt: ts });
       const k = await s.keys.get('k');
       assert.equal(k!.createdAt, ts);
@@ -109,14 +129,13 @@ describe('postgres backend', () => {
     const db = await createTempDatabase();
     try {
       const s1 = await openPostgresStorage({ url: db.url });
-      const l1 = await createLedger(s1.ledger, { node: 'n1', maxBatch: 8 });
-      await l1.append(decision());
-      await l1.close();
+      await s1.ledger.append(handBatch(1, 1, GENESIS_HASH));
       await s1.close();
       // As Rampart left it before migration 3.
       const c = new pg.Client({ connectionString: db.url });
       await c.connect();
       try {
+        await c.query(UNDO_6);
         await c.query('DROP TABLE rampart.admin_passkeys; DROP TABLE rampart.admin_sessions; DROP TABLE rampart.admin_users; ALTER TABLE rampart.api_keys DROP COLUMN public_key_jwk; DELETE FROM rampart.schema_version WHERE version > 2');
       } finally {
         await c.end();
@@ -152,6 +171,7 @@ describe('postgres backend', () => {
       const c = new pg.Client({ connectionString: db.url });
       await c.connect();
       try {
+        await c.query(UNDO_6);
         await c.query('DROP TABLE rampart.admin_passkeys; ALTER TABLE rampart.api_keys DROP COLUMN public_key_jwk; DELETE FROM rampart.schema_version WHERE version > 3');
       } finally {
         await c.end();
@@ -169,6 +189,52 @@ describe('postgres backend', () => {
       try {
         await s2.admin.addPasskey('u', { credentialId: 'c', publicKey: 'k', counter: 0, transports: ['usb'], name: 'n', createdAt: 2 });
         assert.deepEqual(await s2.admin.listPasskeys('u'), [{ credentialId: 'c', publicKey: 'k', counter: 0, transports: ['usb'], name: 'n', createdAt: 2 }]);
+      } finally {
+        await s2.close();
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('a read-only open of a schema from before migration 6 serves the ledger and its clear private parts, and says why it has no data keys or index', async () => {
+    const db = await createTempDatabase();
+    try {
+      const s1 = await openPostgresStorage({ url: db.url });
+      await s1.ledger.append(handBatch(1, 2, GENESIS_HASH));
+      await s1.close();
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      try {
+        await c.query(UNDO_6);
+        await c.query("INSERT INTO rampart.ledger_private (seq, principal, personal_json, personal_salt) VALUES (2, 'alice', $1, $2)", [JSON.stringify({ principal: 'alice' }), 'ab'.repeat(32)]);
+      } finally {
+        await c.end();
+      }
+      const ro = await openPostgresStorage({ url: db.url, readOnly: true });
+      try {
+        assert.equal((await verifyChain(ro.ledger)).count, 2);
+        assert.equal((await ro.ledger.readLeaves(1, 10)).length, 2);
+        assert.deepEqual(await ro.ledger.readPrivate([1, 2]), [{ seq: 2, plain: { seq: 2, personal: { principal: 'alice' }, personalSalt: 'ab'.repeat(32) } }]);
+        assert.deepEqual(await ro.ledger.readBodies([1, 2]), []);
+        assert.equal(await ro.retention.pruneState(), undefined);
+        assert.equal(await ro.checkpoints.latestCheckpoint(), undefined);
+        assert.deepEqual(await ro.checkpoints.listSigningKeys(), []);
+        const old = /schema version 5, from before the encrypted ledger .*start the gateway once to migrate it/;
+        await assert.rejects(ro.ledger.search({ tags: [tagOf('principal', 'alice')], limit: 10 }), old);
+        await assert.rejects(ro.ledger.searchIndex([tagOf('principal', 'alice')], 0, 1e15, 10), old);
+        await assert.rejects(ro.dataKeys.listDataKeys(), old);
+        await assert.rejects(ro.retention.listHolds(), old);
+      } finally {
+        await ro.close();
+      }
+      // A gateway migrates it; the clear rows stay readable beside sealed ones.
+      const s2 = await openPostgresStorage({ url: db.url });
+      try {
+        const head = (await s2.ledger.head())!;
+        const more = handBatch(3, 1, head.chainHash, { priv: () => 'dk' });
+        await s2.ledger.append(more);
+        assert.deepEqual((await s2.ledger.readPrivate([1, 2, 3])).map((p) => [p.seq, p.plain ? 'plain' : 'sealed']), [[2, 'plain'], [3, 'sealed']]);
       } finally {
         await s2.close();
       }
@@ -224,7 +290,7 @@ describe('postgres backend', () => {
     const s = await openPostgresStorage({ url: u.toString(), poolSize: 4, connectTimeoutMs: 1000, queryTimeoutMs: 1000 });
     try {
       const alerts: unknown[] = [];
-      const ledger = await createLedger(s.ledger, { node: 'n1', maxBatch: 16, onAlert: (e) => alerts.push(e) });
+      const ledger = await createLedger(s.ledger, { node: 'n1', maxBatch: 16, onAlert: (e) => alerts.push(e), sealer: await testSealer(s) });
       await Promise.all(Array.from({ length: 10 }, () => ledger.append(decision())));
       proxy.cut();
       const started = Date.now();
@@ -261,7 +327,7 @@ describe('postgres backend', () => {
     u.port = String(proxy.port);
     const s = await openPostgresStorage({ url: u.toString(), poolSize: 2, connectTimeoutMs: 500, queryTimeoutMs: 500 });
     try {
-      const ledger = await createLedger(s.ledger, { node: 'n1', maxBatch: 16, onAlert: () => {} });
+      const ledger = await createLedger(s.ledger, { node: 'n1', maxBatch: 16, onAlert: () => {}, sealer: await testSealer(s) });
       await ledger.append(decision());
       proxy.freeze();
       const started = Date.now();

@@ -15,8 +15,18 @@ import { openSqliteStorage, type SqliteStorage } from '../../src/storage/sqlite/
 import { createLedger } from '../../src/ledger/writer.js';
 import { verifyChain } from '../../src/ledger/verify.js';
 import { tempDir } from '../helpers/tmp.js';
+import { GENESIS_HASH } from '../../src/ledger/chain.js';
 import { MIGRATIONS } from '../../src/storage/sqlite/schema.js';
-import { decision, storageContract } from './storage-contract.js';
+import { decision, handBatch, storageContract, tagOf, testSealer } from './storage-contract.js';
+
+/** Removes what migration 6 added, leaving a file as Rampart left it at schema 5. */
+const UNDO_6 = `DROP TABLE ledger_sealed; DROP TABLE ledger_bodies; DROP TABLE ledger_index; DROP TABLE data_keys; DROP TABLE ledger_checkpoints;
+  DROP TABLE ledger_signing_keys; DROP TABLE legal_holds; DROP TABLE ledger_prune; DELETE FROM schema_version WHERE version > 5;`;
+
+/** A clear private part as Rampart wrote them before encryption (schema <= 5). */
+function insertLegacyPrivate(raw: Database.Database, seq: number, principal: string): void {
+  raw.prepare('INSERT INTO ledger_private (seq, principal, personal_json, personal_salt) VALUES (?, ?, ?, ?)').run(seq, principal, JSON.stringify({ principal, pathParams: { id: `OBJ-${seq}` } }), 'ab'.repeat(32));
+}
 
 storageContract('sqlite', {
   async open() {
@@ -59,10 +69,12 @@ describe('sqlite backend', () => {
       await (await openSqliteStorage(path)).close();
       await (await openSqliteStorage(path)).close();
       const raw = new Database(path);
-      assert.deepEqual(raw.prepare('SELECT version FROM schema_version ORDER BY version').all(), [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
-      // Migration 2: only the time index is maintained at commit (each index is CPU per record).
+      assert.deepEqual(raw.prepare('SELECT version FROM schema_version ORDER BY version').all(), [1, 2, 3, 4, 5, 6].map((version) => ({ version })));
+      // Migration 2: only the time index is maintained at commit on the records (each index is
+      // CPU per record); migration 6 adds the index by seq of the blind index (purge, prune) and
+      // by data key of the sealed rows (purge, reseal).
       const idx = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name LIKE 'ledger%' AND sql IS NOT NULL ORDER BY name").all();
-      assert.deepEqual(idx, [{ name: 'ledger_records_ts' }]);
+      assert.deepEqual(idx, ['ledger_bodies_dek', 'ledger_index_seq', 'ledger_records_ts', 'ledger_sealed_dek'].map((name) => ({ name })));
       raw.prepare('INSERT INTO schema_version (version, description, applied_at) VALUES (99, ?, 0)').run('from the future');
       raw.close();
       await assert.rejects(openSqliteStorage(path), /schema version 99, newer than this Rampart/);
@@ -71,36 +83,83 @@ describe('sqlite backend', () => {
     }
   });
 
-  it('upgrades a version-1 file in place: its records still verify and are still found', async () => {
+  it('upgrades a version-1 file in place: its records still verify, its clear private parts stay readable beside sealed ones', async () => {
     const dir = tempDir();
     try {
       const path = join(dir.path, 'r.db');
       const s1 = await openSqliteStorage(path);
-      const l1 = await createLedger(s1.ledger, { node: 'n1', maxBatch: 8 });
-      for (let i = 0; i < 3; i++) await l1.append(decision({ operationId: `op${i}`, personal: { principal: `p${i}`, pathParams: { id: `OBJ-${i}` } } }));
-      await l1.close();
+      const first = handBatch(1, 3, GENESIS_HASH, { record: (seq) => ({ operationId: `op${seq}` }) });
+      await s1.ledger.append(first);
       await s1.close();
-      // Turn it back into a file as migration 1 alone left it: its indexes, no admin tables, and
-      // version 1 only.
+      // Turn it back into a file as migration 1 alone left it: its indexes, clear private parts,
+      // no admin or schema 6 tables, and version 1 only.
       const raw = new Database(path);
       for (const stmt of MIGRATIONS[0]!.sql.split(';').filter((x) => /CREATE INDEX ledger_/.test(x) && !/ledger_records_ts/.test(x))) raw.exec(stmt);
+      raw.exec(UNDO_6);
       raw.exec('DROP TABLE admin_passkeys; DROP TABLE admin_sessions; DROP TABLE admin_users; ALTER TABLE api_keys DROP COLUMN public_key_jwk;');
       raw.prepare('DELETE FROM schema_version WHERE version > 1').run();
+      for (const seq of [1, 2, 3]) insertLegacyPrivate(raw, seq, `p${seq}`);
       raw.close();
       const s2 = await openSqliteStorage(path);
       try {
         assert.equal((await verifyChain(s2.ledger)).ok, true);
-        const found = await s2.ledger.search({ principal: 'p1', objectId: 'OBJ-1', operationId: 'op1', limit: 10 });
-        assert.deepEqual(found.map((r) => r.record.seq), [2]);
+        assert.deepEqual((await s2.ledger.search({ operationId: 'op2', limit: 10 })).map((r) => r.record.seq), [2]);
         assert.deepEqual(await s2.admin.listUsers(), [], 'migration 3 added the admin tables');
         assert.deepEqual(await s2.admin.listPasskeys('u'), [], 'migration 4 added the passkeys');
+        assert.deepEqual(await s2.dataKeys.listDataKeys(), [], 'migration 6 added the data keys');
+        const more = handBatch(4, 2, first[2]!.stored.chainHash, { priv: () => 'dk-1', tags: () => [tagOf('principal', 'p4')] });
+        await s2.ledger.append(more);
+        const privs = await s2.ledger.readPrivate([1, 2, 3, 4, 5]);
+        assert.deepEqual(privs.map((p) => [p.seq, p.plain ? 'plain' : 'sealed']), [[1, 'plain'], [2, 'plain'], [3, 'plain'], [4, 'sealed'], [5, 'sealed']]);
+        assert.deepEqual(privs[1], { seq: 2, plain: { seq: 2, personal: { principal: 'p2', pathParams: { id: 'OBJ-2' } }, personalSalt: 'ab'.repeat(32) } });
+        assert.deepEqual(privs[3], { seq: 4, sealed: more[0]!.priv });
       } finally {
         await s2.close();
       }
       const after = new Database(path, { readonly: true });
-      assert.deepEqual(after.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND name LIKE 'ledger%'").all(), [{ name: 'ledger_records_ts' }]);
-      assert.deepEqual(after.prepare('SELECT max(version) AS v FROM schema_version').get(), { v: 5 });
+      assert.deepEqual(after.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND name LIKE 'ledger_records%'").all(), [{ name: 'ledger_records_ts' }]);
+      assert.deepEqual(after.prepare('SELECT max(version) AS v FROM schema_version').get(), { v: 6 });
+      assert.deepEqual(after.prepare('SELECT count(*) AS n FROM ledger_private').get(), { n: 3 }, 'no new clear rows');
       after.close();
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('a read-only open of a file from before migration 6 serves the ledger and its clear private parts, and says why it has no data keys or index', async () => {
+    const dir = tempDir();
+    try {
+      const path = join(dir.path, 'r.db');
+      const s1 = await openSqliteStorage(path);
+      await s1.ledger.append(handBatch(1, 2, GENESIS_HASH));
+      await s1.close();
+      const raw = new Database(path);
+      raw.exec(UNDO_6);
+      insertLegacyPrivate(raw, 2, 'alice');
+      raw.close();
+      const ro = await openSqliteStorage(path, { readOnly: true });
+      try {
+        assert.equal((await verifyChain(ro.ledger)).count, 2);
+        assert.equal((await ro.ledger.readLeaves(1, 10)).length, 2);
+        assert.deepEqual(await ro.ledger.readPrivate([1, 2]), [{ seq: 2, plain: { seq: 2, personal: { principal: 'alice', pathParams: { id: 'OBJ-2' } }, personalSalt: 'ab'.repeat(32) } }]);
+        assert.equal((await ro.ledger.search({ limit: 10 })).length, 2);
+        // What such a file cannot hold: nothing, so that verification and export still run.
+        assert.deepEqual(await ro.ledger.readBodies([1, 2]), []);
+        assert.equal(await ro.retention.pruneState(), undefined);
+        assert.equal(await ro.checkpoints.latestCheckpoint(), undefined);
+        assert.deepEqual(await ro.checkpoints.listCheckpoints(0, 10, 10), []);
+        assert.deepEqual(await ro.checkpoints.listSigningKeys(), []);
+        // What would be a wrong answer if empty: refused, with the reason.
+        const old = /schema version 5, from before the encrypted ledger .*start the gateway once to migrate it/;
+        await assert.rejects(ro.ledger.search({ tags: [tagOf('principal', 'alice')], limit: 10 }), old);
+        await assert.rejects(ro.ledger.searchIndex([tagOf('principal', 'alice')], 0, 1e15, 10), old);
+        await assert.rejects(ro.dataKeys.listDataKeys(), old);
+        await assert.rejects(ro.dataKeys.getDataKey('x'), (e: Error & { code?: string }) => e.code === 'RAMPART_STORAGE_SCHEMA_OLD');
+        await assert.rejects(ro.retention.listHolds(), old);
+        await assert.rejects(ro.retention.itemsUnderKey('x'), old);
+      } finally {
+        await ro.close();
+      }
     } finally {
       dir.remove();
     }
@@ -111,12 +170,11 @@ describe('sqlite backend', () => {
     try {
       const path = join(dir.path, 'r.db');
       const s1 = await openSqliteStorage(path);
-      const l1 = await createLedger(s1.ledger, { node: 'n1', maxBatch: 8 });
-      await l1.append(decision());
-      await l1.close();
+      await s1.ledger.append(handBatch(1, 1, GENESIS_HASH));
       await s1.close();
       // As Rampart left it before migration 3.
       const raw = new Database(path);
+      raw.exec(UNDO_6);
       raw.exec('DROP TABLE admin_passkeys; DROP TABLE admin_sessions; DROP TABLE admin_users; ALTER TABLE api_keys DROP COLUMN public_key_jwk; DELETE FROM schema_version WHERE version > 2;');
       raw.close();
       const ro = await openSqliteStorage(path, { readOnly: true });
@@ -149,6 +207,7 @@ describe('sqlite backend', () => {
       await s1.close();
       // As Rampart left it before migration 4.
       const raw = new Database(path);
+      raw.exec(UNDO_6);
       raw.exec('DROP TABLE admin_passkeys; ALTER TABLE api_keys DROP COLUMN public_key_jwk; DELETE FROM schema_version WHERE version > 3;');
       raw.close();
       const ro = await openSqliteStorage(path, { readOnly: true });
@@ -175,23 +234,25 @@ describe('sqlite backend', () => {
     }
   });
 
-  it('stores the chained part and the private part in separate tables', async () => {
+  it('stores the chained part, the sealed private part, bodies and index in their own tables; nothing in clear', async () => {
     const dir = tempDir();
     try {
       const path = join(dir.path, 'r.db');
       const s = await openSqliteStorage(path);
-      const ledger = await createLedger(s.ledger, { node: 'n1', maxBatch: 8 });
-      await ledger.append(decision({ personal: { principal: 'alice', clientAddress: '192.0.2.1', pathParams: { id: 'OBJ-1' } } }));
-      await ledger.close();
+      const batch = handBatch(1, 1, GENESIS_HASH, { priv: () => 'dk-1', bodies: () => [{ part: 'response', dekId: 'dk-b' }], tags: () => [tagOf('subject', 'cust-1')] });
+      await s.ledger.append(batch);
       await s.close();
       const raw = new Database(path, { readonly: true });
-      const rec = JSON.stringify(raw.prepare('SELECT * FROM ledger_records').all());
-      const priv = raw.prepare('SELECT principal, client_address, personal_json FROM ledger_private').get() as Record<string, string>;
-      raw.close();
-      for (const v of ['alice', '192.0.2.1', 'OBJ-1']) assert.ok(!rec.includes(v), `${v} not in ledger_records`);
-      assert.equal(priv.principal, 'alice');
-      assert.equal(priv.client_address, '192.0.2.1');
-      assert.deepEqual(JSON.parse(priv.personal_json!).pathParams, { id: 'OBJ-1' });
+      try {
+        const item = batch[0]!;
+        assert.deepEqual(raw.prepare('SELECT seq, dek_id, sealed FROM ledger_sealed').all(), [{ seq: 1, dek_id: 'dk-1', sealed: item.priv!.sealed }]);
+        assert.deepEqual(raw.prepare('SELECT seq, part, dek_id, sealed FROM ledger_bodies').all(), [{ seq: 1, part: 'response', dek_id: 'dk-b', sealed: item.bodies![0]!.sealed }]);
+        assert.deepEqual(raw.prepare('SELECT tag, ts, seq FROM ledger_index').all(), [{ tag: tagOf('subject', 'cust-1'), ts: item.stored.record.ts, seq: 1 }]);
+        assert.deepEqual(raw.prepare("SELECT typeof(sealed) AS t FROM ledger_sealed UNION ALL SELECT typeof(tag) FROM ledger_index").all(), [{ t: 'blob' }, { t: 'blob' }]);
+        assert.deepEqual(raw.prepare('SELECT count(*) AS n FROM ledger_private').get(), { n: 0 }, 'no clear private rows are written any more');
+      } finally {
+        raw.close();
+      }
     } finally {
       dir.remove();
     }
@@ -203,7 +264,7 @@ describe('sqlite backend', () => {
       const path = join(dir.path, 'r.db');
       const s = await openSqliteStorage(path, { busyTimeoutMs: 100 });
       const alerts: unknown[] = [];
-      const ledger = await createLedger(s.ledger, { node: 'n1', maxBatch: 8, onAlert: (e) => alerts.push(e) });
+      const ledger = await createLedger(s.ledger, { node: 'n1', maxBatch: 8, onAlert: (e) => alerts.push(e), sealer: await testSealer(s) });
       await ledger.append(decision());
       const other = new Database(path);
       other.exec('BEGIN IMMEDIATE');
@@ -279,7 +340,7 @@ describe('sqlite backend', () => {
     try {
       s = await openSqliteStorage(join(mnt, 'r.db'));
       const alerts: unknown[] = [];
-      const ledger = await createLedger(s.ledger, { node: 'n1', maxBatch: 64, onAlert: (e) => alerts.push(e) });
+      const ledger = await createLedger(s.ledger, { node: 'n1', maxBatch: 64, onAlert: (e) => alerts.push(e), sealer: await testSealer(s) });
       await ledger.append(decision());
       const filler = join(mnt, 'filler');
       try {
@@ -316,12 +377,13 @@ describe('sqlite backend', () => {
         const path = join(dir.path, `exit-${closeIt}.db`);
         const script = `
           const { openStorage } = await import(${JSON.stringify(join(distSrc, 'storage', 'open.js'))});
-          const { createLedger } = await import(${JSON.stringify(join(distSrc, 'ledger', 'writer.js'))});
+          const { buildStoredRecord, GENESIS_HASH } = await import(${JSON.stringify(join(distSrc, 'ledger', 'chain.js'))});
           const s = await openStorage({ driver: 'sqlite', sqlite: { path: ${JSON.stringify(path)} } });
-          const l = await createLedger(s.ledger, { node: 'n', maxBatch: 8 });
-          const r = await l.append({ type: 'system.event', outcome: 'info', configHash: 'x' });
+          const stored = buildStoredRecord({ v: 1, seq: 1, ts: Date.now(), type: 'system.event', node: 'n', outcome: 'info', configHash: 'x' }, GENESIS_HASH);
+          await s.ledger.append([{ stored, priv: { seq: 1, dekId: 'dk', sealed: Buffer.alloc(32, 1) }, index: [{ seq: 1, ts: 1, tag: Buffer.alloc(16, 2) }] }]);
           await s.ledger.search({ limit: 1 });
-          console.log('appended', r.seq);
+          await s.dataKeys.listDataKeys();
+          console.log('appended', (await s.ledger.head()).seq);
           ${closeIt ? 'await s.close();' : ''}`;
         const started = Date.now();
         const r = runNode(script);

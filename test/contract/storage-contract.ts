@@ -2,15 +2,25 @@
  * The storage contract: one suite, run against every backend (STYLE: undici's cache-store tests).
  * A backend test file passes a harness that opens a fresh, empty storage (its own temp file or
  * temp database) and disposes of it afterwards.
+ *
+ * Sealed private parts, bodies and blind index tags are random bytes here: the store treats them
+ * as opaque (ENC-5, RSP-2); sealing and opening are the sealer's, tested with the writer.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { DataKeyRing } from '../../src/crypto/data-keys.js';
+import { openEnvKekProvider } from '../../src/crypto/kek/env.js';
+import { blindTag, type IndexKind } from '../../src/ledger/blind-index.js';
 import { buildStoredRecord, ChainContinuityError, GENESIS_HASH } from '../../src/ledger/chain.js';
 import { commitBody, verifyBodyCommit, verifyPersonalCommit } from '../../src/ledger/commit.js';
-import type { LedgerRecord, PrivatePart, RecordInput, StoredRecord } from '../../src/ledger/record.js';
+import type { LedgerRecord, RecordInput } from '../../src/ledger/record.js';
+import { createSealer, type Sealer } from '../../src/ledger/sealer.js';
 import { verifyChain } from '../../src/ledger/verify.js';
 import { createLedger } from '../../src/ledger/writer.js';
-import type { AdminPasskey, AdminSession, AdminUser, ApiKeyRecord, Storage } from '../../src/storage/types.js';
+import type {
+  AdminPasskey, AdminSession, AdminUser, ApiKeyRecord, AppendItem, CheckpointRow, LegalHold, PruneState, SealedPrivate, Storage, WrappedDataKey,
+} from '../../src/storage/types.js';
 
 export interface OpenedStorage {
   storage: Storage;
@@ -29,30 +39,86 @@ export interface StorageHarness {
 }
 
 const CONFIG_HASH = 'c0ffee'.padEnd(64, '0');
+const T0 = 1_700_000_000_000;
 
 export function decision(over: Partial<RecordInput> = {}): RecordInput {
   return { type: 'exchange.decision', outcome: 'allow', configHash: CONFIG_HASH, stage: 'ledger', reason: 'RAMPART_OK', ...over };
 }
 
-/** Builds a batch by hand (no writer), continuing `prev`. */
-function handBatch(fromSeq: number, n: number, prevHash: string): { stored: StoredRecord; priv: PrivatePart }[] {
-  const out: { stored: StoredRecord; priv: PrivatePart }[] = [];
+/** One development KEK for the whole run, so every handle on a database unwraps the same data keys. */
+const TEST_KEK = randomBytes(32).toString('base64');
+
+/**
+ * A real sealer over the storage's own data keys (DataKeyRing, env KEK provider), for tests that
+ * go through the writer.
+ *
+ * @example
+ * const ledger = await createLedger(s.ledger, { node: 'n1', maxBatch: 16, sealer: await testSealer(s) });
+ */
+export async function testSealer(storage: Storage): Promise<Sealer> {
+  const kek = openEnvKekProvider({ variable: 'RAMPART_TEST_KEK', env: { RAMPART_TEST_KEK: TEST_KEK } });
+  return createSealer(new DataKeyRing(storage.dataKeys, kek));
+}
+
+/** A blind index key of this run: tags are what the sealer would derive (src/ledger/blind-index.ts). */
+const INDEX_KEY = randomBytes(32);
+export const tagOf = (kind: IndexKind, value: string): Buffer => blindTag(INDEX_KEY, kind, value);
+
+export interface HandOptions {
+  /** Record fields for a seq (ts, api, status, ...); seq itself is not overridden. */
+  record?: (seq: number) => Partial<LedgerRecord>;
+  /** The data key id of a sealed private part for the seq, or undefined for none. */
+  priv?: (seq: number) => string | undefined;
+  /** Sealed bodies of the seq. */
+  bodies?: (seq: number) => readonly { part: 'request' | 'response'; dekId: string }[];
+  /** Blind index tags of the seq (entries get the record's ts). */
+  tags?: (seq: number) => readonly Buffer[];
+}
+
+/** Builds a batch by hand (no writer), continuing `prev`; sealed parts are random bytes. */
+export function handBatch(fromSeq: number, n: number, prevHash: string, o: HandOptions = {}): AppendItem[] {
+  const out: AppendItem[] = [];
   let prev = prevHash;
   for (let i = 0; i < n; i++) {
     const seq = fromSeq + i;
-    const record: LedgerRecord = { v: 1, seq, ts: 1_700_000_000_000 + seq, type: 'system.event', node: 'n1', outcome: 'info', configHash: CONFIG_HASH, detail: { i } };
+    const record: LedgerRecord = { v: 1, ts: T0 + seq, type: 'system.event', node: 'n1', outcome: 'info', configHash: CONFIG_HASH, detail: { i }, ...o.record?.(seq), seq };
     const stored = buildStoredRecord(record, prev);
     prev = stored.chainHash;
-    out.push({ stored, priv: { seq } });
+    const item: AppendItem = { stored };
+    const dek = o.priv?.(seq);
+    if (dek !== undefined) item.priv = { seq, dekId: dek, sealed: randomBytes(48) };
+    const bodies = o.bodies?.(seq) ?? [];
+    if (bodies.length > 0) item.bodies = bodies.map((b) => ({ seq, part: b.part, dekId: b.dekId, sealed: randomBytes(64 + seq) }));
+    const tags = o.tags?.(seq) ?? [];
+    if (tags.length > 0) item.index = tags.map((tag) => ({ seq, ts: record.ts, tag }));
+    out.push(item);
   }
   return out;
+}
+
+/** A data key row with random wrapped bytes. */
+function dataKey(id: string, over: Partial<WrappedDataKey> = {}): WrappedDataKey {
+  return { id, recordClass: 'personal', expiryDay: 20_000, kekId: 'env:aaaaaaaa', wrapped: randomBytes(60), createdAt: T0, ...over };
+}
+
+const hex = (n: number): string => n.toString(16).padStart(64, '0');
+
+function checkpoint(treeSize: number, kind: CheckpointRow['kind'], over: Partial<CheckpointRow> = {}): CheckpointRow {
+  return {
+    treeSize, ts: T0 + treeSize, kind, rootHash: hex(treeSize + 1), chainHash: hex(treeSize + 2),
+    note: `rampart.test/ledger\n${treeSize}\n${Buffer.from(hex(treeSize)).toString('base64')}\n\n— rampart.test/ledger AAAA\n`,
+    compactRange: Array.from({ length: Math.min(3, treeSize) }, (_, i) => hex(100 + i)),
+    ...over,
+  };
+}
+
+function hold(id: string, dekId: string, over: Partial<LegalHold> = {}): LegalHold {
+  return { id, criteriaSealed: randomBytes(40), dekId, createdAt: T0, createdBy: 'compliance:carol', ...over };
 }
 
 function key(id: string, over: Partial<ApiKeyRecord> = {}): ApiKeyRecord {
   return { id, name: `key ${id}`, hash: 'ab'.repeat(32), scopes: ['accounts:read', 'orders:write'], createdAt: 1_700_000_000_000, ...over };
 }
-
-const T0 = 1_700_000_000_000;
 
 function adminUser(id: string, over: Partial<AdminUser> = {}): AdminUser {
   return {
@@ -103,8 +169,11 @@ export function storageContract(name: string, harness: StorageHarness): void {
         try {
           assert.equal(await s.ledger.head(), null);
           assert.deepEqual(await s.ledger.read(1, 10), []);
+          assert.deepEqual(await s.ledger.readLeaves(1, 10), []);
           assert.deepEqual(await s.ledger.search({ limit: 10 }), []);
           assert.deepEqual(await s.ledger.readPrivate([1, 2]), []);
+          assert.deepEqual(await s.ledger.readBodies([1, 2]), []);
+          assert.deepEqual(await s.ledger.searchIndex([tagOf('subject', 'x')], 0, Number.MAX_SAFE_INTEGER, 10), []);
           await s.ledger.ping();
           const v = await verifyChain(s.ledger);
           assert.deepEqual(v, { ok: true, count: 0, head: null });
@@ -136,14 +205,67 @@ export function storageContract(name: string, harness: StorageHarness): void {
         }
       });
 
+      it('readLeaves gives seq and leaf hash only, in seq order, paged', async () => {
+        await fresh();
+        try {
+          const batch = handBatch(1, 7, GENESIS_HASH);
+          await s.ledger.append(batch);
+          const leaves = batch.map((b) => ({ seq: b.stored.record.seq, leafHash: b.stored.leafHash }));
+          assert.deepEqual(await s.ledger.readLeaves(1, 100), leaves);
+          assert.deepEqual(await s.ledger.readLeaves(3, 2), leaves.slice(2, 4));
+          assert.deepEqual(await s.ledger.readLeaves(7, 5), leaves.slice(6));
+          assert.deepEqual(await s.ledger.readLeaves(8, 5), []);
+        } finally {
+          await dispose();
+        }
+      });
+
+      it('stores sealed private parts, bodies and index entries beside the records, byte for byte (ENC-5, RSP-2)', async () => {
+        await fresh();
+        try {
+          const batch = handBatch(1, 4, GENESIS_HASH, {
+            priv: (seq) => (seq === 3 ? undefined : `dk-${seq % 2}`),
+            bodies: (seq) => (seq === 2 ? [{ part: 'response', dekId: 'dk-b' }, { part: 'request', dekId: 'dk-b' }] : []),
+            tags: (seq) => [tagOf('principal', `app-${seq}`), tagOf('subject', 'cust-1')],
+          });
+          // Two path parameters with the same id: the same tag twice for one record is one entry.
+          batch[3]!.index = [...batch[3]!.index!, { seq: 4, ts: batch[3]!.stored.record.ts, tag: tagOf('subject', 'cust-1') }];
+          await s.ledger.append(batch);
+
+          const privs = await s.ledger.readPrivate([4, 3, 2, 1, 99]);
+          assert.deepEqual(privs.map((p) => p.seq), [1, 2, 4], 'in seq order; seqs without one are omitted');
+          for (const p of privs) {
+            assert.equal(p.plain, undefined);
+            assert.ok(Buffer.isBuffer(p.sealed!.sealed), 'sealed bytes come back as a Buffer');
+            assert.deepEqual(p.sealed, batch[p.seq - 1]!.priv, 'seq, data key id and envelope as stored');
+          }
+          const bodies = await s.ledger.readBodies([4, 2, 1]);
+          assert.deepEqual(bodies.map((b) => [b.seq, b.part, b.dekId]), [[2, 'request', 'dk-b'], [2, 'response', 'dk-b']], 'in (seq, part) order');
+          for (const b of bodies) {
+            assert.ok(Buffer.isBuffer(b.sealed));
+            assert.deepEqual(b, batch[1]!.bodies!.find((x) => x.part === b.part));
+          }
+          assert.deepEqual(await s.ledger.readBodies([1, 3, 99]), []);
+          assert.deepEqual(await s.ledger.readBodies([]), []);
+
+          const cust = tagOf('subject', 'cust-1');
+          const hits = await s.ledger.searchIndex([cust], 0, Number.MAX_SAFE_INTEGER, 100);
+          assert.deepEqual(hits.map((h) => [h.seq, h.ts]), [1, 2, 3, 4].map((seq) => [seq, T0 + seq]), 'one entry per record');
+          assert.ok(hits.every((h) => Buffer.isBuffer(h.tag) && h.tag.equals(cust)));
+          assert.equal((await verifyChain(s.ledger)).ok, true, 'what is stored beside the chain does not touch it');
+        } finally {
+          await dispose();
+        }
+      });
+
       it('batches sent back to back (as the pipelined writer sends them) commit in order', async () => {
         await fresh();
         try {
           const depth = s.ledger.pipelineDepth ?? 1;
-          const batches: ReturnType<typeof handBatch>[] = [];
+          const batches: AppendItem[][] = [];
           let prev = GENESIS_HASH;
           for (let b = 0; b < 6; b++) {
-            const batch = handBatch(1 + b * 4, 4, prev);
+            const batch = handBatch(1 + b * 4, 4, prev, { priv: () => 'dk-1', tags: (seq) => [tagOf('object', `o-${seq}`)] });
             prev = batch[3]!.stored.chainHash;
             batches.push(batch);
           }
@@ -151,6 +273,7 @@ export function storageContract(name: string, harness: StorageHarness): void {
           for (let i = 0; i < batches.length; i += depth) await Promise.all(batches.slice(i, i + depth).map((b) => s.ledger.append(b)));
           assert.deepEqual(await s.ledger.head(), { seq: 24, chainHash: prev });
           assert.equal((await verifyChain(s.ledger)).count, 24);
+          assert.equal((await s.ledger.readPrivate(Array.from({ length: 24 }, (_, i) => i + 1))).length, 24);
         } finally {
           await dispose();
         }
@@ -169,9 +292,17 @@ export function storageContract(name: string, harness: StorageHarness): void {
           await assert.rejects(s.ledger.append(handBatch(4, 2, 'f'.repeat(64))), isConflict, 'the right seq built on another head: a fork');
           const inner = [...handBatch(4, 1, head!.chainHash), ...handBatch(6, 1, head!.chainHash)];
           await assert.rejects(s.ledger.append(inner), isConflict, 'gap inside the batch');
-          const mislabelled = handBatch(4, 2, head!.chainHash);
-          mislabelled[1]!.priv = { seq: 9 };
+          const full = (): AppendItem[] =>
+            handBatch(4, 2, head!.chainHash, { priv: () => 'dk', bodies: () => [{ part: 'request', dekId: 'dk' }], tags: () => [tagOf('subject', 's')] });
+          const mislabelled = full();
+          mislabelled[1]!.priv = { ...mislabelled[1]!.priv!, seq: 9 };
           await assert.rejects(s.ledger.append(mislabelled), isConflict, 'private part with another seq');
+          const body = full();
+          body[1]!.bodies = [{ ...body[1]!.bodies![0]!, seq: 4 }];
+          await assert.rejects(s.ledger.append(body), isConflict, 'a body with another seq');
+          const entry = full();
+          entry[0]!.index = [{ ...entry[0]!.index![0]!, seq: 5 }];
+          await assert.rejects(s.ledger.append(entry), isConflict, 'an index entry with another seq');
           assert.deepEqual(await s.ledger.head(), head);
           assert.deepEqual((await s.ledger.read(1, 10)).map((r) => r.record.seq), [1, 2, 3], 'nothing of a refused batch was written');
           await s.ledger.append(handBatch(4, 2, head!.chainHash));
@@ -182,11 +313,50 @@ export function storageContract(name: string, harness: StorageHarness): void {
         }
       });
 
+      it('refuses private parts and bodies that are not sealed, and a batch the database refuses writes nothing', async () => {
+        await fresh();
+        try {
+          const full = (): AppendItem[] =>
+            handBatch(1, 2, GENESIS_HASH, { priv: () => 'dk', bodies: () => [{ part: 'request', dekId: 'dk-b' }], tags: (seq) => [tagOf('subject', `s${seq}`)] });
+          const clear = full();
+          // What the writer had before sealing: a private part in clear. The store never takes one.
+          clear[0]!.priv = { seq: 1, personal: { principal: 'alice' } } as unknown as SealedPrivate;
+          await assert.rejects(s.ledger.append(clear), TypeError, 'a clear private part');
+          const empty = full();
+          empty[1]!.priv = { ...empty[1]!.priv!, sealed: Buffer.alloc(0) };
+          await assert.rejects(s.ledger.append(empty), TypeError, 'no envelope bytes');
+          const noKey = full();
+          noKey[1]!.bodies = [{ ...noKey[1]!.bodies![0]!, dekId: '' }];
+          await assert.rejects(s.ledger.append(noKey), TypeError, 'a body without its data key');
+          const part = full();
+          part[1]!.bodies = [{ ...part[1]!.bodies![0]!, part: 'trailer' as 'request' }];
+          await assert.rejects(s.ledger.append(part), TypeError, 'an unknown body part');
+          const tag = full();
+          tag[0]!.index = [{ seq: 1, ts: T0, tag: Buffer.alloc(0) }];
+          await assert.rejects(s.ledger.append(tag), TypeError, 'an empty tag');
+          // Valid items, but the same body part twice: refused by the database inside the
+          // transaction, after the record and its other parts were inserted.
+          const twice = full();
+          twice[1]!.bodies = [twice[1]!.bodies![0]!, { ...twice[1]!.bodies![0]!, sealed: randomBytes(20) }];
+          await assert.rejects(s.ledger.append(twice), 'the same body part twice');
+          assert.equal(await s.ledger.head(), null);
+          assert.deepEqual(await s.ledger.read(1, 10), []);
+          assert.deepEqual(await s.ledger.readPrivate([1, 2]), [], 'no private part of a refused batch');
+          assert.deepEqual(await s.ledger.readBodies([1, 2]), []);
+          assert.deepEqual(await s.ledger.searchIndex([tagOf('subject', 's1'), tagOf('subject', 's2')], 0, Number.MAX_SAFE_INTEGER, 10), []);
+          const ok = full();
+          await s.ledger.append(ok);
+          assert.equal((await s.ledger.head())!.seq, 2);
+        } finally {
+          await dispose();
+        }
+      });
+
       it('concurrent appends through the writer keep one chain, in fewer batches', async () => {
         await fresh();
         try {
           let batches = 0;
-          const ledger = await createLedger(s.ledger, { node: 'n1', maxBatch: 64, onCommit: () => batches++ });
+          const ledger = await createLedger(s.ledger, { node: 'n1', maxBatch: 64, onCommit: () => batches++, sealer: await testSealer(s) });
           const results = await Promise.all(Array.from({ length: 500 }, (_, i) => ledger.append(decision({ requestId: `r${i}` }))));
           assert.deepEqual(results.map((r) => r.seq), Array.from({ length: 500 }, (_, i) => i + 1), 'seqs in call order, no gaps');
           assert.ok(batches < 500 && batches >= Math.ceil(500 / 64), `group commit: ${batches} batches`);
@@ -204,8 +374,8 @@ export function storageContract(name: string, harness: StorageHarness): void {
         await fresh();
         const other = await h.openSecond();
         try {
-          const a = await createLedger(s.ledger, { node: 'a', maxBatch: 8, onAlert: () => {} });
-          const b = await createLedger(other.ledger, { node: 'b', maxBatch: 8, onAlert: () => {} });
+          const a = await createLedger(s.ledger, { node: 'a', maxBatch: 8, onAlert: () => {}, sealer: await testSealer(s) });
+          const b = await createLedger(other.ledger, { node: 'b', maxBatch: 8, onAlert: () => {}, sealer: await testSealer(other) });
           const settled = await Promise.allSettled(
             Array.from({ length: 120 }, (_, i) => (i % 2 ? a : b).append(decision({ requestId: `w${i}` }))),
           );
@@ -225,10 +395,11 @@ export function storageContract(name: string, harness: StorageHarness): void {
         }
       });
 
-      it('keeps personal fields in the private part; the chain holds only commitments', async () => {
+      it('keeps personal fields in the private part, sealed; the chain holds only commitments', async () => {
         await fresh();
         try {
-          const ledger = await createLedger(s.ledger, { node: 'n1', maxBatch: 16 });
+          const sealer = await testSealer(s);
+          const ledger = await createLedger(s.ledger, { node: 'n1', maxBatch: 16, sealer });
           const body = commitBody('{"ssn":"078-05-1120"}');
           const { seq } = await ledger.append(
             decision({
@@ -255,8 +426,11 @@ export function storageContract(name: string, harness: StorageHarness): void {
           assert.equal(stored!.record.requestBodyCommit, body.mac);
           assert.equal(stored!.record.requestBodyLength, body.length);
           assert.equal(stored!.record.route, '/accounts/{accountId}', 'the route template, never the raw path');
-          const [priv] = await s.ledger.readPrivate([seq]);
-          assert.equal(priv!.seq, seq);
+          const [row] = await s.ledger.readPrivate([seq]);
+          assert.ok(row?.sealed, 'stored sealed (ENC-5), never in clear');
+          for (const secret of ['alice@example.com', 'cust-4711', 'ACC-99172']) assert.ok(!row.sealed.sealed.includes(secret), `the envelope does not show ${secret}`);
+          const priv = await sealer.openPrivate(row);
+          assert.equal(priv.seq, seq);
           assert.deepEqual(priv!.personal, {
             principal: 'alice@example.com',
             subject: 'cust-4711',
@@ -276,7 +450,8 @@ export function storageContract(name: string, harness: StorageHarness): void {
       it('stores a NUL or a lone surrogate sent by a client without failing the batch', async () => {
         await fresh();
         try {
-          const ledger = await createLedger(s.ledger, { node: 'n1', maxBatch: 16 });
+          const sealer = await testSealer(s);
+          const ledger = await createLedger(s.ledger, { node: 'n1', maxBatch: 16, sealer });
           const r = await Promise.all([
             ledger.append(decision({ requestId: 'ok-1' })),
             ledger.append(decision({ requestId: 'nul\u0000id', personal: { principal: 'p\u0000', pathParams: { id: 'x\ud800y' } } })),
@@ -284,8 +459,8 @@ export function storageContract(name: string, harness: StorageHarness): void {
           ]);
           assert.deepEqual(r.map((x) => x.seq), [1, 2, 3]);
           await ledger.close();
-          const [priv] = await s.ledger.readPrivate([2]);
-          assert.deepEqual(priv!.personal, { principal: 'p\ufffd', pathParams: { id: 'x\ufffdy' } });
+          const priv = await sealer.openPrivate((await s.ledger.readPrivate([2]))[0]!);
+          assert.deepEqual(priv.personal, { principal: 'p\ufffd', pathParams: { id: 'x\ufffdy' } });
           assert.equal((await s.ledger.read(2, 1))[0]!.record.requestId, 'nul\ufffdid');
           assert.equal((await verifyChain(s.ledger)).ok, true);
         } finally {
@@ -294,20 +469,26 @@ export function storageContract(name: string, harness: StorageHarness): void {
       });
 
       describe('search', () => {
-        let seqs: Record<string, number>;
+        const day = (d: number): number => Date.UTC(2025, 0, d, 9);
+        const P = (v: string): Buffer => tagOf('principal', v);
+        const S = (v: string): Buffer => tagOf('subject', v);
+        const O = (v: string): Buffer => tagOf('object', v);
         before(async () => {
           await fresh();
-          const ledger = await createLedger(s.ledger, { node: 'n1', maxBatch: 16 });
-          const add = async (tag: string, input: RecordInput): Promise<void> => {
-            seqs[tag] = (await ledger.append(input)).seq;
+          const records: Record<number, Partial<LedgerRecord>> = {
+            1: { ts: day(1), type: 'exchange.decision', outcome: 'allow', requestId: 'req-a', api: 'brokerage', operationId: 'getAccount', status: 200, reason: 'RAMPART_OK' },
+            2: { ts: day(2), type: 'exchange.decision', outcome: 'deny', requestId: 'req-b', api: 'brokerage', operationId: 'getAccount', status: 403, reason: 'RAMPART_SCOPE_MISSING' },
+            3: { ts: day(3), type: 'exchange.decision', outcome: 'allow', requestId: 'req-c', api: 'payments', operationId: 'createTransfer', status: 201, reason: 'RAMPART_OK' },
+            4: { ts: day(4), type: 'exchange.completion', outcome: 'success', requestId: 'req-c', api: 'payments', operationId: 'createTransfer', status: 201, decisionSeq: 3 },
+            5: { ts: day(5), type: 'admin.action', outcome: 'info', detail: { action: 'key.revoke' } },
           };
-          seqs = {};
-          await add('a', decision({ ts: Date.UTC(2025, 0, 1, 9), requestId: 'req-a', api: 'brokerage', operationId: 'getAccount', status: 200, personal: { principal: 'app-1', subject: 'cust-1', pathParams: { accountId: 'ACC-1' } } }));
-          await add('b', decision({ ts: Date.UTC(2025, 0, 2, 9), requestId: 'req-b', api: 'brokerage', operationId: 'getAccount', outcome: 'deny', status: 403, reason: 'RAMPART_SCOPE_MISSING', personal: { principal: 'app-2', subject: 'cust-2', pathParams: { accountId: 'ACC-2' } } }));
-          await add('c', decision({ ts: Date.UTC(2025, 0, 3, 9), requestId: 'req-c', api: 'payments', operationId: 'createTransfer', status: 201, personal: { principal: 'app-1', subject: 'cust-2', pathParams: { accountId: 'ACC-2', transferId: 'TR-9' } } }));
-          await add('d', { type: 'exchange.completion', outcome: 'success', configHash: CONFIG_HASH, ts: Date.UTC(2025, 0, 4, 9), requestId: 'req-c', api: 'payments', operationId: 'createTransfer', status: 201, decisionSeq: 3 });
-          await add('e', { type: 'admin.action', outcome: 'info', configHash: CONFIG_HASH, ts: Date.UTC(2025, 0, 5, 9), detail: { action: 'key.revoke' }, personal: { principal: 'ops-admin' } });
-          await ledger.close();
+          const tags: Record<number, Buffer[]> = {
+            1: [P('app-1'), S('cust-1'), O('ACC-1')],
+            2: [P('app-2'), S('cust-2'), O('ACC-2')],
+            3: [P('app-1'), S('cust-2'), O('ACC-2'), O('TR-9')],
+            5: [P('ops-admin')],
+          };
+          await s.ledger.append(handBatch(1, 5, GENESIS_HASH, { record: (seq) => records[seq]!, priv: () => 'dk', tags: (seq) => tags[seq] ?? [] }));
         });
         after(dispose);
 
@@ -321,36 +502,57 @@ export function storageContract(name: string, harness: StorageHarness): void {
           assert.deepEqual(await find({ afterSeq: 3 }), [4, 5]);
         });
         it('by time range (both ends inclusive)', async () => {
-          assert.deepEqual(await find({ fromTs: Date.UTC(2025, 0, 2, 9), toTs: Date.UTC(2025, 0, 4, 9) }), [2, 3, 4]);
+          assert.deepEqual(await find({ fromTs: day(2), toTs: day(4) }), [2, 3, 4]);
           assert.deepEqual(await find({ fromTs: Date.UTC(2025, 0, 5) }), [5]);
           assert.deepEqual(await find({ toTs: Date.UTC(2025, 0, 1, 10) }), [1]);
         });
-        it('by principal and subject (private part)', async () => {
-          assert.deepEqual(await find({ principal: 'app-1' }), [seqs.a, seqs.c]);
-          assert.deepEqual(await find({ principal: 'ops-admin' }), [seqs.e]);
-          assert.deepEqual(await find({ subject: 'cust-2' }), [seqs.b, seqs.c]);
-          assert.deepEqual(await find({ principal: 'app-1', subject: 'cust-2' }), [seqs.c]);
-          assert.deepEqual(await find({ principal: 'nobody' }), []);
+        it('by blind index tags: principal, subject, object id; all given tags must match (RSP-2)', async () => {
+          assert.deepEqual(await find({ tags: [P('app-1')] }), [1, 3]);
+          assert.deepEqual(await find({ tags: [P('ops-admin')] }), [5]);
+          assert.deepEqual(await find({ tags: [S('cust-2')] }), [2, 3]);
+          assert.deepEqual(await find({ tags: [P('app-1'), S('cust-2')] }), [3], 'AND');
+          assert.deepEqual(await find({ tags: [O('ACC-2')] }), [2, 3]);
+          assert.deepEqual(await find({ tags: [O('TR-9'), O('ACC-2')] }), [3]);
+          assert.deepEqual(await find({ tags: [P('nobody')] }), []);
+          assert.deepEqual(await find({ tags: [S('ACC-2')] }), [], 'the kind is part of the tag');
+          assert.deepEqual(await find({ tags: [] }), [1, 2, 3, 4, 5], 'no tags: no condition');
         });
-        it('by object id (any path parameter value)', async () => {
-          assert.deepEqual(await find({ objectId: 'ACC-2' }), [seqs.b, seqs.c]);
-          assert.deepEqual(await find({ objectId: 'TR-9' }), [seqs.c]);
-          assert.deepEqual(await find({ objectId: 'accountId' }), [], 'parameter names are not object ids');
+        it('tags together with the time range and the other filters', async () => {
+          assert.deepEqual(await find({ tags: [P('app-1')], fromTs: day(2) }), [3]);
+          assert.deepEqual(await find({ tags: [P('app-1')], toTs: day(2) }), [1]);
+          assert.deepEqual(await find({ tags: [S('cust-2')], status: 403 }), [2]);
+          assert.deepEqual(await find({ tags: [S('cust-2')], descending: true, limit: 1 }), [3]);
+          assert.deepEqual(await find({ tags: [O('ACC-2')], afterSeq: 2 }), [3]);
+          await assert.rejects(s.ledger.search({ tags: ['ACC-2' as unknown as Buffer], limit: 10 }), TypeError, 'a tag that is not bytes');
         });
         it('by operation, api, type, status, outcome, reason and request id', async () => {
-          assert.deepEqual(await find({ operationId: 'getAccount' }), [seqs.a, seqs.b]);
-          assert.deepEqual(await find({ api: 'payments' }), [seqs.c, seqs.d]);
-          assert.deepEqual(await find({ type: 'exchange.completion' }), [seqs.d]);
-          assert.deepEqual(await find({ status: 201 }), [seqs.c, seqs.d]);
-          assert.deepEqual(await find({ outcome: 'deny' }), [seqs.b]);
-          assert.deepEqual(await find({ reason: 'RAMPART_SCOPE_MISSING' }), [seqs.b]);
-          assert.deepEqual(await find({ requestId: 'req-c' }), [seqs.c, seqs.d]);
-          assert.deepEqual(await find({ requestId: 'req-c', type: 'exchange.decision' }), [seqs.c]);
+          assert.deepEqual(await find({ operationId: 'getAccount' }), [1, 2]);
+          assert.deepEqual(await find({ api: 'payments' }), [3, 4]);
+          assert.deepEqual(await find({ type: 'exchange.completion' }), [4]);
+          assert.deepEqual(await find({ status: 201 }), [3, 4]);
+          assert.deepEqual(await find({ outcome: 'deny' }), [2]);
+          assert.deepEqual(await find({ reason: 'RAMPART_SCOPE_MISSING' }), [2]);
+          assert.deepEqual(await find({ requestId: 'req-c' }), [3, 4]);
+          assert.deepEqual(await find({ requestId: 'req-c', type: 'exchange.decision' }), [3]);
         });
         it('returns whole stored records', async () => {
           const [r] = await s.ledger.search({ requestId: 'req-b', limit: 1 });
           assert.equal(r!.record.reason, 'RAMPART_SCOPE_MISSING');
           assert.deepEqual((await s.ledger.read(r!.record.seq, 1))[0], r);
+        });
+        it('searchIndex: entries of any of the tags within [fromTs, toTs], in (ts, seq) order, limited', async () => {
+          const seqs = async (tags: Buffer[], from: number, to: number, limit = 100): Promise<number[]> =>
+            (await s.ledger.searchIndex(tags, from, to, limit)).map((e) => e.seq);
+          assert.deepEqual(await seqs([P('app-1'), S('cust-2')], 0, Number.MAX_SAFE_INTEGER), [1, 2, 3, 3], 'record 3 has both: one entry per tag');
+          assert.deepEqual(await seqs([P('app-1'), S('cust-2')], day(2), day(3)), [2, 3, 3], 'both ends inclusive');
+          assert.deepEqual(await seqs([P('app-1'), S('cust-2')], 0, Number.MAX_SAFE_INTEGER, 2), [1, 2]);
+          assert.deepEqual(await seqs([O('TR-9')], 0, Number.MAX_SAFE_INTEGER), [3]);
+          assert.deepEqual(await seqs([P('nobody')], 0, Number.MAX_SAFE_INTEGER), []);
+          assert.deepEqual(await seqs([], 0, Number.MAX_SAFE_INTEGER), []);
+          assert.deepEqual(await seqs([P('app-1')], day(4), day(5)), []);
+          const [e] = await s.ledger.searchIndex([P('ops-admin')], 0, Number.MAX_SAFE_INTEGER, 10);
+          assert.deepEqual(e, { seq: 5, ts: day(5), tag: P('ops-admin') });
+          await assert.rejects(s.ledger.searchIndex([P('x')], 0.5, 1, 10), RangeError);
         });
       });
 
@@ -367,7 +569,7 @@ export function storageContract(name: string, harness: StorageHarness): void {
         await fresh();
         const reader = await h.openSecond();
         try {
-          const ledger = await createLedger(s.ledger, { node: 'n1', maxBatch: 32 });
+          const ledger = await createLedger(s.ledger, { node: 'n1', maxBatch: 32, sealer: await testSealer(s) });
           const writing = Promise.all(Array.from({ length: 300 }, (_, i) => ledger.append(decision({ requestId: `c${i}` }))));
           let seen = 0;
           while (seen < 300) {
@@ -389,29 +591,303 @@ export function storageContract(name: string, harness: StorageHarness): void {
       await fresh();
       const ro = await h.openReadOnly();
       try {
-        const ledger = await createLedger(s.ledger, { node: 'n1', maxBatch: 8 });
-        await Promise.all(Array.from({ length: 5 }, (_, i) => ledger.append(decision({ requestId: `ro${i}`, personal: { principal: 'p' } }))));
-        await ledger.close();
+        const batch = handBatch(1, 5, GENESIS_HASH, { priv: () => 'dk-ro', bodies: () => [{ part: 'request', dekId: 'dk-ro' }], tags: () => [tagOf('principal', 'p')] });
+        await s.ledger.append(batch);
         await s.keys.insert(key('k-ro'));
+        await s.dataKeys.insertDataKey(dataKey('dk-ro'));
+        await s.checkpoints.insertCheckpoint(checkpoint(5, 'periodic'));
+        await s.checkpoints.insertSigningKey({ verifierKey: 'rampart.test+0123abcd+AAAA', createdAt: T0 });
+        await s.retention.insertHold(hold('hold-ro', 'dk-ro'));
         assert.deepEqual(await ro.ledger.head(), await s.ledger.head());
         assert.equal((await ro.ledger.read(1, 10)).length, 5);
-        assert.deepEqual((await ro.ledger.search({ principal: 'p', limit: 10 })).map((r) => r.record.seq), [1, 2, 3, 4, 5]);
-        assert.equal((await ro.ledger.readPrivate([1]))[0]!.personal!.principal, 'p');
+        assert.deepEqual(await ro.ledger.readLeaves(1, 10), await s.ledger.readLeaves(1, 10));
+        assert.deepEqual((await ro.ledger.search({ tags: [tagOf('principal', 'p')], limit: 10 })).map((r) => r.record.seq), [1, 2, 3, 4, 5]);
+        assert.deepEqual(await ro.ledger.readPrivate([1]), [{ seq: 1, sealed: batch[0]!.priv! }]);
+        assert.deepEqual(await ro.ledger.readBodies([2]), batch[1]!.bodies);
+        assert.equal((await ro.ledger.searchIndex([tagOf('principal', 'p')], 0, Number.MAX_SAFE_INTEGER, 10)).length, 5);
         assert.equal((await verifyChain(ro.ledger)).ok, true);
         assert.equal((await ro.keys.get('k-ro'))!.id, 'k-ro');
+        assert.deepEqual(await ro.dataKeys.getDataKey('dk-ro'), await s.dataKeys.getDataKey('dk-ro'));
+        assert.deepEqual(await ro.dataKeys.listDataKeys(), await s.dataKeys.listDataKeys());
+        assert.deepEqual(await ro.checkpoints.latestCheckpoint(), checkpoint(5, 'periodic'));
+        assert.equal((await ro.checkpoints.listSigningKeys()).length, 1);
+        assert.deepEqual(await ro.retention.listHolds(), await s.retention.listHolds());
+        assert.deepEqual(await ro.retention.itemsUnderKey('dk-ro'), { privates: 5, bodies: 5 });
+        assert.equal(await ro.retention.pruneState(), undefined);
         await ro.ledger.ping();
         const head = await s.ledger.head();
-        await assert.rejects(ro.ledger.append(handBatch(6, 1, head!.chainHash)), /read-only/);
-        await assert.rejects(ro.keys.insert(key('k-ro-2')), /read-only/);
-        await assert.rejects(ro.keys.revoke('k-ro', 1), /read-only/);
-        await assert.rejects(ro.keys.touch(new Map([['k-ro', 1]])), /read-only/);
+        const refused: [string, () => Promise<unknown>][] = [
+          ['append', () => ro.ledger.append(handBatch(6, 1, head!.chainHash))],
+          ['keys.insert', () => ro.keys.insert(key('k-ro-2'))],
+          ['keys.revoke', () => ro.keys.revoke('k-ro', 1)],
+          ['keys.touch', () => ro.keys.touch(new Map([['k-ro', 1]]))],
+          ['insertDataKey', () => ro.dataKeys.insertDataKey(dataKey('dk-ro-2', { expiryDay: 1 }))],
+          ['rewrapDataKeys', () => ro.dataKeys.rewrapDataKeys([{ id: 'dk-ro', kekId: 'env:bbbbbbbb', wrapped: randomBytes(60) }])],
+          ['insertCheckpoint', () => ro.checkpoints.insertCheckpoint(checkpoint(6, 'manual'))],
+          ['insertSigningKey', () => ro.checkpoints.insertSigningKey({ verifierKey: 'rampart.test+ffffffff+BBBB', createdAt: T0 })],
+          ['insertHold', () => ro.retention.insertHold(hold('hold-ro-2', 'dk-ro'))],
+          ['liftHold', () => ro.retention.liftHold('hold-ro', T0, 'x')],
+          ['resealItems', () => ro.retention.resealItems({ privates: [{ seq: 1, dekId: 'dk-x', sealed: randomBytes(10) }], bodies: [] })],
+          ['purgeDataKeys', () => ro.retention.purgeDataKeys(['dk-ro'])],
+          ['pruneThrough', () => ro.retention.pruneThrough({ seq: 1, chainHash: batch[0]!.stored.chainHash, compactRange: [], note: 'n' })],
+        ];
+        for (const [what, call] of refused) await assert.rejects(call(), /read-only/, what);
         assert.deepEqual(await s.ledger.head(), head, 'nothing was written');
         assert.equal(await s.keys.get('k-ro-2'), undefined);
         assert.equal((await s.keys.get('k-ro'))!.revokedAt, undefined);
+        assert.equal(await s.dataKeys.getDataKey('dk-ro-2'), undefined);
+        assert.equal((await s.dataKeys.getDataKey('dk-ro'))!.kekId, 'env:aaaaaaaa');
+        assert.deepEqual((await s.checkpoints.listCheckpoints(0, 100, 10)).map((c) => c.treeSize), [5]);
+        assert.deepEqual((await s.retention.listHolds()).map((x) => [x.id, x.liftedAt]), [['hold-ro', undefined]]);
+        assert.deepEqual(await s.ledger.readPrivate([1]), [{ seq: 1, sealed: batch[0]!.priv! }]);
+        assert.equal((await s.ledger.read(1, 10)).length, 5);
       } finally {
         await ro.close();
         await dispose();
       }
+    });
+
+    describe('data keys (ENC-5, ENC-6)', () => {
+      before(fresh);
+      after(dispose);
+
+      it('insert, get and find give back every field; a second key for the same (class, day) is refused with false', async () => {
+        const a = dataKey('dk-a');
+        assert.equal(await s.dataKeys.insertDataKey(a), true);
+        assert.deepEqual(await s.dataKeys.getDataKey('dk-a'), a);
+        assert.ok(Buffer.isBuffer((await s.dataKeys.getDataKey('dk-a'))!.wrapped));
+        assert.deepEqual(await s.dataKeys.findDataKey('personal', 20_000), a, 'seen right after the insert');
+        assert.equal(await s.dataKeys.insertDataKey(dataKey('dk-racer')), false, 'another node was first');
+        assert.equal(await s.dataKeys.getDataKey('dk-racer'), undefined, 'and nothing was written');
+        assert.equal(await s.dataKeys.insertDataKey(dataKey('dk-a', { recordClass: 'bodies' })), false, 'an id that is taken');
+        assert.deepEqual(await s.dataKeys.getDataKey('dk-a'), a);
+        assert.equal(await s.dataKeys.getDataKey('nope'), undefined);
+        assert.equal(await s.dataKeys.findDataKey('personal', 20_001), undefined);
+        assert.equal(await s.dataKeys.findDataKey('bodies', 20_000), undefined);
+      });
+
+      it('hold keys: any number per (class, day), never found as a day key', async () => {
+        const h1 = dataKey('dk-h1', { recordClass: 'hold', expiryDay: 2_147_483_647, holdId: 'hold-1' });
+        const h2 = dataKey('dk-h2', { recordClass: 'hold', expiryDay: 2_147_483_647, holdId: 'hold-2' });
+        assert.equal(await s.dataKeys.insertDataKey(h1), true);
+        assert.equal(await s.dataKeys.insertDataKey(h2), true);
+        assert.deepEqual(await s.dataKeys.getDataKey('dk-h1'), h1);
+        assert.equal(await s.dataKeys.findDataKey('hold', 2_147_483_647), undefined);
+        assert.equal(await s.dataKeys.insertDataKey(dataKey('dk-h3', { holdId: 'hold-3' })), true, 'beside a day key of the same (class, day)');
+        assert.equal((await s.dataKeys.findDataKey('personal', 20_000))!.id, 'dk-a');
+      });
+
+      it('list filters by class, expiry before a day and KEK version, in expiry day order', async () => {
+        await s.dataKeys.insertDataKey(dataKey('dk-b', { expiryDay: 19_990 }));
+        await s.dataKeys.insertDataKey(dataKey('dk-c', { recordClass: 'bodies', expiryDay: 19_995, kekId: 'env:bbbbbbbb' }));
+        const ids = async (f?: Parameters<Storage['dataKeys']['listDataKeys']>[0]): Promise<string[]> => (await s.dataKeys.listDataKeys(f)).map((k) => k.id);
+        assert.deepEqual(await ids(), ['dk-b', 'dk-c', 'dk-a', 'dk-h3', 'dk-h1', 'dk-h2'], 'by expiry day, class, id');
+        assert.deepEqual(await ids({ recordClass: 'personal' }), ['dk-b', 'dk-a', 'dk-h3']);
+        assert.deepEqual(await ids({ expiryDayBefore: 20_000 }), ['dk-b', 'dk-c'], 'strictly before');
+        assert.deepEqual(await ids({ kekId: 'env:bbbbbbbb' }), ['dk-c']);
+        assert.deepEqual(await ids({ recordClass: 'personal', expiryDayBefore: 19_995 }), ['dk-b']);
+        assert.deepEqual(await ids({ recordClass: 'none' }), []);
+        assert.deepEqual((await s.dataKeys.listDataKeys({ kekId: 'env:bbbbbbbb' }))[0], await s.dataKeys.getDataKey('dk-c'), 'whole rows');
+      });
+
+      it('rewrap replaces the KEK version and the wrapped bytes of the named keys only', async () => {
+        const before = await s.dataKeys.listDataKeys();
+        const wrapped = randomBytes(60);
+        await s.dataKeys.rewrapDataKeys([{ id: 'dk-a', kekId: 'env:cccccccc', wrapped }, { id: 'dk-purged-meanwhile', kekId: 'env:cccccccc', wrapped }]);
+        await s.dataKeys.rewrapDataKeys([]);
+        const a = before.find((k) => k.id === 'dk-a')!;
+        assert.deepEqual(await s.dataKeys.getDataKey('dk-a'), { ...a, kekId: 'env:cccccccc', wrapped });
+        assert.deepEqual((await s.dataKeys.listDataKeys()).filter((k) => k.id !== 'dk-a'), before.filter((k) => k.id !== 'dk-a'), 'the others unchanged');
+        assert.deepEqual((await s.dataKeys.listDataKeys({ kekId: 'env:cccccccc' })).map((k) => k.id), ['dk-a']);
+        assert.equal(await s.dataKeys.getDataKey('dk-purged-meanwhile'), undefined, 'no upsert');
+      });
+
+      it('of 10 handles racing for one (class, day) through two handles, exactly one insert wins', async () => {
+        const other = await h.openSecond();
+        try {
+          const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? s : other).dataKeys.insertDataKey(dataKey(`dk-race-${i}`, { expiryDay: 30_000 }))));
+          assert.equal(results.filter(Boolean).length, 1, JSON.stringify(results));
+          assert.equal((await other.dataKeys.findDataKey('personal', 30_000))!.id, `dk-race-${results.indexOf(true)}`);
+        } finally {
+          await other.close();
+        }
+      });
+    });
+
+    describe('checkpoints and signing keys (AU-9(3))', () => {
+      before(fresh);
+      after(dispose);
+
+      it('insert, latest overall and by kind, list by tree size; a second (treeSize, kind) is ignored', async () => {
+        for (const c of [checkpoint(10, 'periodic'), checkpoint(20, 'periodic'), checkpoint(20, 'shutdown', { ts: T0 + 99 }), checkpoint(5, 'verify'), checkpoint(0, 'manual')]) {
+          await s.checkpoints.insertCheckpoint(c);
+        }
+        await s.checkpoints.insertCheckpoint(checkpoint(10, 'periodic', { note: 'a different note', ts: T0 + 5 }));
+        assert.deepEqual(await s.checkpoints.listCheckpoints(10, 10, 10), [checkpoint(10, 'periodic')], 'the first one stays');
+        assert.deepEqual(await s.checkpoints.latestCheckpoint(), checkpoint(20, 'shutdown', { ts: T0 + 99 }), 'the largest tree, the latest of its checkpoints');
+        assert.deepEqual(await s.checkpoints.latestCheckpoint('periodic'), checkpoint(20, 'periodic'));
+        assert.deepEqual(await s.checkpoints.latestCheckpoint('verify'), checkpoint(5, 'verify'));
+        assert.equal(await s.checkpoints.latestCheckpoint('prune'), undefined);
+        const sizes = async (from: number, to: number, limit: number): Promise<[number, string][]> =>
+          (await s.checkpoints.listCheckpoints(from, to, limit)).map((c) => [c.treeSize, c.kind]);
+        assert.deepEqual(await sizes(5, 20, 100), [[5, 'verify'], [10, 'periodic'], [20, 'periodic'], [20, 'shutdown']], 'in tree size order, both ends inclusive');
+        assert.deepEqual(await sizes(6, 19, 100), [[10, 'periodic']]);
+        assert.deepEqual(await sizes(0, 100, 2), [[0, 'manual'], [5, 'verify']]);
+        assert.deepEqual(await sizes(21, 100, 10), []);
+        assert.deepEqual((await s.checkpoints.listCheckpoints(0, 0, 1))[0]!.compactRange, [], 'an empty compact range');
+        assert.deepEqual((await s.checkpoints.listCheckpoints(20, 20, 1))[0], checkpoint(20, 'periodic'), 'every field, the compact range in order');
+        await assert.rejects(s.checkpoints.insertCheckpoint(checkpoint(30, 'hourly' as 'periodic')), TypeError);
+      });
+
+      it('signing keys: each kept once, listed in creation order', async () => {
+        await s.checkpoints.insertSigningKey({ verifierKey: 'rampart.test+bbbbbbbb+KEY2', createdAt: T0 + 2 });
+        await s.checkpoints.insertSigningKey({ verifierKey: 'rampart.test+aaaaaaaa+KEY1', createdAt: T0 + 1 });
+        await s.checkpoints.insertSigningKey({ verifierKey: 'rampart.test+aaaaaaaa+KEY1', createdAt: T0 + 50 });
+        assert.deepEqual(await s.checkpoints.listSigningKeys(), [
+          { verifierKey: 'rampart.test+aaaaaaaa+KEY1', createdAt: T0 + 1 },
+          { verifierKey: 'rampart.test+bbbbbbbb+KEY2', createdAt: T0 + 2 },
+        ]);
+      });
+    });
+
+    describe('retention (RSP-7, R17a4-1)', () => {
+      /**
+       * Records 1..6: private parts of 1-3 under dk-d1, of 4-5 under dk-d2, none for 6; request
+       * bodies of 2 and 4 under dk-b1; every record indexed by principal 'app' and its subject.
+       */
+      let batch: AppendItem[];
+      const seed = async (): Promise<void> => {
+        await fresh();
+        for (const k of [dataKey('dk-d1'), dataKey('dk-d2', { expiryDay: 20_001 }), dataKey('dk-b1', { recordClass: 'bodies' })]) await s.dataKeys.insertDataKey(k);
+        await s.dataKeys.insertDataKey(dataKey('dk-h', { recordClass: 'hold', expiryDay: 2_147_483_647, holdId: 'hold-1' }));
+        batch = handBatch(1, 6, GENESIS_HASH, {
+          priv: (seq) => (seq <= 3 ? 'dk-d1' : seq <= 5 ? 'dk-d2' : undefined),
+          bodies: (seq) => (seq === 2 || seq === 4 ? [{ part: 'request', dekId: 'dk-b1' }] : []),
+          tags: (seq) => [tagOf('principal', 'app'), tagOf('subject', `cust-${seq}`)],
+        });
+        await s.ledger.append(batch);
+      };
+      const app = async (): Promise<number[]> => (await s.ledger.searchIndex([tagOf('principal', 'app')], 0, Number.MAX_SAFE_INTEGER, 100)).map((e) => e.seq);
+      const privSeqs = async (): Promise<number[]> => (await s.ledger.readPrivate([1, 2, 3, 4, 5, 6])).map((p) => p.seq);
+
+      it('legal holds: insert, list, lift once; a second hold with the same id is refused', async () => {
+        await seed();
+        try {
+          const h1 = hold('hold-1', 'dk-h');
+          await s.retention.insertHold(h1);
+          await s.retention.insertHold(hold('hold-0', 'dk-h0', { createdAt: T0 - 1 }));
+          await assert.rejects(s.retention.insertHold(hold('hold-1', 'dk-other')), hasCode('RAMPART_HOLD_EXISTS'));
+          assert.deepEqual((await s.retention.listHolds()).map((x) => x.id), ['hold-0', 'hold-1'], 'in creation order');
+          assert.deepEqual((await s.retention.listHolds())[1], h1, 'every field, absent ones absent');
+          assert.equal(await s.retention.liftHold('hold-1', T0 + 10, 'compliance:dave'), true);
+          assert.equal(await s.retention.liftHold('hold-1', T0 + 20, 'compliance:erin'), false, 'lifted already: the first lift stays');
+          assert.equal(await s.retention.liftHold('hold-9', T0, 'x'), false, 'unknown');
+          assert.deepEqual((await s.retention.listHolds())[1], { ...h1, liftedAt: T0 + 10, liftedBy: 'compliance:dave' });
+        } finally {
+          await dispose();
+        }
+      });
+
+      it('resealItems moves sealed private parts and bodies to another key, all or nothing; itemsUnderKey counts them', async () => {
+        await seed();
+        try {
+          assert.deepEqual(await s.retention.itemsUnderKey('dk-d1'), { privates: 3, bodies: 0 });
+          assert.deepEqual(await s.retention.itemsUnderKey('dk-b1'), { privates: 0, bodies: 2 });
+          assert.deepEqual(await s.retention.itemsUnderKey('dk-none'), { privates: 0, bodies: 0 });
+          const p2 = { seq: 2, dekId: 'dk-h', sealed: randomBytes(50) };
+          const b2 = { seq: 2, part: 'request' as const, dekId: 'dk-h', sealed: randomBytes(70) };
+          await s.retention.resealItems({ privates: [p2], bodies: [b2] });
+          assert.deepEqual(await s.ledger.readPrivate([2]), [{ seq: 2, sealed: p2 }]);
+          assert.deepEqual(await s.ledger.readBodies([2]), [b2]);
+          assert.deepEqual(await s.retention.itemsUnderKey('dk-h'), { privates: 1, bodies: 1 });
+          assert.deepEqual(await s.retention.itemsUnderKey('dk-d1'), { privates: 2, bodies: 0 });
+          assert.deepEqual(await s.retention.itemsUnderKey('dk-b1'), { privates: 0, bodies: 1 });
+
+          const p3 = { seq: 3, dekId: 'dk-h', sealed: randomBytes(50) };
+          await assert.rejects(s.retention.resealItems({ privates: [p3, { seq: 99, dekId: 'dk-h', sealed: randomBytes(9) }], bodies: [] }), hasCode('RAMPART_RESEAL_MISSING'));
+          await assert.rejects(s.retention.resealItems({ privates: [p3], bodies: [{ ...b2, part: 'response' }] }), hasCode('RAMPART_RESEAL_MISSING'), 'a body part that is not stored');
+          assert.deepEqual(await s.ledger.readPrivate([3]), [{ seq: 3, sealed: batch[2]!.priv! }], 'nothing of a refused reseal was changed');
+          await s.retention.resealItems({ privates: [], bodies: [] });
+          await assert.rejects(s.retention.resealItems({ privates: [{ seq: 3, dekId: 'dk-h', sealed: Buffer.alloc(0) }], bodies: [] }), TypeError);
+        } finally {
+          await dispose();
+        }
+      });
+
+      it('purgeDataKeys deletes exactly the keys, the sealed parts and bodies under them, and the index entries of those records', async () => {
+        await seed();
+        try {
+          const counts = await s.retention.purgeDataKeys(['dk-d1', 'dk-b1']);
+          assert.deepEqual(counts, { keys: 2, privates: 3, bodies: 2, index: 6 });
+          assert.equal(await s.dataKeys.getDataKey('dk-d1'), undefined);
+          assert.equal(await s.dataKeys.getDataKey('dk-b1'), undefined);
+          assert.deepEqual((await s.dataKeys.listDataKeys()).map((k) => k.id).sort(), ['dk-d2', 'dk-h']);
+          assert.deepEqual(await privSeqs(), [4, 5]);
+          assert.deepEqual(await s.ledger.readPrivate([4, 5]), [4, 5].map((seq) => ({ seq, sealed: batch[seq - 1]!.priv! })), 'the others untouched');
+          assert.deepEqual(await s.ledger.readBodies([1, 2, 3, 4, 5, 6]), [], 'bodies under dk-b1 went, whatever their record');
+          assert.deepEqual(await app(), [4, 5, 6], 'the index entries of the records whose private part went');
+          assert.deepEqual(await s.retention.itemsUnderKey('dk-d1'), { privates: 0, bodies: 0 });
+          assert.equal((await s.ledger.read(1, 10)).length, 6, 'the chain keeps every record');
+          assert.equal((await verifyChain(s.ledger)).ok, true);
+          assert.deepEqual(await s.retention.purgeDataKeys(['dk-d1', 'dk-b1']), { keys: 0, privates: 0, bodies: 0, index: 0 }, 'again: nothing left');
+          assert.deepEqual(await s.retention.purgeDataKeys([]), { keys: 0, privates: 0, bodies: 0, index: 0 });
+        } finally {
+          await dispose();
+        }
+      });
+
+      it("refuses to purge a standing legal hold's key, and takes it once the hold is lifted", async () => {
+        await seed();
+        try {
+          await s.retention.insertHold(hold('hold-1', 'dk-h'));
+          await s.retention.resealItems({ privates: [{ seq: 1, dekId: 'dk-h', sealed: randomBytes(30) }], bodies: [] });
+          await assert.rejects(s.retention.purgeDataKeys(['dk-d2', 'dk-h']), hasCode('RAMPART_PURGE_HELD'));
+          // Through data_keys.hold_id alone too: a key whose hold names another key.
+          await s.dataKeys.insertDataKey(dataKey('dk-h-extra', { recordClass: 'hold', expiryDay: 2_147_483_647, holdId: 'hold-1' }));
+          await assert.rejects(s.retention.purgeDataKeys(['dk-h-extra']), hasCode('RAMPART_PURGE_HELD'));
+          assert.ok(await s.dataKeys.getDataKey('dk-d2'), 'a refused purge deletes nothing, not even the keys that are not held');
+          assert.deepEqual(await privSeqs(), [1, 2, 3, 4, 5]);
+          assert.equal(await s.retention.liftHold('hold-1', T0 + 1, 'compliance:dave'), true);
+          assert.deepEqual(await s.retention.purgeDataKeys(['dk-h', 'dk-h-extra']), { keys: 2, privates: 1, bodies: 0, index: 2 });
+          assert.deepEqual(await privSeqs(), [2, 3, 4, 5]);
+        } finally {
+          await dispose();
+        }
+      });
+
+      it('pruneThrough deletes records 1..seq with everything stored beside them and records the prune state; never backwards or past the head', async () => {
+        await seed();
+        try {
+          const at = (seq: number): PruneState => ({ seq, chainHash: batch[seq - 1]!.stored.chainHash, compactRange: [hex(seq)], note: `prune ${seq}` });
+          assert.equal(await s.retention.pruneState(), undefined);
+          await assert.rejects(s.retention.pruneThrough({ ...at(6), seq: 7 }), hasCode('RAMPART_PRUNE_BEYOND_HEAD'));
+          await assert.rejects(s.retention.pruneThrough({ ...at(3), chainHash: 'f'.repeat(64) }), hasCode('RAMPART_PRUNE_MISMATCH'));
+          await assert.rejects(s.retention.pruneThrough({ ...at(3), seq: 0 }), RangeError);
+          assert.equal((await s.ledger.read(1, 10)).length, 6, 'nothing pruned by a refusal');
+
+          assert.equal(await s.retention.pruneThrough(at(3)), 3);
+          assert.deepEqual(await s.retention.pruneState(), at(3));
+          assert.deepEqual((await s.ledger.read(1, 10)).map((r) => r.record.seq), [4, 5, 6]);
+          assert.deepEqual((await s.ledger.readLeaves(1, 10)).map((r) => r.seq), [4, 5, 6]);
+          assert.deepEqual(await privSeqs(), [4, 5]);
+          assert.deepEqual((await s.ledger.readBodies([1, 2, 3, 4, 5, 6])).map((b) => b.seq), [4]);
+          assert.deepEqual(await app(), [4, 5, 6]);
+          assert.deepEqual((await s.ledger.search({ limit: 10 })).map((r) => r.record.seq), [4, 5, 6]);
+          assert.deepEqual(await s.ledger.head(), { seq: 6, chainHash: batch[5]!.stored.chainHash }, 'the head stays');
+
+          await assert.rejects(s.retention.pruneThrough(at(2)), hasCode('RAMPART_PRUNE_BACKWARDS'));
+          assert.equal(await s.retention.pruneThrough({ ...at(3), note: 'prune 3, signed again' }), 0, 'the same point again');
+          assert.equal((await s.retention.pruneState())!.note, 'prune 3, signed again');
+          assert.equal(await s.retention.pruneThrough(at(5)), 2);
+          assert.deepEqual(await s.retention.pruneState(), at(5));
+          assert.deepEqual((await s.ledger.read(1, 10)).map((r) => r.record.seq), [6]);
+
+          await s.ledger.append(handBatch(7, 1, batch[5]!.stored.chainHash));
+          assert.equal((await s.ledger.head())!.seq, 7, 'appends continue after a prune');
+        } finally {
+          await dispose();
+        }
+      });
     });
 
     describe('keys', () => {

@@ -12,6 +12,7 @@ import { authenticator } from 'otplib';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { newAdminUser } from '../../src/admin/server.js';
 import type { AdminRole } from '../../src/storage/types.js';
+import { gatewayPrivates } from '../helpers/ledger-crypto.js';
 
 interface Res {
   status: number;
@@ -144,7 +145,7 @@ describe('admin plane', () => {
     await t.gw.ledger.flush();
     const recs = await t.gw.storage.ledger.search({ type: 'admin.action', limit: 50, descending: true });
     const rec = recs.find((x) => x.record.detail?.action === 'key.create' && x.record.detail?.keyId === created.json.id)!;
-    const [priv] = await t.gw.storage.ledger.readPrivate([rec.record.seq]);
+    const [priv] = await gatewayPrivates(t.gw, [rec.record.seq]);
     assert.equal(priv!.personal!.principal, 'owner1', 'the record names the actor');
   });
 

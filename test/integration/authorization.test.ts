@@ -12,6 +12,7 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { tempDir } from '../helpers/tmp.js';
 import { brokerageOpenApiPath, startBrokerageUpstream, type BrokerageUpstream } from '../../src/demo/brokerage-server.js';
 import { ConfigError } from '../../src/core/errors.js';
+import { gatewayPrivates } from '../helpers/ledger-crypto.js';
 
 const bearer = (k: string) => ({ authorization: `Bearer ${k}` });
 
@@ -19,7 +20,7 @@ async function recordOf(t: TestGateway, requestId: string) {
   await t.gw.ledger.flush();
   const recs = await t.gw.storage.ledger.search({ requestId, limit: 10 });
   assert.ok(recs.length > 0, `a record for ${requestId}`);
-  const [priv] = await t.gw.storage.ledger.readPrivate([recs[0]!.record.seq]);
+  const [priv] = await gatewayPrivates(t.gw, [recs[0]!.record.seq]);
   return { record: recs[0]!.record, canonical: recs[0]!.canonical, personal: priv?.personal };
 }
 

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestGateway, FIXTURE_SPEC } from '../helpers/gateway.js';
+import { gatewayPrivates } from '../helpers/ledger-crypto.js';
 
 test('X-Forwarded-For is believed only from a trusted proxy, and only its untrusted hop', async () => {
   const t = await startTestGateway({ yaml: { trustedProxies: ['127.0.0.0/8'] } });
@@ -14,7 +15,7 @@ test('X-Forwarded-For is believed only from a trusted proxy, and only its untrus
     assert.equal(h['x-forwarded-proto'], 'https');
     const head = await t.gw.storage.ledger.head();
     const recs = await t.gw.storage.ledger.read(head!.seq - 1, 2);
-    const [priv] = await t.gw.storage.ledger.readPrivate([recs[0]!.record.seq]);
+    const [priv] = await gatewayPrivates(t.gw, [recs[0]!.record.seq]);
     assert.equal(priv!.personal?.clientAddress, '10.0.0.1', 'right-most untrusted hop is the client');
   } finally {
     await t.close();

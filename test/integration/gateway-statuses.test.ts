@@ -6,6 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { gatewayPrivates } from '../helpers/ledger-crypto.js';
 
 let t: TestGateway;
 let reader: string;
@@ -67,7 +68,7 @@ test('allowed read is proxied, with security headers and without credentials or 
   assert.equal(completion!.record.configHash, t.gw.runtime().hash);
   assert.ok(completion!.record.responseBodyCommit);
   assert.ok(!completion!.canonical.includes('cus_1') && !completion!.canonical.includes('127.0.0.1') && !completion!.canonical.includes('idem-1'), 'no personal data in the chained part');
-  const [priv] = await t.gw.storage.ledger.readPrivate([completion!.record.seq]);
+  const [priv] = await gatewayPrivates(t.gw, [completion!.record.seq]);
   assert.equal(priv!.personal?.subject, 'cus_1');
   assert.equal(priv!.personal?.idempotencyKey, 'idem-1');
 });

@@ -91,7 +91,18 @@ describe('a valid configuration', () => {
     assert.deepEqual(config.cors, { origins: [], allowHeaders: ['authorization', 'content-type'], maxAgeSeconds: 600 });
     assert.equal(config.secretsFile, join(dir, '.rampart/secrets.json'));
     assert.deepEqual(config.storage, { driver: 'sqlite', sqlite: { path: join(dir, '.rampart/rampart.db') } });
-    assert.deepEqual(config.ledger, { durability: 'strict', maxBatch: 256 });
+    assert.deepEqual(config.ledger, {
+      durability: 'strict',
+      maxBatch: 256,
+      spill: { dir: join(dir, '.rampart/spill'), maxBytes: 268435456 },
+      // Development KEK by default, beside the secrets file (`check --profile finra` reports it).
+      encryption: { kek: { provider: 'file', file: join(dir, '.rampart/ledger-kek.json') } },
+      // Six years for records (R17a4-1, R4511-1), three for bodies (R17a4-2).
+      retention: { exchange: 2192, personal: 2192, bodies: 1096, admin: 2192, security: 2192, system: 2192 },
+      bodies: { capture: true, maxBytes: 65536, defaultPersonal: 'keep', personal: {}, opaque: 'omit' },
+      checkpoints: { intervalSeconds: 60, origin: `rampart/${hostname()}`, signingKeyFile: join(dir, '.rampart/checkpoint-key.json'), publish: [] },
+      selfVerify: { intervalSeconds: 3600 },
+    });
     assert.deepEqual(config.authThrottle, { maxFailures: 20, windowSeconds: 60 });
     assert.equal(config.reservedPrefix, '/.rampart');
     assert.deepEqual(config.headers, { hstsMaxAgeSeconds: 63072000, cacheControl: 'no-store' });
@@ -285,14 +296,14 @@ describe('errors name the file, the line, the column and what was expected', () 
 
   test('every problem is reported at once, in file order', async () => {
     const { issues } = await issuesOf(
-      text(['version: 2', 'listen:', '  port: -1', '  tls: { cert: c.pem, key: k.pem }', 'ledger:', '  durability: buffered', 'apis:', '  - name: Bad_Name', '    openapi: a.yaml', '    upstream: { url: "ftp://x" }', '    mount: { prefix: /v1/ }']),
+      text(['version: 2', 'listen:', '  port: -1', '  tls: { cert: c.pem, key: k.pem }', 'ledger:', '  durability: lazy', 'apis:', '  - name: Bad_Name', '    openapi: a.yaml', '    upstream: { url: "ftp://x" }', '    mount: { prefix: /v1/ }']),
     );
     assert.deepEqual(
       issues.map((i) => `${i.line}:${i.column} ${i.pointer}`),
       ['1:10 /version', '3:9 /listen/port', '6:15 /ledger/durability', '8:11 /apis/0/name', '10:22 /apis/0/upstream/url', '11:22 /apis/0/mount/prefix'],
     );
     assert.equal(issues[0]!.message, 'must be 1');
-    assert.equal(issues[2]!.message, 'must be `strict` (the only durability mode in this version)');
+    assert.equal(issues[2]!.message, 'must be `strict` or `buffered`');
   });
 
   test('an empty file', async () => {

@@ -17,6 +17,7 @@ import {
   type BrokerageUpstream,
 } from '../../src/demo/brokerage-server.js';
 import { DEMO_ACCOUNT_IDS, DEMO_CUSTOMER_IDS, demoAccountOwners } from '../../src/demo/brokerage-data.js';
+import { CLASSIFICATIONS as KNOWN_CLASSIFICATIONS } from '../../src/openapi/classification.js';
 
 const Ajv = AjvModule.default;
 const addFormats = addFormatsModule.default;
@@ -38,7 +39,8 @@ const EXPECTED_OPERATIONS: Record<string, { method: string; path: string; scope:
   getTransfer: { method: 'get', path: '/accounts/{accountId}/transfers/{transferId}', scope: 'transfers:read' },
   getQuote: { method: 'get', path: '/market/quotes/{symbol}', scope: null },
 };
-const CLASSIFICATIONS = ['ssn', 'dob', 'email', 'phone', 'address', 'name', 'account-number'];
+// The vocabulary the gateway knows (src/openapi/classification.ts): the demo uses only those.
+const CLASSIFICATIONS = Object.keys(KNOWN_CLASSIFICATIONS);
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 
 // ---------------------------------------------------------------------------------------------
@@ -301,7 +303,8 @@ describe('demo brokerage OpenAPI document', () => {
     assert.deepEqual(classified, {
       'Customer.name': 'name',
       'Customer.ssn': 'ssn',
-      'Customer.dateOfBirth': 'dob',
+      'Customer.id': 'subject-id',
+      'Customer.dateOfBirth': 'date-of-birth',
       'Customer.email': 'email',
       'Customer.phone': 'phone',
       'Customer.address.line1': 'address',
@@ -309,7 +312,10 @@ describe('demo brokerage OpenAPI document', () => {
       'Customer.address.city': 'address',
       'Customer.address.postalCode': 'address',
       'Account.accountNumber': 'account-number',
+      'Account.customerId': 'subject-id',
       'TransferRequest.bankAccountNumber': 'account-number',
+      'TransferRequest.bankRoutingNumber': 'routing-number',
+      'TransferRequest.memo': 'free-text',
     });
   });
 

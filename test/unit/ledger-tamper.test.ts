@@ -23,6 +23,10 @@ import type { StorageConfig } from '../../src/config/types.js';
 import type { Storage } from '../../src/storage/types.js';
 import { createTempDatabase } from '../helpers/pg.js';
 import { tempDir } from '../helpers/tmp.js';
+import { DataKeyRing } from '../../src/crypto/data-keys.js';
+import { openFileKekProvider } from '../../src/crypto/kek/file.js';
+import { seal } from '../../src/crypto/aead.js';
+import { createSealer, privateAad, type Sealer } from '../../src/ledger/sealer.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const bin = join(root, 'bin', 'rampart');
@@ -32,8 +36,8 @@ const fixtureSpec = join(root, 'test', 'fixtures', 'openapi', 'gateway-test.yaml
 interface Raw {
   all(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
   run(sql: string, params?: unknown[]): Promise<void>;
-  /** Backend-specific: change the principal inside the stored personal JSON. */
-  setPrincipal(seq: number, principal: string): Promise<void>;
+  /** Backend-specific: replace the sealed private part of a record. */
+  setSealed(seq: number, sealed: Buffer): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -62,8 +66,8 @@ const sqlite: Backend = {
       run: async (sql, params = []) => {
         db.prepare(sql).run(...params);
       },
-      setPrincipal: async (seq, principal) => {
-        db.prepare("UPDATE ledger_private SET principal = ?, personal_json = json_set(personal_json, '$.principal', ?) WHERE seq = ?").run(principal, principal, seq);
+      setSealed: async (seq, sealed) => {
+        db.prepare('UPDATE ledger_sealed SET sealed = ? WHERE seq = ?').run(sealed, seq);
       },
       close: async () => {
         db.close();
@@ -100,8 +104,8 @@ const postgres: Backend = {
       run: async (sql, params = []) => {
         await client.query(numbered(sql), params);
       },
-      setPrincipal: async (seq, principal) => {
-        await client.query("UPDATE ledger_private SET principal = $1, personal_json = jsonb_set(personal_json, '{principal}', to_jsonb($1::text)) WHERE seq = $2", [principal, seq]);
+      setSealed: async (seq, sealed) => {
+        await client.query('UPDATE ledger_sealed SET sealed = $1 WHERE seq = $2', [sealed, seq]);
       },
       close: () => client.end(),
     };
@@ -118,9 +122,18 @@ const postgres: Backend = {
   },
 };
 
-/** 50 decisions of different kinds; seq 10 has status 200. */
-async function write50(storage: Storage): Promise<void> {
-  const ledger = await createLedger(storage.ledger, { node: 'gw-1', maxBatch: 16 });
+/** Where the tests' development KEK files live (one per storage, in a folder of their own). */
+const sealerDir = tempDir('rampart-tamper-kek-').path;
+
+const rings = new WeakMap<Sealer, DataKeyRing>();
+const ringOf = (s: Sealer): DataKeyRing => rings.get(s)!;
+
+/** 50 decisions of different kinds; seq 10 has status 200. Returns the sealer (and keeps its ring for attackers). */
+async function write50(storage: Storage): Promise<Sealer> {
+  const ring = new DataKeyRing(storage.dataKeys, await openFileKekProvider(join(sealerDir, 'kek.json')));
+  const sealer = await createSealer(ring);
+  rings.set(sealer, ring);
+  const ledger = await createLedger(storage.ledger, { node: 'gw-1', maxBatch: 16, sealer });
   await Promise.all(
     Array.from({ length: 50 }, (_, i) =>
       ledger.append({
@@ -140,6 +153,7 @@ async function write50(storage: Storage): Promise<void> {
     ),
   );
   await ledger.close();
+  return sealer;
 }
 
 interface Row {
@@ -184,7 +198,8 @@ async function forge(raw: Raw, seq: number, linked: boolean): Promise<void> {
 
 interface Scenario {
   name: string;
-  tamper(raw: Raw): Promise<void>;
+  /** `ctx` lets a scenario act as an attacker who also holds the data keys. */
+  tamper(raw: Raw, ctx: { storage: Storage; sealer: Sealer }): Promise<void>;
   expect: { seq: number; problem: ChainProblem } | null;
   /** Also run `rampart audit verify` on this one. */
   cli?: boolean;
@@ -273,8 +288,27 @@ const scenarios: Scenario[] = [
     cli: true,
   },
   {
-    name: 'who did it changed in the private part',
-    tamper: (raw) => raw.setPrincipal(7, 'someone-else'),
+    // An attacker with the data key decrypts, changes who did it, and seals it again properly:
+    // the envelope opens, but the salted commitment in the chain no longer matches.
+    name: 'who did it changed in the private part, re-sealed with the right key',
+    tamper: async (raw, { storage, sealer }) => {
+      const [row] = await storage.ledger.readPrivate([7]);
+      const p = await sealer.openPrivate(row!);
+      p.personal = { ...p.personal, principal: 'someone-else' };
+      const dekId = row!.sealed!.dekId;
+      const key = await ringOf(sealer).keyById(dekId);
+      await raw.setSealed(7, seal(key, Buffer.from(JSON.stringify(p)), privateAad(7, dekId)));
+    },
+    expect: { seq: 7, problem: 'modified' },
+  },
+  {
+    name: 'a sealed private part altered without the key',
+    tamper: async (raw, { storage }) => {
+      const [row] = await storage.ledger.readPrivate([7]);
+      const b = Buffer.from(row!.sealed!.sealed);
+      b[b.length - 20] = b[b.length - 20]! ^ 0x01;
+      await raw.setSealed(7, b);
+    },
     expect: { seq: 7, problem: 'modified' },
   },
   {
@@ -301,7 +335,8 @@ function runCliVerify(dir: string, storageConfig: StorageConfig): { status: numb
       apis: [{ name: 'test', openapi: fixtureSpec, upstream: { url: 'http://127.0.0.1:9' }, mount: { prefix: '/' } }],
     }),
   );
-  const r = spawnSync(process.execPath, [bin, 'audit', 'verify', '-c', file], { encoding: 'utf8', timeout: 30_000 });
+  // --no-private: these records were sealed under the tests' own KEK, not this configuration's.
+  const r = spawnSync(process.execPath, [bin, 'audit', 'verify', '--no-private', '-c', file], { encoding: 'utf8', timeout: 30_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -311,10 +346,10 @@ for (const backend of [sqlite, postgres]) {
       it(sc.expect ? `${sc.name}: first bad seq ${sc.expect.seq} (${sc.expect.problem})` : `${sc.name}: intact`, async (t) => {
         const fx = await backend.fresh();
         try {
-          await write50(fx.storage);
-          await sc.tamper(fx.raw);
+          const sealer = await write50(fx.storage);
+          await sc.tamper(fx.raw, { storage: fx.storage, sealer });
           for (const batch of [1000, 7]) {
-            const v = await verifyChain(fx.storage.ledger, { batch });
+            const v = await verifyChain(fx.storage.ledger, { batch, sealer });
             if (sc.expect) {
               assert.equal(v.ok, false);
               assert.deepEqual({ seq: v.firstBad?.seq, problem: v.firstBad?.problem }, sc.expect, v.firstBad?.detail);
@@ -336,7 +371,7 @@ for (const backend of [sqlite, postgres]) {
                 assert.equal(r.stderr.trim(), `ledger broken at seq ${sc.expect.seq}: ${sc.expect.problem}`);
               } else {
                 assert.equal(r.status, 0, r.stderr);
-                assert.match(r.stdout, /^ledger intact: 50 records verified, head seq 50 [0-9a-f]{64}/);
+                assert.match(r.stdout, /^chain: intact, 50 records verified, head seq 50 [0-9a-f]{64}/);
               }
             } finally {
               dir.remove();

@@ -7,17 +7,29 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import type { PrivatePart, RecordInput, StoredRecord } from '../../src/ledger/record.js';
+import type { RecordInput } from '../../src/ledger/record.js';
 import { verifyChain } from '../../src/ledger/verify.js';
-import { createLedger, type Ledger } from '../../src/ledger/writer.js';
+import { createLedger as createWriter, type Ledger, type LedgerOptions } from '../../src/ledger/writer.js';
+import type { Sealer } from '../../src/ledger/sealer.js';
+import { openPrivates, testSealer } from '../helpers/ledger-crypto.js';
 import { openSqliteStorage, type SqliteStorage } from '../../src/storage/sqlite/store.js';
-import type { ChainHead, LedgerStore } from '../../src/storage/types.js';
+import type { AppendItem, ChainHead, LedgerStore } from '../../src/storage/types.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const CONFIG_HASH = 'ab'.repeat(32);
 const input = (over: Partial<RecordInput> = {}): RecordInput => ({ type: 'exchange.decision', outcome: 'allow', configHash: CONFIG_HASH, ...over });
 
-type Batch = readonly { stored: StoredRecord; priv: PrivatePart }[];
+type Batch = readonly AppendItem[];
+
+/** Each store's sealer (a fault wrapper shares its real store's). */
+const sealerFor = new WeakMap<object, Sealer>();
+
+/** The writer over `store`, sealing with the sealer of the storage it came from. */
+function createLedger(store: LedgerStore, opts: Omit<LedgerOptions, 'sealer'>): Promise<Ledger> {
+  const sealer = sealerFor.get(store);
+  if (!sealer) throw new Error('test: no sealer registered for this store');
+  return createWriter(store, { ...opts, sealer });
+}
 
 interface Faults {
   batches: number[];
@@ -67,6 +79,8 @@ function withFaults(real: LedgerStore, pipelineDepth = 1): Faults {
       },
     } satisfies LedgerStore,
   };
+  const sealer = sealerFor.get(real);
+  if (sealer) sealerFor.set(f.store, sealer);
   return f;
 }
 
@@ -85,6 +99,10 @@ describe('ledger writer', () => {
   const open = async (): Promise<SqliteStorage> => {
     const s = await openSqliteStorage(join(dir.path, `w${n++}.db`));
     stores.push(s);
+    const sealer = await testSealer(s, dir.path);
+    // Today's data key exists before a test counts batches: creating it is a store write of its own.
+    await sealer.ready([{ type: 'exchange.decision', ts: Date.now(), bodies: true }]);
+    sealerFor.set(s.ledger, sealer);
     return s;
   };
   after(async () => {
@@ -325,7 +343,7 @@ describe('ledger writer', () => {
       const keys = Object.keys(r!.record).sort();
       assert.deepEqual(keys, ['configHash', 'node', 'operationId', 'outcome', 'personalCommit', 'requestId', 'seq', 'ts', 'type', 'v']);
       for (const v of ['alice', '192.0.2.44', 'ACC-5', 'Alice A.']) assert.ok(!r!.canonical.includes(v));
-      const [p] = await s.ledger.readPrivate([seq]);
+      const [p] = await openPrivates(sealerFor.get(s.ledger)!, await s.ledger.readPrivate([seq]));
       assert.equal(p!.personal!.extra!.actor, 'Alice A.');
     });
 
@@ -350,7 +368,7 @@ describe('ledger writer', () => {
       const { seq } = await ledger.append(input({ requestId: 'a\u0000b', personal: { pathParams: { id: 'x\ud800y' } } }));
       const [r] = await s.ledger.read(seq, 1);
       assert.equal(r!.record.requestId, 'a\ufffdb');
-      assert.equal((await s.ledger.readPrivate([seq]))[0]!.personal!.pathParams!.id, 'x\ufffdy');
+      assert.equal((await openPrivates(sealerFor.get(s.ledger)!, await s.ledger.readPrivate([seq])))[0]!.personal!.pathParams!.id, 'x\ufffdy');
     });
 
     it('flush waits for what was queued; close refuses new appends and lets queued ones finish', async () => {

@@ -7,8 +7,8 @@
  * Same tables as the SQLite backend (see ../sqlite/schema.ts), with BIGINT seq and ts, JSONB for
  * the personal fields, and `object_ids` (the path parameter values) as a GIN-indexed array for
  * object-id search. The gateway's role needs INSERT and SELECT on the ledger tables and UPDATE on
- * chain_head only; purge will run under another role. The admin tables (migrations 3 and 4) take
- * SELECT, INSERT, UPDATE and DELETE (sessions end by deletion).
+ * chain_head only; purge runs under another role (AU-9(4): ./roles.ts sets both up). The admin
+ * tables (migrations 3 and 4) take SELECT, INSERT, UPDATE and DELETE (sessions end by deletion).
  */
 import { GENESIS_HASH } from '../../ledger/chain.js';
 
@@ -165,6 +165,85 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     description: 'api_keys.public_key_jwk for private_key_jwt clients',
     sql: (s) => `ALTER TABLE ${s}.api_keys ADD COLUMN public_key_jwk TEXT;`,
   },
+  {
+    // As SQLite migration 6 (read its comment): sealed private parts and bodies, the blind index,
+    // data keys, checkpoints, signing keys, legal holds, prune state. BYTEA for envelopes and
+    // tags. AU-9(4): the gateway's role gets INSERT and SELECT on these (UPDATE on data_keys for
+    // KEK rotation is done by the retention role); grants are made by "rampart db roles"
+    // (src/storage/postgres/roles.ts), not here, because role names are the operator's.
+    version: 6,
+    description: 'sealed private parts and bodies, blind index, data keys, checkpoints, signing keys, legal holds, prune state',
+    sql: (s) => `
+      CREATE TABLE ${s}.ledger_sealed (
+        seq BIGINT PRIMARY KEY,
+        dek_id TEXT NOT NULL,
+        sealed BYTEA NOT NULL
+      );
+      CREATE INDEX ledger_sealed_dek ON ${s}.ledger_sealed (dek_id);
+
+      CREATE TABLE ${s}.ledger_bodies (
+        seq BIGINT NOT NULL,
+        part TEXT NOT NULL CHECK (part IN ('request', 'response')),
+        dek_id TEXT NOT NULL,
+        sealed BYTEA NOT NULL,
+        PRIMARY KEY (seq, part)
+      );
+      CREATE INDEX ledger_bodies_dek ON ${s}.ledger_bodies (dek_id);
+
+      CREATE TABLE ${s}.ledger_index (
+        tag BYTEA NOT NULL,
+        ts BIGINT NOT NULL,
+        seq BIGINT NOT NULL,
+        PRIMARY KEY (tag, ts, seq)
+      );
+      CREATE INDEX ledger_index_seq ON ${s}.ledger_index (seq);
+
+      CREATE TABLE ${s}.data_keys (
+        id TEXT PRIMARY KEY,
+        record_class TEXT NOT NULL,
+        expiry_day INTEGER NOT NULL,
+        kek_id TEXT NOT NULL,
+        wrapped BYTEA NOT NULL,
+        created_at BIGINT NOT NULL,
+        hold_id TEXT
+      );
+      CREATE UNIQUE INDEX data_keys_class_day ON ${s}.data_keys (record_class, expiry_day) WHERE hold_id IS NULL;
+
+      CREATE TABLE ${s}.ledger_checkpoints (
+        tree_size BIGINT NOT NULL,
+        kind TEXT NOT NULL,
+        ts BIGINT NOT NULL,
+        root_hash TEXT NOT NULL,
+        chain_hash TEXT NOT NULL,
+        note TEXT NOT NULL,
+        compact_range TEXT[] NOT NULL,
+        PRIMARY KEY (tree_size, kind)
+      );
+
+      CREATE TABLE ${s}.ledger_signing_keys (
+        verifier_key TEXT PRIMARY KEY,
+        created_at BIGINT NOT NULL
+      );
+
+      CREATE TABLE ${s}.legal_holds (
+        id TEXT PRIMARY KEY,
+        criteria_sealed BYTEA NOT NULL,
+        dek_id TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        created_by TEXT NOT NULL,
+        lifted_at BIGINT,
+        lifted_by TEXT
+      );
+
+      CREATE TABLE ${s}.ledger_prune (
+        id SMALLINT PRIMARY KEY CHECK (id = 1),
+        seq BIGINT NOT NULL,
+        chain_hash TEXT NOT NULL,
+        compact_range TEXT[] NOT NULL,
+        note TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The first version with the admin tables: a read-only open of an older schema has no admin accounts. */
@@ -172,5 +251,8 @@ export const PG_ADMIN_VERSION = 3;
 
 /** The first version with admin passkeys: a read-only open of an older schema has none to offer. */
 export const PG_PASSKEY_VERSION = 4;
+
+/** The first version with sealed private parts, checkpoints and retention tables. */
+export const PG_VAULT_VERSION = 6;
 
 export const PG_LATEST_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;

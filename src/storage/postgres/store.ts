@@ -1,12 +1,20 @@
 /**
- * PostgreSQL storage: LedgerStore, KeyStore and AdminStore over a pg Pool, in a schema of their
- * own.
+ * PostgreSQL storage: the ledger, keys, admin, data keys, checkpoints and retention stores over a
+ * pg Pool, in a schema of their own.
  *
  * Durability: every session of the pool starts with synchronous_commit=on (a startup option, so
  * no role or database default can weaken it), and the open fails if the server reports anything
  * else. An append is ONE statement, hence one transaction: it moves the one-row chain_head from
  * the expected seq to the batch's last (the row lock makes a second writer wait, then find the
- * head moved and insert nothing) and inserts all records and private parts with unnest().
+ * head moved and insert nothing) and inserts all records, sealed private parts, bodies and index
+ * entries from JSON documents (jsonb_to_recordset).
+ *
+ * The encrypted ledger (schema 6): sealed private parts, bodies and blind index entries go in the
+ * same append statement; data keys, checkpoints and retention work have their own stores here.
+ * Role separation (AU-9(4), ./roles.ts): the gateway's role may only insert and select on the
+ * ledger tables (and move chain_head); purge, prune, re-wrap and re-seal need the retention role.
+ * A schema already at the latest version is opened without any DDL, so a role that may not
+ * create anything opens it.
  *
  * Outages reject promptly instead of hanging: connection timeout, a client-side query timeout
  * (a cut connection that never answers) and a server-side statement timeout, and a listener for
@@ -15,15 +23,20 @@
  */
 import {
   ADMIN_PASSKEY_COLUMNS, ADMIN_SESSION_COLUMNS, ADMIN_USER_COLUMNS, adminPasskeyExists, adminPasskeyFromRow, adminSessionFromRow, adminUsername,
-  adminUserExists, adminUserFromRow, adminUserMissing, keyFromRow, loginFailureArgs, newAdminPasskey, newAdminUser, passkeyUseArgs,
-  privateFromRow, searchSelect, storedFromRow, totpStep,
+  adminUserExists, adminUserFromRow, adminUserMissing, beforeVault, CHECKPOINT_COLUMNS, checkAppendItems, checkpointFromRow, DATA_KEY_COLUMNS,
+  dataKeyFromRow, HOLD_COLUMNS, holdExists, holdFromRow, keyFromRow, loginFailureArgs, newAdminPasskey, newAdminUser, newCheckpoint, newDataKey,
+  newHold, passkeyUseArgs, privateFromRow, pruneArgs, pruneBackwards, pruneBeyondHead, pruneMismatch, purgeHeld, resealArgs, resealMissing,
+  rewrapArgs, searchIndexArgs, searchSelect, searchTags, storedFromRow, totpStep,
 } from '../rows.js';
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { ChainContinuityError, checkBatchContinues } from '../../ledger/chain.js';
 import type { PersonalFields, PrivatePart, StoredRecord } from '../../ledger/record.js';
-import type { AdminPasskey, AdminSession, AdminStore, AdminUser, ApiKeyRecord, ChainHead, KeyStore, LedgerQuery, LedgerStore, Storage } from '../types.js';
-import { PG_ADMIN_VERSION, PG_LATEST_VERSION, PG_MIGRATIONS, PG_PASSKEY_VERSION } from './schema.js';
+import type {
+  AdminPasskey, AdminSession, AdminStore, AdminUser, ApiKeyRecord, AppendItem, ChainHead, CheckpointRow, CheckpointStore, DataKeyStore, KeyStore,
+  LedgerQuery, LedgerStore, LegalHold, PruneState, RetentionStore, SealedBody, SealedPrivate, SigningKeyRow, Storage, StoredPrivate, WrappedDataKey,
+} from '../types.js';
+import { PG_ADMIN_VERSION, PG_LATEST_VERSION, PG_MIGRATIONS, PG_PASSKEY_VERSION, PG_VAULT_VERSION } from './schema.js';
 
 export interface PostgresOptions {
   url: string;
@@ -60,7 +73,6 @@ export interface PostgresStorage extends Storage {
   readonly schema: string;
 }
 
-type Batch = readonly { stored: StoredRecord; priv: PrivatePart }[];
 
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -109,6 +121,19 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Postgr
   }
 
   const sql = statements(s);
+  /** Whether the schema has the tables of migration 6; a read-only open may find an older one, which a gateway may migrate meanwhile. */
+  const hasVault = async (): Promise<boolean> => {
+    if (version >= PG_VAULT_VERSION) return true;
+    version = await checkVersion(pool, schema, s);
+    return version >= PG_VAULT_VERSION;
+  };
+  const needVault = async (what: string): Promise<void> => {
+    if (!(await hasVault())) throw beforeVault(`postgres: schema ${schema}`, version, what);
+  };
+  const needWritable = (): void => {
+    // The server refuses too (default_transaction_read_only); this says so plainly.
+    if (opts.readOnly) throw new Error(`postgres: schema ${schema} is open read-only`);
+  };
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => (closing ??= pool.end());
   // The storage closes once every store on it is closed (or on close() itself).
@@ -119,17 +144,22 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Postgr
   };
 
   const ledger: PostgresLedgerStore = {
-    async append(batch: Batch) {
+    async append(batch: readonly AppendItem[]) {
       if (opts.readOnly) throw new Error(`postgres: schema ${schema} is open read-only`);
       if (batch.length === 0) return;
       const first = batch[0]!.stored.record.seq;
       // The same shape checks as every backend; the head itself is checked in the statement.
       checkBatchContinues(first - 1, batch);
+      checkAppendItems(batch);
       const last = batch[batch.length - 1]!.stored;
-      const { records, privates } = batchJson(batch);
+      const j = batchJson(batch);
       // A named statement is parsed and planned once per connection, not once per batch: on a
       // small machine the server's planning competes with the gateway for the same cores.
-      const res = await pool.query<{ head_ok: number }>({ name: `rampart_append_${schema}`, text: sql.append, values: [last.record.seq, last.chainHash, first - 1, records, privates, batch[0]!.stored.leafHash, batch[0]!.stored.chainHash] });
+      const res = await pool.query<{ head_ok: number }>({
+        name: `rampart_append_${schema}`,
+        text: sql.append,
+        values: [last.record.seq, last.chainHash, first - 1, batch[0]!.stored.leafHash, batch[0]!.stored.chainHash, j.records, j.sealed, j.bodies, j.index],
+      });
       const row = res.rows[0];
       if (!row || Number(row.head_ok) !== 1) {
         const h = await ledger.head();
@@ -150,15 +180,38 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Postgr
       const r = await pool.query<RecordRow>(sql.read, [fromSeq, limit]);
       return r.rows.map(toStored);
     },
+    async readLeaves(fromSeq: number, limit: number) {
+      const r = await pool.query<{ seq: string; leaf_hash: string }>({ name: `rampart_leaves_${schema}`, text: sql.readLeaves, values: [fromSeq, limit] });
+      return r.rows.map((row) => ({ seq: toNum(row.seq), leafHash: row.leaf_hash }));
+    },
     async readPrivate(seqs: readonly number[]) {
       if (seqs.length === 0) return [];
-      const r = await pool.query<PrivateRow>(sql.readPrivate, [seqs]);
-      return r.rows.map(toPrivate);
+      // A schema from before migration 6 (read-only opens) has only the clear rows.
+      if (!(await hasVault())) return (await pool.query<PrivateRow>(sql.readPrivate, [seqs])).rows.map((row): StoredPrivate => ({ seq: toNum(row.seq), plain: toPrivate(row) }));
+      const r = await pool.query<PrivateRow & { dek_id: string | null; sealed: Buffer | null }>(sql.readPrivateSealed, [seqs]);
+      return r.rows.map((row): StoredPrivate => {
+        const seq = toNum(row.seq);
+        return row.dek_id !== null && row.sealed !== null ? { seq, sealed: { seq, dekId: row.dek_id, sealed: row.sealed } } : { seq, plain: toPrivate(row) };
+      });
+    },
+    async readBodies(seqs: readonly number[]) {
+      // A schema from before migration 6 holds no bodies.
+      if (seqs.length === 0 || !(await hasVault())) return [];
+      const r = await pool.query<{ seq: string; part: 'request' | 'response'; dek_id: string; sealed: Buffer }>(sql.readBodies, [seqs]);
+      return r.rows.map((row): SealedBody => ({ seq: toNum(row.seq), part: row.part, dekId: row.dek_id, sealed: row.sealed }));
     },
     async search(q: LedgerQuery) {
+      if (searchTags(q).length > 0) await needVault('no blind index to search by principal, subject or object id');
       const { text, values } = searchSql(s, q);
       const r = await pool.query<RecordRow>(text, values);
       return r.rows.map(toStored);
+    },
+    async searchIndex(tags: readonly Buffer[], fromTs: number, toTs: number, limit: number) {
+      const a = searchIndexArgs(tags, fromTs, toTs, limit);
+      if (tags.length === 0) return [];
+      await needVault('no blind index to search');
+      const r = await pool.query<{ seq: string; ts: string; tag: Buffer }>(sql.searchIndex, [tags.map(asBuffer), fromTs, toTs, a.limit]);
+      return r.rows.map((row) => ({ seq: toNum(row.seq), ts: toNum(row.ts), tag: row.tag }));
     },
     async ping() {
       await pool.query('SELECT 1');
@@ -353,7 +406,200 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Postgr
     close: () => closePart('admin'),
   };
 
-  return { driver: 'postgres', schema, ledger, keys, admin, close };
+  const dataKeys: DataKeyStore = {
+    async getDataKey(id: string) {
+      await needVault('no data keys');
+      const r = await pool.query<DataKeyRow>(sql.dataKeyGet, [id]);
+      return r.rows[0] ? toDataKey(r.rows[0]) : undefined;
+    },
+    async findDataKey(recordClass: string, expiryDay: number) {
+      await needVault('no data keys');
+      const r = await pool.query<DataKeyRow>(sql.dataKeyFind, [recordClass, expiryDay]);
+      return r.rows[0] ? toDataKey(r.rows[0]) : undefined;
+    },
+    async insertDataKey(key: WrappedDataKey) {
+      const k = newDataKey(key);
+      needWritable();
+      // One statement that writes nothing on a conflict: of two nodes racing for a day's key, one
+      // inserts and the other gets false and reads the winner's.
+      const r = await pool.query(sql.dataKeyInsert, [k.id, k.recordClass, k.expiryDay, k.kekId, asBuffer(k.wrapped), k.createdAt, k.holdId ?? null]);
+      return r.rowCount === 1;
+    },
+    async listDataKeys(filter: { recordClass?: string; expiryDayBefore?: number; kekId?: string } = {}) {
+      await needVault('no data keys');
+      const r = await pool.query<DataKeyRow>(sql.dataKeyList, [filter.recordClass ?? null, filter.expiryDayBefore ?? null, filter.kekId ?? null]);
+      return r.rows.map(toDataKey);
+    },
+    async rewrapDataKeys(updates: readonly { id: string; kekId: string; wrapped: Buffer }[]) {
+      rewrapArgs(updates);
+      needWritable();
+      if (updates.length === 0) return;
+      // One statement, so all or none; a key purged meanwhile has nothing left to re-wrap.
+      await pool.query(sql.dataKeyRewrap, [JSON.stringify(updates.map((u) => ({ id: u.id, kek_id: u.kekId, wrapped: base64(u.wrapped) })))]);
+    },
+  };
+
+  const checkpoints: CheckpointStore = {
+    async insertCheckpoint(cp: CheckpointRow) {
+      const c = newCheckpoint(cp);
+      needWritable();
+      await pool.query(sql.checkpointInsert, [c.treeSize, c.kind, c.ts, c.rootHash, c.chainHash, c.note, c.compactRange]);
+    },
+    async latestCheckpoint(kind?: CheckpointRow['kind']) {
+      // A schema from before migration 6 has no checkpoints: verification runs without them.
+      if (!(await hasVault())) return undefined;
+      const r = kind === undefined ? await pool.query<CheckpointRowPg>(sql.checkpointLatest) : await pool.query<CheckpointRowPg>(sql.checkpointLatestOf, [kind]);
+      return r.rows[0] ? toCheckpoint(r.rows[0]) : undefined;
+    },
+    async listCheckpoints(fromSize: number, toSize: number, limit: number) {
+      if (!(await hasVault())) return [];
+      const r = await pool.query<CheckpointRowPg>(sql.checkpointList, [fromSize, toSize, Math.max(1, Math.min(Math.floor(limit), 10_000))]);
+      return r.rows.map(toCheckpoint);
+    },
+    async insertSigningKey(k: SigningKeyRow) {
+      if (typeof k.verifierKey !== 'string' || k.verifierKey.length === 0) throw new TypeError('signing key: verifierKey is required');
+      needWritable();
+      await pool.query(sql.signingKeyInsert, [k.verifierKey, k.createdAt]);
+    },
+    async listSigningKeys() {
+      if (!(await hasVault())) return [];
+      const r = await pool.query<{ verifier_key: string; created_at: string }>(sql.signingKeyList);
+      return r.rows.map((row) => ({ verifierKey: row.verifier_key, createdAt: toNum(row.created_at) }));
+    },
+  };
+
+  /** BEGIN .. COMMIT on one connection of the pool (ROLLBACK and a discarded connection on error). */
+  const inTransaction = async <T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const out = await fn(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      broken = err as Error;
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  };
+
+  // Retention (RSP-7, R17a4-1). Under role separation (AU-9(4), ./roles.ts) these writes need the
+  // retention role, except insertHold (the admin plane places holds from the gateway process).
+  const retention: RetentionStore = {
+    async insertHold(hold: LegalHold) {
+      const h = newHold(hold);
+      needWritable();
+      try {
+        await pool.query(sql.holdInsert, [h.id, asBuffer(h.criteriaSealed), h.dekId, h.createdAt, h.createdBy, h.liftedAt ?? null, h.liftedBy ?? null]);
+      } catch (err) {
+        const e = err as { code?: string; constraint?: string };
+        if (e.code === '23505' && e.constraint === 'legal_holds_pkey') throw holdExists(h.id, err);
+        throw err;
+      }
+    },
+    /** True when this call lifted the hold; false for an unknown or already lifted one (the first lift's time and person stay). */
+    async liftHold(id: string, at: number, by: string) {
+      needWritable();
+      const r = await pool.query(sql.holdLift, [id, at, by]);
+      return r.rowCount === 1;
+    },
+    async listHolds() {
+      await needVault('no legal holds');
+      const r = await pool.query<LegalHoldRow>(sql.holdList);
+      return r.rows.map(toHold);
+    },
+    /** All or nothing: an item that is not stored (purged meanwhile) fails the call with RAMPART_RESEAL_MISSING. */
+    async resealItems(items: { privates: readonly SealedPrivate[]; bodies: readonly SealedBody[] }) {
+      resealArgs(items);
+      needWritable();
+      if (items.privates.length === 0 && items.bodies.length === 0) return;
+      await inTransaction(async (c) => {
+        if (items.privates.length > 0) {
+          const json = JSON.stringify(items.privates.map((p) => ({ seq: p.seq, dek_id: p.dekId, sealed: base64(p.sealed) })));
+          const r = await c.query<{ seq: string }>(sql.resealPrivates, [json]);
+          const done = new Set(r.rows.map((row) => toNum(row.seq)));
+          const missing = items.privates.find((p) => !done.has(p.seq));
+          if (missing) throw resealMissing(`the private part of seq ${missing.seq}`);
+        }
+        if (items.bodies.length > 0) {
+          const json = JSON.stringify(items.bodies.map((b) => ({ seq: b.seq, part: b.part, dek_id: b.dekId, sealed: base64(b.sealed) })));
+          const r = await c.query<{ seq: string; part: string }>(sql.resealBodies, [json]);
+          const done = new Set(r.rows.map((row) => `${toNum(row.seq)}|${row.part}`));
+          const missing = items.bodies.find((b) => !done.has(`${b.seq}|${b.part}`));
+          if (missing) throw resealMissing(`the ${missing.part} body of seq ${missing.seq}`);
+        }
+      });
+    },
+    async itemsUnderKey(dekId: string) {
+      await needVault('no data keys');
+      const r = await pool.query<{ privates: string; bodies: string }>(sql.itemsUnderKey, [dekId]);
+      return { privates: toNum(r.rows[0]!.privates), bodies: toNum(r.rows[0]!.bodies) };
+    },
+    /**
+     * Crypto-shredding (RSP-7): the DELETEs leave dead tuples that VACUUM reclaims later, and
+     * until then (and in WAL archives and backups) the bytes may stay on disk. The guarantee does
+     * not come from the disk: what made the sealed rows readable is the data key, which exists
+     * only wrapped by the KEK, and its wrapped form is deleted here. Without it the envelopes
+     * left on disk are AES-256-GCM ciphertext under a key nobody has (ENC-5/6). Refuses
+     * (RAMPART_PURGE_HELD, nothing deleted) a key of a legal hold that stands.
+     */
+    async purgeDataKeys(ids: readonly string[]) {
+      needWritable();
+      if (ids.length === 0) return { keys: 0, privates: 0, bodies: 0, index: 0 };
+      return inTransaction(async (c) => {
+        const held = await c.query<{ id: string }>(sql.purgeHeld, [[...ids]]);
+        if (held.rows.length > 0) throw purgeHeld(held.rows.map((row) => row.id));
+        const r = await c.query<{ keys: number; privates: number; bodies: number; index: number }>(sql.purge, [[...ids]]);
+        const row = r.rows[0]!;
+        return { keys: row.keys, privates: row.privates, bodies: row.bodies, index: row.index };
+      });
+    },
+    /**
+     * Also deletes the clear private parts (from before encryption) of the pruned records. Refuses
+     * RAMPART_PRUNE_BEYOND_HEAD, RAMPART_PRUNE_BACKWARDS, and RAMPART_PRUNE_MISMATCH when
+     * state.chainHash is not the stored chain hash of state.seq.
+     */
+    async pruneThrough(input: PruneState) {
+      const st = pruneArgs(input);
+      needWritable();
+      return inTransaction(async (c) => {
+        // One pruner per schema at a time (an advisory lock needs no privilege on any table).
+        await c.query('SELECT pg_advisory_xact_lock($1::bigint)', [advisoryKey(`rampart:prune:${schema}`)]);
+        // The head only grows, so a check against the head as read now stays true.
+        const head = toNum((await c.query<{ seq: string }>(sql.head)).rows[0]?.seq ?? 0);
+        if (st.seq > head) throw pruneBeyondHead(st.seq, head);
+        const cur = (await c.query<{ seq: string; chain_hash: string }>(sql.pruneState)).rows[0];
+        const curSeq = cur ? toNum(cur.seq) : 0;
+        if (cur && st.seq < curSeq) throw pruneBackwards(st.seq, curSeq);
+        // The anchor verification of the retained part starts from: the stored chain hash of
+        // st.seq (or, when pruning again at the same point, the one recorded then).
+        const rec = (await c.query<{ chain_hash: string }>(sql.recordChainHash, [st.seq])).rows[0];
+        const anchor = rec?.chain_hash ?? (cur && curSeq === st.seq ? cur.chain_hash : undefined);
+        if (anchor === undefined) throw pruneMismatch(st.seq, `no record is stored at seq ${st.seq}`);
+        if (anchor !== st.chainHash) throw pruneMismatch(st.seq, `its chain hash is ${anchor}, not ${st.chainHash}`);
+        const r = await c.query<{ records: number }>(sql.prune, [st.seq]);
+        await c.query(sql.pruneUpsert, [st.seq, st.chainHash, st.compactRange, st.note]);
+        return r.rows[0]!.records;
+      });
+    },
+    async pruneState() {
+      // A schema from before migration 6 was never pruned.
+      if (!(await hasVault())) return undefined;
+      const r = await pool.query<{ seq: string; chain_hash: string; compact_range: string[]; note: string }>(sql.pruneState);
+      const row = r.rows[0];
+      return row ? { seq: toNum(row.seq), chainHash: row.chain_hash, compactRange: row.compact_range, note: row.note } : undefined;
+    },
+  };
+
+  return { driver: 'postgres', schema, ledger, keys, admin, dataKeys, checkpoints, retention, close };
+}
+
+/** The 64-bit advisory lock key for a name. */
+function advisoryKey(name: string): string {
+  return createHash('sha256').update(name).digest().readBigInt64BE(0).toString();
 }
 
 async function showDurability(pool: pg.Pool): Promise<PostgresDurability> {
@@ -381,14 +627,41 @@ async function checkVersion(pool: pg.Pool, schema: string, s: string): Promise<n
   return v;
 }
 
+/**
+ * Brings the schema to PG_LATEST_VERSION. A schema already there is left alone without any DDL
+ * (CREATE SCHEMA IF NOT EXISTS checks the CREATE privilege even when the schema exists), so a
+ * role that may only read and insert (the gateway's, AU-9(4)) opens it; one that needs migrating
+ * is migrated by a role that may (the owner's), and a role that may not gets an error saying so.
+ */
 async function migrate(pool: pg.Pool, schema: string, s: string): Promise<void> {
+  const t = await pool.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [`${s}.schema_version`]);
+  let found = 0;
+  if (t.rows[0]?.t) {
+    found = (await pool.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${s}.schema_version`)).rows[0]?.v ?? 0;
+    if (found === PG_LATEST_VERSION) return;
+    if (found > PG_LATEST_VERSION) throw new Error(`postgres: schema ${schema} has version ${found}, newer than this Rampart (${PG_LATEST_VERSION})`);
+  }
+  try {
+    await migrateLocked(pool, schema, s);
+  } catch (err) {
+    if ((err as { code?: string }).code !== '42501') throw err;
+    throw Object.assign(
+      new Error(
+        `postgres: schema ${schema} is at version ${found} and needs migrating to ${PG_LATEST_VERSION}, which this role may not do ` +
+          `(${(err as Error).message}); start Rampart once with the schema owner's role (rampart db roles) to migrate it`,
+      ),
+      { code: 'RAMPART_STORAGE_MIGRATE_DENIED', cause: err },
+    );
+  }
+}
+
+async function migrateLocked(pool: pg.Pool, schema: string, s: string): Promise<void> {
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
     await client.query('BEGIN');
     // One migrator per schema at a time; released with the transaction.
-    const lockKey = createHash('sha256').update(`rampart:migrate:${schema}`).digest().readBigInt64BE(0);
-    await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey.toString()]);
+    await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [advisoryKey(`rampart:migrate:${schema}`)]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${s}.schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
     const r = await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${s}.schema_version`);
@@ -424,33 +697,112 @@ function statements(s: string) {
     // the inserts take rows only when `h` did, so a refused batch writes nothing at all. The rows
     // arrive as one JSON document each: JSON.stringify is native, whereas pg escapes every array
     // element in JavaScript, on the event loop.
+    // Sealed private parts, bodies and index entries (schema 6) come the same way, their bytes as
+    // base64 text in the JSON (decode(x, 'base64')); ledger_private takes no new rows.
     append: `
       WITH h AS (
         UPDATE ${s}.chain_head SET seq = $1, chain_hash = $2
         WHERE id = 1 AND seq = $3
           -- RFC 9162 link of the batch's first record to the stored head: the seq alone would
           -- let a batch built on a replaced head (another writer) fork the chain.
-          AND encode(sha256('\\x01'::bytea || decode(chain_hash, 'hex') || decode($6, 'hex')), 'hex') = $7
+          AND encode(sha256('\\x01'::bytea || decode(chain_hash, 'hex') || decode($4, 'hex')), 'hex') = $5
         RETURNING 1
       ), r AS (
         INSERT INTO ${s}.ledger_records (seq, ts, type, request_id, api, operation_id, status, outcome, reason, canonical, leaf_hash, chain_hash)
         SELECT x.seq, x.ts, x.type, x.request_id, x.api, x.operation_id, x.status, x.outcome, x.reason, x.canonical, x.leaf_hash, x.chain_hash
-        FROM jsonb_to_recordset($4::jsonb) AS x(seq bigint, ts bigint, type text, request_id text, api text, operation_id text, status int, outcome text, reason text, canonical text, leaf_hash text, chain_hash text)
+        FROM jsonb_to_recordset($6::jsonb) AS x(seq bigint, ts bigint, type text, request_id text, api text, operation_id text, status int, outcome text, reason text, canonical text, leaf_hash text, chain_hash text)
         WHERE EXISTS (SELECT 1 FROM h)
         RETURNING 1
       ), p AS (
-        INSERT INTO ${s}.ledger_private (seq, principal, subject, client_address, object_ids, personal_json, personal_salt, request_body_salt, response_body_salt)
-        SELECT u.seq, u.personal ->> 'principal', u.personal ->> 'subject', u.personal ->> 'clientAddress',
-               ARRAY(SELECT e.value FROM jsonb_each_text(coalesce(u.personal -> 'pathParams', '{}'::jsonb)) AS e),
-               u.personal, u.personal_salt, u.request_body_salt, u.response_body_salt
-        FROM jsonb_to_recordset($5::jsonb) AS u(seq bigint, personal jsonb, personal_salt text, request_body_salt text, response_body_salt text)
+        INSERT INTO ${s}.ledger_sealed (seq, dek_id, sealed)
+        SELECT u.seq, u.dek_id, decode(u.sealed, 'base64')
+        FROM jsonb_to_recordset($7::jsonb) AS u(seq bigint, dek_id text, sealed text)
         WHERE EXISTS (SELECT 1 FROM h)
         RETURNING 1
+      ), b AS (
+        INSERT INTO ${s}.ledger_bodies (seq, part, dek_id, sealed)
+        SELECT u.seq, u.part, u.dek_id, decode(u.sealed, 'base64')
+        FROM jsonb_to_recordset($8::jsonb) AS u(seq bigint, part text, dek_id text, sealed text)
+        WHERE EXISTS (SELECT 1 FROM h)
+        RETURNING 1
+      ), i AS (
+        -- A value named twice by one record (two path parameters with the same id) is one entry.
+        INSERT INTO ${s}.ledger_index (tag, ts, seq)
+        SELECT decode(u.tag, 'base64'), u.ts, u.seq
+        FROM jsonb_to_recordset($9::jsonb) AS u(tag text, ts bigint, seq bigint)
+        WHERE EXISTS (SELECT 1 FROM h)
+        ON CONFLICT DO NOTHING
+        RETURNING 1
       )
-      SELECT (SELECT count(*) FROM h)::int AS head_ok, (SELECT count(*) FROM r)::int AS records, (SELECT count(*) FROM p)::int AS privates`,
+      SELECT (SELECT count(*) FROM h)::int AS head_ok, (SELECT count(*) FROM r)::int AS records, (SELECT count(*) FROM p)::int AS privates,
+             (SELECT count(*) FROM b)::int AS bodies, (SELECT count(*) FROM i)::int AS index`,
     head: `SELECT seq, chain_hash FROM ${s}.chain_head WHERE id = 1`,
     read: `SELECT ${recordCols} FROM ${s}.ledger_records r WHERE r.seq >= $1 ORDER BY r.seq LIMIT $2`,
+    readLeaves: `SELECT seq, leaf_hash FROM ${s}.ledger_records WHERE seq >= $1 ORDER BY seq LIMIT $2`,
     readPrivate: `SELECT seq, personal_json, personal_salt, request_body_salt, response_body_salt FROM ${s}.ledger_private WHERE seq = ANY($1::bigint[]) ORDER BY seq`,
+    // Sealed rows, and the clear rows from before encryption for seqs that have no sealed one.
+    readPrivateSealed: `
+      SELECT seq, dek_id, sealed, NULL::jsonb AS personal_json, NULL::text AS personal_salt, NULL::text AS request_body_salt, NULL::text AS response_body_salt
+      FROM ${s}.ledger_sealed WHERE seq = ANY($1::bigint[])
+      UNION ALL
+      SELECT p.seq, NULL, NULL, p.personal_json, p.personal_salt, p.request_body_salt, p.response_body_salt
+      FROM ${s}.ledger_private p WHERE p.seq = ANY($1::bigint[]) AND NOT EXISTS (SELECT 1 FROM ${s}.ledger_sealed x WHERE x.seq = p.seq)
+      ORDER BY seq`,
+    readBodies: `SELECT seq, part, dek_id, sealed FROM ${s}.ledger_bodies WHERE seq = ANY($1::bigint[]) ORDER BY seq, part`,
+    // (tag, ts, seq) is the table's key: one range per tag.
+    searchIndex: `SELECT seq, ts, tag FROM ${s}.ledger_index WHERE tag = ANY($1::bytea[]) AND ts >= $2 AND ts <= $3 ORDER BY ts, seq LIMIT $4`,
+    dataKeyGet: `SELECT ${DATA_KEY_COLUMNS} FROM ${s}.data_keys WHERE id = $1`,
+    dataKeyFind: `SELECT ${DATA_KEY_COLUMNS} FROM ${s}.data_keys WHERE record_class = $1 AND expiry_day = $2 AND hold_id IS NULL`,
+    dataKeyInsert: `INSERT INTO ${s}.data_keys (${DATA_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+    dataKeyList: `
+      SELECT ${DATA_KEY_COLUMNS} FROM ${s}.data_keys
+      WHERE ($1::text IS NULL OR record_class = $1) AND ($2::int IS NULL OR expiry_day < $2) AND ($3::text IS NULL OR kek_id = $3)
+      ORDER BY expiry_day, record_class COLLATE "C", id COLLATE "C"`,
+    dataKeyRewrap: `
+      UPDATE ${s}.data_keys AS k SET kek_id = u.kek_id, wrapped = decode(u.wrapped, 'base64')
+      FROM jsonb_to_recordset($1::jsonb) AS u(id text, kek_id text, wrapped text) WHERE k.id = u.id`,
+    checkpointInsert: `INSERT INTO ${s}.ledger_checkpoints (${CHECKPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7::text[]) ON CONFLICT DO NOTHING`,
+    checkpointLatest: `SELECT ${CHECKPOINT_COLUMNS} FROM ${s}.ledger_checkpoints ORDER BY tree_size DESC, ts DESC, kind COLLATE "C" LIMIT 1`,
+    checkpointLatestOf: `SELECT ${CHECKPOINT_COLUMNS} FROM ${s}.ledger_checkpoints WHERE kind = $1 ORDER BY tree_size DESC LIMIT 1`,
+    checkpointList: `SELECT ${CHECKPOINT_COLUMNS} FROM ${s}.ledger_checkpoints WHERE tree_size >= $1 AND tree_size <= $2 ORDER BY tree_size, ts, kind COLLATE "C" LIMIT $3`,
+    signingKeyInsert: `INSERT INTO ${s}.ledger_signing_keys (verifier_key, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+    signingKeyList: `SELECT verifier_key, created_at FROM ${s}.ledger_signing_keys ORDER BY created_at, verifier_key COLLATE "C"`,
+    holdInsert: `INSERT INTO ${s}.legal_holds (${HOLD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+    holdLift: `UPDATE ${s}.legal_holds SET lifted_at = $2, lifted_by = $3 WHERE id = $1 AND lifted_at IS NULL`,
+    holdList: `SELECT ${HOLD_COLUMNS} FROM ${s}.legal_holds ORDER BY created_at, id COLLATE "C"`,
+    resealPrivates: `
+      UPDATE ${s}.ledger_sealed AS t SET dek_id = u.dek_id, sealed = decode(u.sealed, 'base64')
+      FROM jsonb_to_recordset($1::jsonb) AS u(seq bigint, dek_id text, sealed text) WHERE t.seq = u.seq RETURNING t.seq`,
+    resealBodies: `
+      UPDATE ${s}.ledger_bodies AS t SET dek_id = u.dek_id, sealed = decode(u.sealed, 'base64')
+      FROM jsonb_to_recordset($1::jsonb) AS u(seq bigint, part text, dek_id text, sealed text) WHERE t.seq = u.seq AND t.part = u.part RETURNING t.seq, t.part`,
+    itemsUnderKey: `SELECT (SELECT count(*) FROM ${s}.ledger_sealed WHERE dek_id = $1) AS privates, (SELECT count(*) FROM ${s}.ledger_bodies WHERE dek_id = $1) AS bodies`,
+    // A key is held while a hold that names it (as its own key, or through data_keys.hold_id) stands.
+    purgeHeld: `
+      SELECT j.id FROM unnest($1::text[]) AS j(id) WHERE EXISTS (
+        SELECT 1 FROM ${s}.legal_holds h WHERE h.lifted_at IS NULL
+          AND (h.dek_id = j.id OR h.id = (SELECT k.hold_id FROM ${s}.data_keys k WHERE k.id = j.id)))`,
+    // The index entries go with the sealed private parts they were derived from (found through
+    // the deleted rows, as every sub-statement sees the same snapshot).
+    purge: `
+      WITH p AS (DELETE FROM ${s}.ledger_sealed WHERE dek_id = ANY($1::text[]) RETURNING seq),
+           i AS (DELETE FROM ${s}.ledger_index WHERE seq IN (SELECT seq FROM p) RETURNING 1),
+           b AS (DELETE FROM ${s}.ledger_bodies WHERE dek_id = ANY($1::text[]) RETURNING 1),
+           k AS (DELETE FROM ${s}.data_keys WHERE id = ANY($1::text[]) RETURNING 1)
+      SELECT (SELECT count(*) FROM k)::int AS keys, (SELECT count(*) FROM p)::int AS privates, (SELECT count(*) FROM b)::int AS bodies,
+             (SELECT count(*) FROM i)::int AS index`,
+    pruneState: `SELECT seq, chain_hash, compact_range, note FROM ${s}.ledger_prune WHERE id = 1`,
+    recordChainHash: `SELECT chain_hash FROM ${s}.ledger_records WHERE seq = $1`,
+    prune: `
+      WITH i AS (DELETE FROM ${s}.ledger_index WHERE seq <= $1),
+           p AS (DELETE FROM ${s}.ledger_sealed WHERE seq <= $1),
+           b AS (DELETE FROM ${s}.ledger_bodies WHERE seq <= $1),
+           c AS (DELETE FROM ${s}.ledger_private WHERE seq <= $1),
+           r AS (DELETE FROM ${s}.ledger_records WHERE seq <= $1 RETURNING 1)
+      SELECT (SELECT count(*) FROM r)::int AS records`,
+    pruneUpsert: `
+      INSERT INTO ${s}.ledger_prune (id, seq, chain_hash, compact_range, note) VALUES (1, $1, $2, $3::text[], $4)
+      ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, chain_hash = excluded.chain_hash, compact_range = excluded.compact_range, note = excluded.note`,
     keyInsert: `
       WITH c AS (UPDATE ${s}.key_changes SET n = n + 1 WHERE id = 1 RETURNING n)
       INSERT INTO ${s}.api_keys (${keyCols})
@@ -518,25 +870,36 @@ function statements(s: string) {
   };
 }
 
-/** The batch as two JSON documents (records, private parts) for jsonb_to_recordset. */
-function batchJson(batch: Batch): { records: string; privates: string } {
+/** The batch as JSON documents for jsonb_to_recordset: records, sealed private parts, bodies, index entries. */
+function batchJson(batch: readonly AppendItem[]): { records: string; sealed: string; bodies: string; index: string } {
   const records: unknown[] = [];
-  const privates: unknown[] = [];
-  for (const { stored, priv } of batch) {
+  const sealed: unknown[] = [];
+  const bodies: unknown[] = [];
+  const index: unknown[] = [];
+  for (const { stored, priv, bodies: bs, index: ix } of batch) {
     const r = stored.record;
     records.push({
       seq: r.seq, ts: r.ts, type: r.type, request_id: r.requestId, api: r.api, operation_id: r.operationId, status: r.status,
       outcome: r.outcome, reason: r.reason, canonical: stored.canonical, leaf_hash: stored.leafHash, chain_hash: stored.chainHash,
     });
-    if (priv.personal !== undefined || priv.personalSalt !== undefined || priv.requestBodySalt !== undefined || priv.responseBodySalt !== undefined) {
-      privates.push({ seq: priv.seq, personal: priv.personal, personal_salt: priv.personalSalt, request_body_salt: priv.requestBodySalt, response_body_salt: priv.responseBodySalt });
-    }
+    if (priv) sealed.push({ seq: r.seq, dek_id: priv.dekId, sealed: base64(priv.sealed) });
+    for (const b of bs ?? []) bodies.push({ seq: r.seq, part: b.part, dek_id: b.dekId, sealed: base64(b.sealed) });
+    for (const e of ix ?? []) index.push({ seq: r.seq, ts: e.ts, tag: base64(e.tag) });
   }
-  return { records: JSON.stringify(records), privates: JSON.stringify(privates) };
+  return { records: JSON.stringify(records), sealed: JSON.stringify(sealed), bodies: JSON.stringify(bodies), index: JSON.stringify(index) };
+}
+
+function base64(b: Uint8Array): string {
+  return asBuffer(b).toString('base64');
+}
+
+/** pg binds a Buffer as BYTEA; a plain Uint8Array it would send as text. */
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
 function searchSql(s: string, q: LedgerQuery): { text: string; values: unknown[] } {
-  const values: (string | number)[] = [];
+  const values: (string | number | Buffer)[] = [];
   const text = searchSelect(
     q,
     {
@@ -544,9 +907,8 @@ function searchSql(s: string, q: LedgerQuery): { text: string; values: unknown[]
         values.push(v);
         return `$${values.length}`;
       },
-      objectIdClause: (ph) => `p.object_ids @> ARRAY[${ph}::text]`,
     },
-    { records: `${s}.ledger_records`, private: `${s}.ledger_private` },
+    { records: `${s}.ledger_records`, index: `${s}.ledger_index` },
   );
   return { text, values };
 }
@@ -567,6 +929,36 @@ interface PrivateRow {
   personal_salt: string | null;
   request_body_salt: string | null;
   response_body_salt: string | null;
+}
+
+interface DataKeyRow {
+  id: string;
+  record_class: string;
+  expiry_day: number;
+  kek_id: string;
+  wrapped: Buffer;
+  created_at: string;
+  hold_id: string | null;
+}
+
+interface CheckpointRowPg {
+  tree_size: string;
+  kind: string;
+  ts: string;
+  root_hash: string;
+  chain_hash: string;
+  note: string;
+  compact_range: string[];
+}
+
+interface LegalHoldRow {
+  id: string;
+  criteria_sealed: Buffer;
+  dek_id: string;
+  created_at: string;
+  created_by: string;
+  lifted_at: string | null;
+  lifted_by: string | null;
 }
 
 interface KeyRow {
@@ -634,6 +1026,18 @@ function toStored(row: RecordRow): StoredRecord {
 
 function toPrivate(row: PrivateRow): PrivatePart {
   return privateFromRow({ ...row, seq: toNum(row.seq), personal: row.personal_json });
+}
+
+function toDataKey(row: DataKeyRow): WrappedDataKey {
+  return dataKeyFromRow({ ...row, created_at: toNum(row.created_at) });
+}
+
+function toCheckpoint(row: CheckpointRowPg): CheckpointRow {
+  return checkpointFromRow({ ...row, tree_size: toNum(row.tree_size), ts: toNum(row.ts) });
+}
+
+function toHold(row: LegalHoldRow): LegalHold {
+  return holdFromRow({ ...row, created_at: toNum(row.created_at), lifted_at: row.lifted_at === null ? null : toNum(row.lifted_at) });
 }
 
 function toKey(row: KeyRow): ApiKeyRecord {

@@ -91,8 +91,11 @@ export class SqliteWorkerClient {
     for (const p of pending) p.reject(err);
   }
 
-  /** Sends one operation to the worker. */
-  async call<T>(op: string, args?: unknown): Promise<T> {
+  /**
+   * Sends one operation to the worker. `transfer` lists ArrayBuffers that move to the worker
+   * instead of being copied (they are unusable here afterwards).
+   */
+  async call<T>(op: string, args?: unknown, transfer?: ArrayBuffer[]): Promise<T> {
     if (this.#closed) throw new Error('sqlite storage is closed');
     const w = await this.#ensure();
     if (this.#closed) throw new Error('sqlite storage is closed');
@@ -101,7 +104,7 @@ export class SqliteWorkerClient {
       if (this.#pending.size === 0) w.ref();
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       try {
-        w.postMessage({ id, op, args });
+        w.postMessage({ id, op, args }, transfer);
       } catch (err) {
         this.#pending.delete(id);
         if (this.#pending.size === 0) w.unref();

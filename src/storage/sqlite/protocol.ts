@@ -28,11 +28,28 @@ export type WorkerReply = { id: number; ok: true; value: unknown } | { id: numbe
 export type WorkerReady = { ready: true } | { ready: false; error: SerializedError };
 
 /**
- * An append batch, flat: per record canonical, leaf hash, chain hash, personal JSON, personal
- * salt, request body salt, response body salt (null where absent).
+ * An append batch, flat, because a structured clone of many small objects costs far more than of
+ * a few arrays: strings for the chained text, numbers for the shape, and every sealed envelope
+ * and index tag copied back to back into ONE buffer of its own that is transferred, not copied
+ * (a Buffer is usually a view on a shared 8 KiB pool, and cloning a view clones the whole pool).
+ * The worker takes the search columns from the canonical text itself and the seq of every part
+ * from its record (the main thread has checked the labels: checkBatchContinues).
  */
-export type AppendRows = (string | null)[];
-export const APPEND_STRIDE = 7;
+export interface AppendMessage {
+  /** Per record: canonical text, leaf hash, chain hash (TEXT_STRIDE strings). */
+  text: string[];
+  /** Per record: 1 when it has a sealed private part else 0, its bodies, its index entries (SHAPE_STRIDE numbers). */
+  shape: number[];
+  /** Record by record: the private part's data key id, then per body its part and data key id. */
+  names: string[];
+  /** The ts of each index entry, in order. */
+  ts: number[];
+  /** Byte length of each item in `bytes`, in order: per record its private part, its bodies, its tags. */
+  sizes: number[];
+  bytes: Uint8Array;
+}
+export const TEXT_STRIDE = 3;
+export const SHAPE_STRIDE = 3;
 
 export interface SerializedError {
   name: string;

@@ -13,6 +13,8 @@
  * - api_keys and key_changes: scoped API keys and the change counter that `changesSince` polls.
  * - admin_users and admin_sessions: accounts and sessions of the admin plane (migration 3).
  * - admin_passkeys: the admins' WebAuthn credentials (migration 4).
+ * - ledger_sealed, ledger_bodies, ledger_index, data_keys, ledger_checkpoints, ledger_signing_keys,
+ *   legal_holds, ledger_prune: the encrypted, checkpointed, purgeable ledger (migration 6).
  */
 import { GENESIS_HASH } from '../../ledger/chain.js';
 
@@ -173,6 +175,88 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'api_keys.public_key_jwk for private_key_jwt clients',
     sql: 'ALTER TABLE api_keys ADD COLUMN public_key_jwk TEXT;',
   },
+  {
+    // Issue 4, the ledger for 17a-4. Private parts and bodies are sealed (AES-256-GCM, ENC-5)
+    // under data keys per (record class, expiry day) wrapped by a KEK (ENC-6); ledger_private
+    // keeps the clear rows written before this migration, readable, and takes no new ones.
+    // ledger_index is the blind index (keyed HMAC tags) for "whose records, by whom" (RSP-2):
+    // WITHOUT ROWID with (tag, ts, seq) as its key, one B-tree that answers a tag over a time
+    // range. Purging a day deletes its data key and its sealed rows (crypto-shredding, RSP-7);
+    // secure_delete is set on the writer connection so freed pages are zeroed. Checkpoints and
+    // the signing keys that signed them are kept apart from the chain (they sign it).
+    version: 6,
+    description: 'sealed private parts and bodies, blind index, data keys, checkpoints, signing keys, legal holds, prune state',
+    sql: `
+      CREATE TABLE ledger_sealed (
+        seq INTEGER PRIMARY KEY,
+        dek_id TEXT NOT NULL,
+        sealed BLOB NOT NULL
+      ) STRICT;
+      CREATE INDEX ledger_sealed_dek ON ledger_sealed (dek_id);
+
+      CREATE TABLE ledger_bodies (
+        seq INTEGER NOT NULL,
+        part TEXT NOT NULL CHECK (part IN ('request', 'response')),
+        dek_id TEXT NOT NULL,
+        sealed BLOB NOT NULL,
+        PRIMARY KEY (seq, part)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX ledger_bodies_dek ON ledger_bodies (dek_id);
+
+      CREATE TABLE ledger_index (
+        tag BLOB NOT NULL,
+        ts INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (tag, ts, seq)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX ledger_index_seq ON ledger_index (seq);
+
+      CREATE TABLE data_keys (
+        id TEXT PRIMARY KEY,
+        record_class TEXT NOT NULL,
+        expiry_day INTEGER NOT NULL,
+        kek_id TEXT NOT NULL,
+        wrapped BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        hold_id TEXT
+      ) STRICT;
+      CREATE UNIQUE INDEX data_keys_class_day ON data_keys (record_class, expiry_day) WHERE hold_id IS NULL;
+
+      CREATE TABLE ledger_checkpoints (
+        tree_size INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        root_hash TEXT NOT NULL,
+        chain_hash TEXT NOT NULL,
+        note TEXT NOT NULL,
+        compact_range TEXT NOT NULL,
+        PRIMARY KEY (tree_size, kind)
+      ) STRICT;
+
+      CREATE TABLE ledger_signing_keys (
+        verifier_key TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TABLE legal_holds (
+        id TEXT PRIMARY KEY,
+        criteria_sealed BLOB NOT NULL,
+        dek_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        lifted_at INTEGER,
+        lifted_by TEXT
+      ) STRICT;
+
+      CREATE TABLE ledger_prune (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seq INTEGER NOT NULL,
+        chain_hash TEXT NOT NULL,
+        compact_range TEXT NOT NULL,
+        note TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 /** The first version with the admin tables: a read-only open of an older file has no admin accounts. */
@@ -180,5 +264,8 @@ export const ADMIN_VERSION = 3;
 
 /** The first version with admin passkeys: a read-only open of an older file has none to offer. */
 export const PASSKEY_VERSION = 4;
+
+/** The first version with sealed private parts, checkpoints and retention tables. */
+export const VAULT_VERSION = 6;
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,18 +1,31 @@
 /**
- * SQLite storage: LedgerStore, KeyStore and AdminStore over one database file, driven through
- * worker threads (./worker.ts). A writer worker performs every write, each batch in one IMMEDIATE
- * transaction with synchronous=FULL in WAL mode, so an append resolves only once it is fsynced. A
+ * SQLite storage: the ledger, keys, admin, data keys, checkpoints and retention stores over one
+ * database file, driven through worker threads (./worker.ts). A writer worker performs every
+ * write, each batch in one IMMEDIATE transaction with synchronous=FULL in WAL mode, so an append
+ * resolves only once it is fsynced. A
  * reader worker, started on first use, serves reads and searches on a second connection, so a
  * long search never holds up a commit. Another process can read the same file at the same time;
  * the audit CLI opens it read-only (one reader thread, SQLITE_OPEN_READONLY, query_only), which
  * also works for a user who may only read the file.
+ *
+ * Sealed private parts, bodies and blind index tags (schema 6) travel to the writer as one
+ * transferred buffer with the batch (./protocol.ts); the store never sees a private part in clear
+ * and refuses one (ENC-5). Data keys are read from the writer's connection, so a key inserted a
+ * moment ago is found. A purge runs on the writer, whose connection zeroes what it frees
+ * (secure_delete) and then truncates the WAL (RSP-7, ./worker.ts).
  */
-import type { PrivatePart, StoredRecord } from '../../ledger/record.js';
-import type { AdminPasskey, AdminSession, AdminStore, AdminUser, ApiKeyRecord, ChainHead, KeyStore, LedgerQuery, LedgerStore, Storage } from '../types.js';
+import type { StoredRecord } from '../../ledger/record.js';
+import type {
+  AdminPasskey, AdminSession, AdminStore, AdminUser, ApiKeyRecord, AppendItem, ChainHead, CheckpointRow, CheckpointStore, DataKeyStore, KeyStore,
+  LedgerQuery, LedgerStore, LegalHold, PruneState, RetentionStore, SealedBody, SealedPrivate, SigningKeyRow, Storage, StoredPrivate, WrappedDataKey,
+} from '../types.js';
 import { checkBatchContinues } from '../../ledger/chain.js';
-import { adminUsername, adminUserMissing, loginFailureArgs, newAdminPasskey, newAdminUser, passkeyUseArgs, totpStep } from '../rows.js';
+import {
+  adminUsername, adminUserMissing, checkAppendItems, loginFailureArgs, newAdminPasskey, newAdminUser, newCheckpoint, newDataKey, newHold, passkeyUseArgs,
+  pruneArgs, resealArgs, rewrapArgs, searchIndexArgs, searchTags, totpStep,
+} from '../rows.js';
 import { SqliteWorkerClient } from './client.js';
-import { APPEND_STRIDE, type AppendRows } from './protocol.js';
+import { SHAPE_STRIDE, TEXT_STRIDE, type AppendMessage } from './protocol.js';
 
 export interface SqliteOptions {
   /** How long a write waits for another connection's lock before failing (default 5000 ms). */
@@ -42,7 +55,6 @@ export interface SqliteStorage extends Storage {
   readonly path: string;
 }
 
-type Batch = readonly { stored: StoredRecord; priv: PrivatePart }[];
 
 /**
  * Opens (creating and migrating if needed) the database at `path`. The folder must exist.
@@ -75,8 +87,8 @@ export async function openSqliteStorage(path: string, opts: SqliteOptions = {}):
     }
     return (await reader).call<T>(op, args);
   };
-  const write = <T>(op: string, args?: unknown): Promise<T> =>
-    writer ? writer.call<T>(op, args) : Promise.reject(new Error(`sqlite storage ${path} is open read-only`));
+  const write = <T>(op: string, args?: unknown, transfer?: ArrayBuffer[]): Promise<T> =>
+    writer ? writer.call<T>(op, args, transfer) : Promise.reject(new Error(`sqlite storage ${path} is open read-only`));
   /** Reads that must see the writer's latest commit go to the writer when there is one. */
   const current = <T>(op: string, args?: unknown): Promise<T> => (writer ? write<T>(op, args) : read<T>(op, args));
 
@@ -99,16 +111,46 @@ export async function openSqliteStorage(path: string, opts: SqliteOptions = {}):
     // One writer thread takes the messages in order, one transaction each: the next batch can
     // wait in its queue while the previous one is fsynced.
     pipelineDepth: 2,
-    async append(batch: Batch) {
+    async append(batch: readonly AppendItem[]) {
       if (batch.length === 0) return;
+      if (!writer) throw new Error(`sqlite storage ${path} is open read-only`);
       checkBatchContinues(batch[0]!.stored.record.seq - 1, batch);
-      await write('append', { rows: appendRows(batch) });
+      checkAppendItems(batch);
+      const m = appendMessage(batch);
+      await write('append', m, m.bytes.byteLength > 0 ? [m.bytes.buffer as ArrayBuffer] : undefined);
     },
     // The head goes through the writer: it is what the next append is checked against.
     head: () => current<ChainHead | null>('head'),
     read: (fromSeq: number, limit: number) => read<StoredRecord[]>('read', { fromSeq, limit }),
-    readPrivate: async (seqs: readonly number[]) => (seqs.length === 0 ? [] : read<PrivatePart[]>('readPrivate', { seqs: [...seqs] })),
-    search: (query: LedgerQuery) => read<StoredRecord[]>('search', query),
+    async readLeaves(fromSeq: number, limit: number) {
+      const flat = await read<(number | string)[]>('readLeaves', { fromSeq, limit });
+      const out = new Array<{ seq: number; leafHash: string }>(flat.length / 2);
+      for (let i = 0; i < flat.length; i += 2) out[i / 2] = { seq: flat[i] as number, leafHash: flat[i + 1] as string };
+      return out;
+    },
+    async readPrivate(seqs: readonly number[]) {
+      if (seqs.length === 0) return [];
+      const rows = await read<StoredPrivate[]>('readPrivate', { seqs: [...seqs] });
+      for (const r of rows) if (r.sealed) r.sealed.sealed = asBuffer(r.sealed.sealed);
+      return rows;
+    },
+    async readBodies(seqs: readonly number[]) {
+      if (seqs.length === 0) return [];
+      const rows = await read<SealedBody[]>('readBodies', { seqs: [...seqs] });
+      for (const r of rows) r.sealed = asBuffer(r.sealed);
+      return rows;
+    },
+    search: async (query: LedgerQuery) => {
+      searchTags(query);
+      return read<StoredRecord[]>('search', query);
+    },
+    async searchIndex(tags: readonly Buffer[], fromTs: number, toTs: number, limit: number) {
+      const a = searchIndexArgs(tags, fromTs, toTs, limit);
+      if (tags.length === 0) return [];
+      const rows = await read<{ seq: number; ts: number; tag: Buffer }[]>('searchIndex', { tags: [...tags], fromTs, toTs, limit: a.limit });
+      for (const r of rows) r.tag = asBuffer(r.tag);
+      return rows;
+    },
     ping: async () => {
       await current('ping');
     },
@@ -174,25 +216,134 @@ export async function openSqliteStorage(path: string, opts: SqliteOptions = {}):
     close: () => closePart('admin'),
   };
 
-  return { driver: 'sqlite', path, ledger, keys, admin, close };
+  // Data keys are read from the writer when there is one: a key inserted a moment ago (by this
+  // node, or found taken by another) must be seen by the next call (ENC-5/6).
+  const fixKey = (k: WrappedDataKey | undefined): WrappedDataKey | undefined => {
+    if (k) k.wrapped = asBuffer(k.wrapped);
+    return k;
+  };
+  const dataKeys: DataKeyStore = {
+    getDataKey: async (id: string) => fixKey(await current<WrappedDataKey | undefined>('dataKeys.get', { id })),
+    findDataKey: async (recordClass: string, expiryDay: number) => fixKey(await current<WrappedDataKey | undefined>('dataKeys.find', { recordClass, expiryDay })),
+    insertDataKey: async (k: WrappedDataKey) => write<boolean>('dataKeys.insert', { key: { ...newDataKey(k), wrapped: ownBytes(k.wrapped) } }),
+    async listDataKeys(filter?: { recordClass?: string; expiryDayBefore?: number; kekId?: string }) {
+      const keys = await current<WrappedDataKey[]>('dataKeys.list', { ...filter });
+      for (const k of keys) fixKey(k);
+      return keys;
+    },
+    async rewrapDataKeys(updates: readonly { id: string; kekId: string; wrapped: Buffer }[]) {
+      rewrapArgs(updates);
+      if (updates.length > 0) await write('dataKeys.rewrap', { updates: updates.map((u) => ({ id: u.id, kekId: u.kekId, wrapped: ownBytes(u.wrapped) })) });
+    },
+  };
+
+  const checkpoints: CheckpointStore = {
+    async insertCheckpoint(c: CheckpointRow) {
+      await write('checkpoints.insert', { c: newCheckpoint(c) });
+    },
+    latestCheckpoint: (kind?: CheckpointRow['kind']) => current<CheckpointRow | undefined>('checkpoints.latest', { kind }),
+    listCheckpoints: (fromSize: number, toSize: number, limit: number) =>
+      current<CheckpointRow[]>('checkpoints.list', { fromSize, toSize, limit: Math.max(1, Math.min(Math.floor(limit), 10_000)) }),
+    async insertSigningKey(k: SigningKeyRow) {
+      if (typeof k.verifierKey !== 'string' || k.verifierKey.length === 0) throw new TypeError('signing key: verifierKey is required');
+      await write('checkpoints.insertSigningKey', { k });
+    },
+    listSigningKeys: () => current<SigningKeyRow[]>('checkpoints.signingKeys'),
+  };
+
+  const retention: RetentionStore = {
+    async insertHold(h: LegalHold) {
+      await write('retention.insertHold', { h: { ...newHold(h), criteriaSealed: ownBytes(h.criteriaSealed) } });
+    },
+    /** True when this call lifted the hold; false for an unknown or already lifted one (the first lift's time and person stay). */
+    liftHold: (id: string, at: number, by: string) => write<boolean>('retention.liftHold', { id, at, by }),
+    async listHolds() {
+      const holds = await current<LegalHold[]>('retention.listHolds');
+      for (const h of holds) h.criteriaSealed = asBuffer(h.criteriaSealed);
+      return holds;
+    },
+    /** All or nothing: an item that is not stored (purged meanwhile) fails the call with RAMPART_RESEAL_MISSING. */
+    async resealItems(items: { privates: readonly SealedPrivate[]; bodies: readonly SealedBody[] }) {
+      resealArgs(items);
+      await write('retention.reseal', {
+        privates: items.privates.map((p) => ({ seq: p.seq, dekId: p.dekId, sealed: ownBytes(p.sealed) })),
+        bodies: items.bodies.map((b) => ({ seq: b.seq, part: b.part, dekId: b.dekId, sealed: ownBytes(b.sealed) })),
+      });
+    },
+    itemsUnderKey: (dekId: string) => current<{ privates: number; bodies: number }>('retention.itemsUnderKey', { dekId }),
+    /** Refuses (RAMPART_PURGE_HELD, nothing deleted) a key of a legal hold that stands. */
+    purgeDataKeys: async (ids: readonly string[]) =>
+      ids.length === 0 ? { keys: 0, privates: 0, bodies: 0, index: 0 } : write<{ keys: number; privates: number; bodies: number; index: number }>('retention.purge', { ids: [...ids] }),
+    /**
+     * Also deletes the clear private parts (from before encryption) of the pruned records. Refuses
+     * RAMPART_PRUNE_BEYOND_HEAD, RAMPART_PRUNE_BACKWARDS, and RAMPART_PRUNE_MISMATCH when
+     * state.chainHash is not the stored chain hash of state.seq.
+     */
+    pruneThrough: async (state: PruneState) => write<number>('retention.prune', { state: pruneArgs(state) }),
+    pruneState: () => current<PruneState | undefined>('retention.pruneState'),
+  };
+
+  return { driver: 'sqlite', path, ledger, keys, admin, dataKeys, checkpoints, retention, close };
+}
+
+/** A Uint8Array that crossed the thread boundary (structured clone drops Buffer's prototype), as a Buffer over the same bytes. */
+function asBuffer(u: Uint8Array): Buffer {
+  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 }
 
 /**
- * The batch as a flat list of strings, APPEND_STRIDE per record: copying strings to the worker
- * costs about half of copying the record objects, and the worker takes the search columns from
- * the canonical text itself (the hashed truth) off the event loop.
+ * A copy of `b` with an ArrayBuffer of its own: posting a view clones its whole ArrayBuffer, and a
+ * small Buffer is usually a view on Node's shared 8 KiB pool (other data of this process).
  */
-function appendRows(batch: Batch): AppendRows {
-  const rows: AppendRows = new Array(batch.length * APPEND_STRIDE);
+function ownBytes(b: Uint8Array): Uint8Array {
+  return new Uint8Array(b);
+}
+
+/** The batch as an AppendMessage (see ./protocol.ts for why it is flat and has one buffer). */
+function appendMessage(batch: readonly AppendItem[]): AppendMessage {
+  const text = new Array<string>(batch.length * TEXT_STRIDE);
+  const shape = new Array<number>(batch.length * SHAPE_STRIDE);
+  const names: string[] = [];
+  const ts: number[] = [];
+  const sizes: number[] = [];
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  const add = (b: Uint8Array): void => {
+    parts.push(b);
+    sizes.push(b.byteLength);
+    total += b.byteLength;
+  };
   let i = 0;
-  for (const { stored, priv } of batch) {
-    rows[i++] = stored.canonical;
-    rows[i++] = stored.leafHash;
-    rows[i++] = stored.chainHash;
-    rows[i++] = priv.personal !== undefined ? JSON.stringify(priv.personal) : null;
-    rows[i++] = priv.personalSalt ?? null;
-    rows[i++] = priv.requestBodySalt ?? null;
-    rows[i++] = priv.responseBodySalt ?? null;
+  let j = 0;
+  for (const { stored, priv, bodies, index } of batch) {
+    text[i++] = stored.canonical;
+    text[i++] = stored.leafHash;
+    text[i++] = stored.chainHash;
+    shape[j++] = priv ? 1 : 0;
+    shape[j++] = bodies?.length ?? 0;
+    shape[j++] = index?.length ?? 0;
+    if (priv) {
+      names.push(priv.dekId);
+      add(priv.sealed);
+    }
+    for (const b of bodies ?? []) {
+      names.push(b.part, b.dekId);
+      add(b.sealed);
+    }
+    for (const e of index ?? []) {
+      ts.push(e.ts);
+      add(e.tag);
+    }
   }
-  return rows;
+  // Not from the pool (allocUnsafeSlow): its ArrayBuffer is transferred to the worker.
+  const bytes = total === 0 ? new Uint8Array(0) : Buffer.allocUnsafeSlow(total);
+  let off = 0;
+  for (const p of parts) {
+    const n = p.byteLength;
+    // TypedArray#set costs about 0.4 us a call whatever the size; a 16-byte tag copies faster by hand.
+    if (n < 64) for (let k = 0; k < n; k++) bytes[off + k] = p[k]!;
+    else bytes.set(p, off);
+    off += n;
+  }
+  return { text, shape, names, ts, sizes, bytes };
 }

@@ -6,19 +6,30 @@
  * The writer role creates or migrates the schema and performs every write; the reader role is a
  * second connection with query_only=ON for searches and reads, so that a long search never
  * delays a commit (WAL lets both run at once, also from another process such as the CLI).
+ *
+ * The writer runs with secure_delete=ON, so the pages and cells a purge frees are overwritten with
+ * zeros, and after a purge it checkpoints the WAL with truncation, so no copy of a purged data key
+ * or envelope stays in the -wal file either (crypto-shredding, RSP-7).
  */
 import {
-  type RecordRowValues,
+  type CheckpointRowValues, type DataKeyRowValues, type LegalHoldRowValues, type RecordRowValues,
   ADMIN_PASSKEY_COLUMNS, ADMIN_SESSION_COLUMNS, ADMIN_USER_COLUMNS, adminPasskeyExists, adminPasskeyFromRow, adminSessionFromRow, adminUserExists,
-  adminUserFromRow, adminUserMissing, keyFromRow, privateFromRow, RECORD_COLUMNS, searchSelect, storedFromRow,
+  adminUserFromRow, adminUserMissing, beforeVault, CHECKPOINT_COLUMNS, checkpointFromRow, DATA_KEY_COLUMNS, dataKeyFromRow, HOLD_COLUMNS,
+  holdExists, holdFromRow, keyFromRow, privateFromRow, pruneBackwards, pruneBeyondHead, pruneMismatch, purgeHeld, RECORD_COLUMNS, resealMissing,
+  searchSelect, searchTags, storedFromRow,
 } from '../rows.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { ChainContinuityError, chainHash } from '../../ledger/chain.js';
 import type { LedgerRecord, PersonalFields, PrivatePart } from '../../ledger/record.js';
-import type { AdminPasskey, AdminSession, AdminUser, ApiKeyRecord, ChainHead, LedgerQuery } from '../types.js';
-import { APPEND_STRIDE, serializeError, type AppendRows, type WorkerInit, type WorkerReady, type WorkerReply, type WorkerRequest } from './protocol.js';
-import { ADMIN_VERSION, LATEST_VERSION, MIGRATIONS, PASSKEY_VERSION } from './schema.js';
+import type {
+  AdminPasskey, AdminSession, AdminUser, ApiKeyRecord, ChainHead, CheckpointRow, LedgerQuery, LegalHold, PruneState, SealedBody, SealedPrivate,
+  SigningKeyRow, StoredPrivate, WrappedDataKey,
+} from '../types.js';
+import {
+  serializeError, SHAPE_STRIDE, TEXT_STRIDE, type AppendMessage, type WorkerInit, type WorkerReady, type WorkerReply, type WorkerRequest,
+} from './protocol.js';
+import { ADMIN_VERSION, LATEST_VERSION, MIGRATIONS, PASSKEY_VERSION, VAULT_VERSION } from './schema.js';
 
 type Db = Database.Database;
 
@@ -36,6 +47,10 @@ function openDatabase(o: WorkerInit): Db {
       if (String(mode).toLowerCase() !== 'wal') throw new Error(`sqlite: could not switch ${o.path} to WAL (journal_mode is ${String(mode)})`);
       // Every commit is fsynced before append() resolves ("strict" durability).
       d.pragma('synchronous = FULL');
+      // Freed pages and deleted cells are zeroed, so a purged data key or envelope does not linger
+      // in the file's free space (RSP-7); this connection makes every delete.
+      d.pragma('secure_delete = ON');
+      if (Number(d.pragma('secure_delete', { simple: true })) !== 1) throw new Error(`sqlite: could not turn secure_delete on for ${o.path}`);
       migrate(d);
     } else {
       if (!o.readOnlyFile) d.pragma('synchronous = FULL');
@@ -133,6 +148,36 @@ interface AdminPasskeyRow {
 }
 
 
+interface SealedRow {
+  seq: number;
+  dek_id: string;
+  sealed: Buffer;
+}
+
+interface BodyRow {
+  seq: number;
+  part: 'request' | 'response';
+  dek_id: string;
+  sealed: Buffer;
+}
+
+type CheckpointRowSqlite = Omit<CheckpointRowValues, 'compact_range'> & { compact_range: string };
+
+interface PruneRow {
+  seq: number;
+  chain_hash: string;
+  compact_range: string;
+  note: string;
+}
+
+function toCheckpoint(row: CheckpointRowSqlite): CheckpointRow {
+  return checkpointFromRow({ ...row, compact_range: JSON.parse(row.compact_range) as string[] });
+}
+
+function toSealed(row: SealedRow): StoredPrivate {
+  return { seq: row.seq, sealed: { seq: row.seq, dekId: row.dek_id, sealed: row.sealed } };
+}
+
 function toPrivate(row: PrivateRow): PrivatePart {
   return privateFromRow({ ...row, personal: row.personal_json === null ? null : (JSON.parse(row.personal_json) as PersonalFields) });
 }
@@ -193,13 +238,39 @@ function passkeyReads(d: Db) {
   };
 }
 
+/**
+ * The reads of the schema 6 tables, prepared like adminReads: a read-only open of a file from
+ * before migration 6 (the audit CLI on an old copy) still serves records and their clear private
+ * parts; what needs these tables says why it cannot answer, or (for what such a file cannot hold:
+ * bodies, checkpoints, a prune point) answers with nothing, so that verification still runs.
+ */
+function vaultReads(d: Db) {
+  return {
+    sealed: d.prepare('SELECT seq, dek_id, sealed FROM ledger_sealed WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq'),
+    // Clear rows from before encryption, for seqs that have no sealed row (migration 6 wrote none
+    // of those; a primary key lookup each, never a scan of ledger_sealed).
+    legacy: d.prepare(
+      `SELECT seq, personal_json, personal_salt, request_body_salt, response_body_salt FROM ledger_private p
+       WHERE seq IN (SELECT value FROM json_each(?)) AND NOT EXISTS (SELECT 1 FROM ledger_sealed s WHERE s.seq = p.seq) ORDER BY seq`,
+    ),
+    bodies: d.prepare('SELECT seq, part, dek_id, sealed FROM ledger_bodies WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq, part'),
+    dataKey: d.prepare(`SELECT ${DATA_KEY_COLUMNS} FROM data_keys WHERE id = ?`),
+    // Served by the partial unique index data_keys_class_day.
+    findDataKey: d.prepare(`SELECT ${DATA_KEY_COLUMNS} FROM data_keys WHERE record_class = ? AND expiry_day = ? AND hold_id IS NULL`),
+    latestCheckpoint: d.prepare(`SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints ORDER BY tree_size DESC, ts DESC, kind LIMIT 1`),
+    latestCheckpointOf: d.prepare(`SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE kind = ? ORDER BY tree_size DESC LIMIT 1`),
+    checkpoints: d.prepare(`SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE tree_size >= ? AND tree_size <= ? ORDER BY tree_size, ts, kind LIMIT ?`),
+    signingKeys: d.prepare('SELECT verifier_key, created_at FROM ledger_signing_keys ORDER BY created_at, verifier_key'),
+    holds: d.prepare(`SELECT ${HOLD_COLUMNS} FROM legal_holds ORDER BY created_at, id`),
+    underKey: d.prepare('SELECT (SELECT count(*) FROM ledger_sealed WHERE dek_id = ?) AS privates, (SELECT count(*) FROM ledger_bodies WHERE dek_id = ?) AS bodies'),
+    prune: d.prepare('SELECT seq, chain_hash, compact_range, note FROM ledger_prune WHERE id = 1'),
+  };
+}
+
 function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
   const writer = init.role === 'writer';
   const selectHead = d.prepare('SELECT seq, chain_hash FROM chain_head WHERE id = 1');
   const readRecords = d.prepare(`SELECT ${RECORD_COLUMNS} FROM ledger_records r WHERE r.seq >= ? ORDER BY r.seq LIMIT ?`);
-  const readPrivate = d.prepare(
-    'SELECT seq, personal_json, personal_salt, request_body_salt, response_body_salt FROM ledger_private WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq',
-  );
   const getKey = d.prepare('SELECT * FROM api_keys WHERE id = ?');
   const listKeys = d.prepare('SELECT * FROM api_keys ORDER BY created_at, id');
   const keyCounter = d.prepare('SELECT n FROM key_changes WHERE id = 1');
@@ -209,6 +280,23 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
   const admin = (): ReturnType<typeof adminReads> => (adminStmts ??= adminReads(d));
   let passkeyStmts: ReturnType<typeof passkeyReads> | undefined;
   const passkeys = (): ReturnType<typeof passkeyReads> => (passkeyStmts ??= passkeyReads(d));
+  let vaultStmts: ReturnType<typeof vaultReads> | undefined;
+  /** The schema 6 reads, or undefined on an older file (read-only opens; a gateway may migrate it meanwhile). */
+  const tryVault = (): ReturnType<typeof vaultReads> | undefined => {
+    if (!vaultStmts && currentVersion(d) >= VAULT_VERSION) vaultStmts = vaultReads(d);
+    return vaultStmts;
+  };
+  const vault = (what: string): ReturnType<typeof vaultReads> => {
+    const v = tryVault();
+    if (!v) throw beforeVault(`sqlite: ${d.name}`, currentVersion(d), what);
+    return v;
+  };
+  const readLegacy = d.prepare(
+    'SELECT seq, personal_json, personal_salt, request_body_salt, response_body_salt FROM ledger_private WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq',
+  );
+  const readLeaves = d.prepare('SELECT seq, leaf_hash FROM ledger_records WHERE seq >= ? ORDER BY seq LIMIT ?').raw();
+  const indexCache = new Map<number, Database.Statement>();
+  const dataKeyLists = new Map<string, Database.Statement>();
 
   const common: Record<string, (args: never) => unknown> = {
     ping: () => d.prepare('SELECT 1').get(),
@@ -217,8 +305,73 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
       return row && row.seq > 0 ? { seq: row.seq, chainHash: row.chain_hash } : null;
     },
     read: (a: { fromSeq: number; limit: number }) => (readRecords.all(a.fromSeq, a.limit) as RecordRow[]).map(storedFromRow),
-    readPrivate: (a: { seqs: number[] }) => (readPrivate.all(JSON.stringify(a.seqs)) as PrivateRow[]).map(toPrivate),
+    // Flat [seq, leaf, seq, leaf, ...]: cheaper to clone than objects (Merkle trees read many).
+    readLeaves: (a: { fromSeq: number; limit: number }) => (readLeaves.all(a.fromSeq, a.limit) as [number, string][]).flat(),
+    readPrivate: (a: { seqs: number[] }): StoredPrivate[] => {
+      const seqs = JSON.stringify(a.seqs);
+      const v = tryVault();
+      const plain = ((v ? v.legacy : readLegacy).all(seqs) as PrivateRow[]).map((row): StoredPrivate => ({ seq: row.seq, plain: toPrivate(row) }));
+      if (!v) return plain;
+      const sealed = (v.sealed.all(seqs) as SealedRow[]).map(toSealed);
+      return plain.length === 0 ? sealed : [...sealed, ...plain].sort((x, y) => x.seq - y.seq);
+    },
+    // A file from before migration 6 holds no bodies.
+    readBodies: (a: { seqs: number[] }) =>
+      ((tryVault()?.bodies.all(JSON.stringify(a.seqs)) ?? []) as BodyRow[]).map((r): SealedBody => ({ seq: r.seq, part: r.part, dekId: r.dek_id, sealed: r.sealed })),
+    searchIndex: (a: { tags: Buffer[]; fromTs: number; toTs: number; limit: number }) => {
+      vault('no blind index to search');
+      let stmt = indexCache.get(a.tags.length);
+      if (!stmt) {
+        // (tag, ts, seq) is the table's key: one range per tag, then a sort of what they hold.
+        stmt = d.prepare(`SELECT seq, ts, tag FROM ledger_index WHERE tag IN (${a.tags.map(() => '?').join(', ')}) AND ts >= ? AND ts <= ? ORDER BY ts, seq LIMIT ?`);
+        if (indexCache.size < 64) indexCache.set(a.tags.length, stmt);
+      }
+      return stmt.all(...a.tags, a.fromTs, a.toTs, a.limit) as { seq: number; ts: number; tag: Buffer }[];
+    },
+    'dataKeys.get': (a: { id: string }) => {
+      const row = vault('no data keys').dataKey.get(a.id) as DataKeyRowValues | undefined;
+      return row ? dataKeyFromRow(row) : undefined;
+    },
+    'dataKeys.find': (a: { recordClass: string; expiryDay: number }) => {
+      const row = vault('no data keys').findDataKey.get(a.recordClass, a.expiryDay) as DataKeyRowValues | undefined;
+      return row ? dataKeyFromRow(row) : undefined;
+    },
+    'dataKeys.list': (f: { recordClass?: string; expiryDayBefore?: number; kekId?: string }) => {
+      vault('no data keys');
+      const where: string[] = [];
+      const params: (string | number)[] = [];
+      const cond = (sql: string, v: string | number | undefined): void => {
+        if (v === undefined) return;
+        where.push(sql);
+        params.push(v);
+      };
+      cond('record_class = ?', f.recordClass);
+      cond('expiry_day < ?', f.expiryDayBefore);
+      cond('kek_id = ?', f.kekId);
+      const sql = `SELECT ${DATA_KEY_COLUMNS} FROM data_keys${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY expiry_day, record_class, id`;
+      let stmt = dataKeyLists.get(sql);
+      if (!stmt) dataKeyLists.set(sql, (stmt = d.prepare(sql)));
+      return (stmt.all(...params) as DataKeyRowValues[]).map(dataKeyFromRow);
+    },
+    // A file from before migration 6 has no checkpoints, signing keys or prune point: verification
+    // of its chain runs from seq 1 without them.
+    'checkpoints.latest': (a: { kind?: CheckpointRow['kind'] }) => {
+      const v = tryVault();
+      const row = (a.kind === undefined ? v?.latestCheckpoint.get() : v?.latestCheckpointOf.get(a.kind)) as CheckpointRowSqlite | undefined;
+      return row ? toCheckpoint(row) : undefined;
+    },
+    'checkpoints.list': (a: { fromSize: number; toSize: number; limit: number }) =>
+      ((tryVault()?.checkpoints.all(a.fromSize, a.toSize, a.limit) ?? []) as CheckpointRowSqlite[]).map(toCheckpoint),
+    'checkpoints.signingKeys': () =>
+      ((tryVault()?.signingKeys.all() ?? []) as { verifier_key: string; created_at: number }[]).map((r): SigningKeyRow => ({ verifierKey: r.verifier_key, createdAt: r.created_at })),
+    'retention.listHolds': () => (vault('no legal holds').holds.all() as LegalHoldRowValues[]).map(holdFromRow),
+    'retention.itemsUnderKey': (a: { dekId: string }) => vault('no data keys').underKey.get(a.dekId, a.dekId) as { privates: number; bodies: number },
+    'retention.pruneState': (): PruneState | undefined => {
+      const row = tryVault()?.prune.get() as PruneRow | undefined;
+      return row ? { seq: row.seq, chainHash: row.chain_hash, compactRange: JSON.parse(row.compact_range) as string[], note: row.note } : undefined;
+    },
     search: (q: LedgerQuery) => {
+      if (searchTags(q).length > 0) vault('no blind index to search by principal, subject or object id');
       const { sql, params } = searchSql(q);
       let stmt = searchCache.get(sql);
       if (!stmt) {
@@ -273,23 +426,38 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
   const insertRecord = d.prepare(
     'INSERT INTO ledger_records (seq, ts, type, request_id, api, operation_id, status, outcome, reason, canonical, leaf_hash, chain_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
-  const insertPrivate = d.prepare(
-    'INSERT INTO ledger_private (seq, principal, subject, client_address, personal_json, personal_salt, request_body_salt, response_body_salt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-  );
+  const insertSealed = d.prepare('INSERT INTO ledger_sealed (seq, dek_id, sealed) VALUES (?, ?, ?)');
+  const insertBody = d.prepare('INSERT INTO ledger_bodies (seq, part, dek_id, sealed) VALUES (?, ?, ?, ?)');
+  // A value named twice by one record (two path parameters with the same id) is one entry.
+  const insertIndex = d.prepare('INSERT INTO ledger_index (tag, ts, seq) VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
   const updateHead = d.prepare('UPDATE chain_head SET seq = ?, chain_hash = ? WHERE id = 1');
-  const append = d.transaction((rows: AppendRows) => {
+  const append = d.transaction((m: AppendMessage) => {
     const head = selectHead.get() as { seq: number; chain_hash: string };
+    const bytes = Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
+    let off = 0;
+    let nSize = 0;
+    let nName = 0;
+    let nTs = 0;
+    // The next item of `bytes` as a view (better-sqlite3 binds a view's own bytes as a BLOB).
+    const take = (): Buffer => {
+      const len = m.sizes[nSize++]!;
+      const b = bytes.subarray(off, off + len);
+      off += len;
+      return b;
+    };
     let seq = head.seq;
     let last: string | null = null;
-    for (let i = 0; i < rows.length; i += APPEND_STRIDE) {
-      const [canonical, leaf, chain, personalJson, personalSalt, requestBodySalt, responseBodySalt] = rows.slice(i, i + APPEND_STRIDE);
+    for (let i = 0, j = 0; i < m.text.length; i += TEXT_STRIDE, j += SHAPE_STRIDE) {
+      const canonical = m.text[i]!;
+      const leaf = m.text[i + 1]!;
+      const chain = m.text[i + 2]!;
       // The search columns come from the canonical text itself, so they always match what was hashed.
-      const r = JSON.parse(canonical!) as LedgerRecord;
+      const r = JSON.parse(canonical) as LedgerRecord;
       if (r.seq !== seq + 1) throw new ChainContinuityError(seq + 1, r.seq);
       // The seq alone is not enough: a batch built on a head that another writer has since
       // replaced (same seq, other hash) would fork the chain. The first record must link to the
       // stored head.
-      if (last === null && chainHash(head.chain_hash, leaf!) !== chain) {
+      if (last === null && chainHash(head.chain_hash, leaf) !== chain) {
         throw new ChainContinuityError(seq + 1, r.seq, `ledger append refused: seq ${r.seq} does not link to the stored head (another writer on this chain?)`);
       }
       seq = r.seq;
@@ -297,14 +465,103 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
         r.seq, r.ts, r.type, r.requestId ?? null, r.api ?? null, r.operationId ?? null, r.status ?? null,
         r.outcome, r.reason ?? null, canonical, leaf, chain,
       );
-      if (personalJson !== null || personalSalt !== null || requestBodySalt !== null || responseBodySalt !== null) {
-        const p = personalJson === null ? undefined : (JSON.parse(personalJson!) as PersonalFields);
-        insertPrivate.run(seq, p?.principal ?? null, p?.subject ?? null, p?.clientAddress ?? null, personalJson, personalSalt, requestBodySalt, responseBodySalt);
+      if (m.shape[j] === 1) insertSealed.run(seq, m.names[nName++]!, take());
+      for (let b = m.shape[j + 1]!; b > 0; b--) {
+        const part = m.names[nName++]!;
+        const dek = m.names[nName++]!;
+        insertBody.run(seq, part, dek, take());
       }
-      last = chain!;
+      for (let x = m.shape[j + 2]!; x > 0; x--) insertIndex.run(take(), m.ts[nTs++]!, seq);
+      last = chain;
     }
     if (last !== null) updateHead.run(seq, last);
   });
+
+  // Data keys, checkpoints, signing keys (schema 6). insertDataKey and the checkpoint inserts are
+  // one statement each that writes nothing on a conflict, so two nodes racing both come out right.
+  const insertDataKey = d.prepare(`INSERT INTO data_keys (${DATA_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`);
+  const rewrapKey = d.prepare('UPDATE data_keys SET kek_id = ?, wrapped = ? WHERE id = ?');
+  const rewrap = d.transaction((updates: { id: string; kekId: string; wrapped: Uint8Array }[]) => {
+    // A key purged meanwhile has nothing left to re-wrap.
+    for (const u of updates) rewrapKey.run(u.kekId, u.wrapped, u.id);
+  });
+  const insertCheckpoint = d.prepare(`INSERT INTO ledger_checkpoints (${CHECKPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`);
+  const insertSigningKey = d.prepare('INSERT INTO ledger_signing_keys (verifier_key, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING');
+
+  // Retention (RSP-7, R17a4-1). Every operation is one IMMEDIATE transaction of this writer.
+  const insertHold = d.prepare(`INSERT INTO legal_holds (${HOLD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+  const liftHold = d.prepare('UPDATE legal_holds SET lifted_at = ?, lifted_by = ? WHERE id = ? AND lifted_at IS NULL');
+  const resealPrivate = d.prepare('UPDATE ledger_sealed SET dek_id = ?, sealed = ? WHERE seq = ?');
+  const resealBody = d.prepare('UPDATE ledger_bodies SET dek_id = ?, sealed = ? WHERE seq = ? AND part = ?');
+  const reseal = d.transaction((privates: SealedPrivate[], bodies: SealedBody[]) => {
+    for (const p of privates) if (resealPrivate.run(p.dekId, p.sealed, p.seq).changes !== 1) throw resealMissing(`the private part of seq ${p.seq}`);
+    for (const b of bodies) if (resealBody.run(b.dekId, b.sealed, b.seq, b.part).changes !== 1) throw resealMissing(`the ${b.part} body of seq ${b.seq}`);
+  });
+  // A key is held while a hold that names it (as its own key, or through data_keys.hold_id) stands.
+  const heldKeys = d.prepare(
+    `SELECT j.value AS id FROM json_each(?) j WHERE EXISTS (SELECT 1 FROM legal_holds h WHERE h.lifted_at IS NULL
+       AND (h.dek_id = j.value OR h.id = (SELECT k.hold_id FROM data_keys k WHERE k.id = j.value)))`,
+  );
+  // The index entries go first: they are found through the sealed rows they belong to.
+  const purgeIndex = d.prepare(
+    'DELETE FROM ledger_index WHERE seq IN (SELECT seq FROM ledger_sealed WHERE dek_id IN (SELECT value FROM json_each(?)))',
+  );
+  const purgeSealed = d.prepare('DELETE FROM ledger_sealed WHERE dek_id IN (SELECT value FROM json_each(?))');
+  const purgeBodies = d.prepare('DELETE FROM ledger_bodies WHERE dek_id IN (SELECT value FROM json_each(?))');
+  const purgeKeys = d.prepare('DELETE FROM data_keys WHERE id IN (SELECT value FROM json_each(?))');
+  const purge = d.transaction((ids: string[]) => {
+    const json = JSON.stringify(ids);
+    const held = heldKeys.all(json) as { id: string }[];
+    if (held.length > 0) throw purgeHeld(held.map((h) => h.id));
+    const index = purgeIndex.run(json).changes;
+    const privates = purgeSealed.run(json).changes;
+    const bodies = purgeBodies.run(json).changes;
+    const keys = purgeKeys.run(json).changes;
+    return { keys, privates, bodies, index };
+  });
+  const selectPrune = d.prepare('SELECT seq, chain_hash FROM ledger_prune WHERE id = 1');
+  const recordChain = d.prepare('SELECT chain_hash FROM ledger_records WHERE seq = ?');
+  const pruneDeletes = ['ledger_index', 'ledger_sealed', 'ledger_bodies', 'ledger_private'].map((t) => d.prepare(`DELETE FROM ${t} WHERE seq <= ?`));
+  const pruneRecords = d.prepare('DELETE FROM ledger_records WHERE seq <= ?');
+  const upsertPrune = d.prepare(
+    `INSERT INTO ledger_prune (id, seq, chain_hash, compact_range, note) VALUES (1, ?, ?, ?, ?)
+     ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, chain_hash = excluded.chain_hash, compact_range = excluded.compact_range, note = excluded.note`,
+  );
+  const prune = d.transaction((st: PruneState): number => {
+    const head = selectHead.get() as { seq: number };
+    if (st.seq > head.seq) throw pruneBeyondHead(st.seq, head.seq);
+    const cur = selectPrune.get() as { seq: number; chain_hash: string } | undefined;
+    if (cur && st.seq < cur.seq) throw pruneBackwards(st.seq, cur.seq);
+    // The anchor verification of the retained part starts from: the stored chain hash of st.seq
+    // (or, when pruning again at the same point, the one recorded then).
+    const rec = recordChain.get(st.seq) as { chain_hash: string } | undefined;
+    const anchor = rec?.chain_hash ?? (cur && cur.seq === st.seq ? cur.chain_hash : undefined);
+    if (anchor === undefined) throw pruneMismatch(st.seq, `no record is stored at seq ${st.seq}`);
+    if (anchor !== st.chainHash) throw pruneMismatch(st.seq, `its chain hash is ${anchor}, not ${st.chainHash}`);
+    for (const del of pruneDeletes) del.run(st.seq);
+    const n = pruneRecords.run(st.seq).changes;
+    upsertPrune.run(st.seq, st.chainHash, JSON.stringify(st.compactRange), st.note);
+    return n;
+  });
+  /**
+   * Copies the WAL into the database and truncates it to zero bytes, so the frames that held
+   * deleted content are gone (secure_delete zeroed the pages the checkpoint writes back). A
+   * reader still on an older snapshot (another process in a long read) holds it up: it waits at
+   * most a second, so appends queued behind it are not held longer, and otherwise stays pending
+   * and is tried again after the next purge or prune and at close (automatic checkpoints copy the
+   * zeroed pages meanwhile, but only a completed TRUNCATE drops the old frames).
+   */
+  let scrubPending = false;
+  const scrubWal = (): void => {
+    const busyMs = Number(d.pragma('busy_timeout', { simple: true }));
+    d.pragma(`busy_timeout = ${Math.min(busyMs, 1000)}`);
+    try {
+      const [r] = d.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number; checkpointed: number }[];
+      scrubPending = r === undefined || r.busy !== 0;
+    } finally {
+      d.pragma(`busy_timeout = ${busyMs}`);
+    }
+  };
 
   const bumpKeys = d.prepare('UPDATE key_changes SET n = n + 1 WHERE id = 1 RETURNING n');
   const insertKey = d.prepare(
@@ -398,6 +655,11 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
 
   return {
     ...common,
+    close: () => {
+      if (scrubPending) scrubWal();
+      d.close();
+      return null;
+    },
     'admin.insertUser': (a: { user: AdminUser }) => {
       userInsert.immediate(a.user);
       return null;
@@ -437,9 +699,52 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
       return null;
     },
     'admin.deleteUserSessions': (a: { userId: string }) => deleteUserSessions.run(a.userId).changes,
-    append: (a: { rows: AppendRows }) => {
-      append.immediate(a.rows);
+    append: (m: AppendMessage) => {
+      append.immediate(m);
       return null;
+    },
+    'dataKeys.insert': (a: { key: WrappedDataKey }) => {
+      const k = a.key;
+      return insertDataKey.run(k.id, k.recordClass, k.expiryDay, k.kekId, k.wrapped, k.createdAt, k.holdId ?? null).changes === 1;
+    },
+    'dataKeys.rewrap': (a: { updates: { id: string; kekId: string; wrapped: Uint8Array }[] }) => {
+      rewrap.immediate(a.updates);
+      return null;
+    },
+    'checkpoints.insert': (a: { c: CheckpointRow }) => {
+      const c = a.c;
+      insertCheckpoint.run(c.treeSize, c.kind, c.ts, c.rootHash, c.chainHash, c.note, JSON.stringify(c.compactRange));
+      return null;
+    },
+    'checkpoints.insertSigningKey': (a: { k: SigningKeyRow }) => {
+      insertSigningKey.run(a.k.verifierKey, a.k.createdAt);
+      return null;
+    },
+    'retention.insertHold': (a: { h: LegalHold }) => {
+      const h = a.h;
+      try {
+        insertHold.run(h.id, h.criteriaSealed, h.dekId, h.createdAt, h.createdBy, h.liftedAt ?? null, h.liftedBy ?? null);
+      } catch (err) {
+        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw holdExists(h.id, err);
+        throw err;
+      }
+      return null;
+    },
+    'retention.liftHold': (a: { id: string; at: number; by: string }) => liftHold.run(a.at, a.by, a.id).changes === 1,
+    'retention.reseal': (a: { privates: SealedPrivate[]; bodies: SealedBody[] }) => {
+      reseal.immediate(a.privates, a.bodies);
+      return null;
+    },
+    'retention.purge': (a: { ids: string[] }) => {
+      const counts = purge.immediate(a.ids);
+      scrubWal();
+      return counts;
+    },
+    'retention.prune': (a: { state: PruneState }) => {
+      const n = prune.immediate(a.state);
+      // Pruned rows may include clear private parts from before encryption: scrub their frames too.
+      scrubWal();
+      return n;
     },
     'keys.insert': (a: { key: ApiKeyRecord }) => {
       keyInsert.immediate(a.key);
@@ -454,8 +759,8 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
 }
 
 /** Builds the search statement; only the filters present become conditions. */
-function searchSql(q: LedgerQuery): { sql: string; params: (string | number)[] } {
-  const params: (string | number)[] = [];
+function searchSql(q: LedgerQuery): { sql: string; params: (string | number | Buffer)[] } {
+  const params: (string | number | Buffer)[] = [];
   const sql = searchSelect(
     q,
     {
@@ -463,11 +768,8 @@ function searchSql(q: LedgerQuery): { sql: string; params: (string | number)[] }
         params.push(v);
         return '?';
       },
-      // Object ids are the values of the path parameters; a scan over the private rows that the
-      // other filters leave (an audit query, bounded by time in practice; schema migration 2).
-      objectIdClause: (ph) => `EXISTS (SELECT 1 FROM json_each(p.personal_json, '$.pathParams') AS j WHERE j.value = ${ph})`,
     },
-    { records: 'ledger_records', private: 'ledger_private' },
+    { records: 'ledger_records', index: 'ledger_index' },
   );
   return { sql, params };
 }

@@ -1,0 +1,53 @@
+/**
+ * Small things several commands share: ISO time arguments, verifier key arguments, and a progress
+ * bar that draws in a terminal and stays silent in a pipe (issue 7: long CLI work shows progress).
+ */
+import { readFile } from 'node:fs/promises';
+import { CliExit, EXIT } from './exit-codes.js';
+
+export function isoTime(v: string): number {
+  // Date-only or date-time with an explicit zone; a bare local time would be ambiguous (AU-8 is UTC).
+  if (!/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/.test(v)) {
+    throw new CliExit(EXIT.USAGE, `rampart: '${v}' is not an ISO 8601 time such as 2025-01-31 or 2025-01-31T09:30:00Z`);
+  }
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new CliExit(EXIT.USAGE, `rampart: '${v}' is not a valid time`);
+  return t;
+}
+
+/** A verifier key given inline (name+hash+base64) or as a file holding one. */
+export async function readKeyArg(v: string): Promise<string> {
+  if (/^[^\s+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+$/.test(v)) return v;
+  try {
+    return (await readFile(v, 'utf8')).trim();
+  } catch (err) {
+    throw new CliExit(EXIT.USAGE, `rampart: --public-key: '${v}' is neither a verifier key nor a readable file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+export interface ProgressBar {
+  update(done: number, total: number): void;
+  done(): void;
+}
+
+/** Draws on stderr when it is a terminal; does nothing otherwise. */
+export function progressBar(label: string, stream: NodeJS.WriteStream = process.stderr): ProgressBar {
+  if (!stream.isTTY) return { update() {}, done() {} };
+  let last = 0;
+  let drawn = false;
+  return {
+    update(done, total) {
+      const now = Date.now();
+      if (now - last < 100 && done < total) return;
+      last = now;
+      const width = 30;
+      const frac = total > 0 ? Math.min(1, done / total) : 1;
+      const fill = Math.round(frac * width);
+      stream.write(`\r${label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${done}/${total}`);
+      drawn = true;
+    },
+    done() {
+      if (drawn) stream.write('\n');
+    },
+  };
+}
