@@ -16,6 +16,7 @@ import type { Logger } from '../core/log.js';
 import type { Ledger } from '../ledger/writer.js';
 import type { UpstreamIdentity } from '../identity/upstream-identity.js';
 import { commitBody } from '../ledger/commit.js';
+import { captureRequest } from './capture-bodies.js';
 import { clientInfo } from './client-address.js';
 import { decisionInput, elapsedMs } from './records.js';
 import { proxyExchange, errSummary } from './proxy.js';
@@ -60,7 +61,8 @@ export function createHandler(deps: HandlerDeps) {
       const requestBody = ctx.body && ctx.body.length > 0 ? commitBody(ctx.body) : undefined;
       // A scope that lets its holder touch any object is recorded each time it is used (API1).
       const detail = ctx.authz !== undefined && 'anyObjectScope' in ctx.authz ? { anyObjectScope: ctx.authz.anyObjectScope } : undefined;
-      const r = await ledger.append(decisionInput(ctx, { outcome: 'allow', stage: 'ledger', reason: 'RAMPART_OK', requestBody, detail }));
+      const requestCaptured = requestBody ? captureRequest(ctx) : undefined;
+      const r = await ledger.append(decisionInput(ctx, { outcome: 'allow', stage: 'ledger', reason: 'RAMPART_OK', requestBody, requestCaptured, detail }));
       decisionSeq = r.seq;
     } catch (err) {
       channels.ledgerAlert.publish({ kind: 'append-failed', error: err });

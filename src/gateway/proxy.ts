@@ -13,6 +13,7 @@ import type { ErrorCode } from '../core/errors.js';
 import { channels } from '../core/diagnostics.js';
 import type { Ledger } from '../ledger/writer.js';
 import { newBodyCommitter } from '../ledger/commit.js';
+import { ResponseCapture } from './capture-bodies.js';
 import { proxiedResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { completionInput } from './records.js';
 import { sendProblem } from './respond.js';
@@ -89,6 +90,7 @@ export async function proxyExchange(ctx: RequestContext, decisionSeq: number, de
   // Stream, holding back the most recent chunk so that the last byte leaves only after the
   // completion record is committed. Event-driven rather than `for await`: this is the hot path.
   const committer = newBodyCommitter();
+  const capture = ResponseCapture.for(ctx);
   const body = upstream.body;
   let held: Buffer | undefined;
   let bytesOut = 0;
@@ -102,6 +104,7 @@ export async function proxyExchange(ctx: RequestContext, decisionSeq: number, de
     res.once('close', onClose);
     body.on('data', (chunk: Buffer) => {
       committer.update(chunk);
+      capture?.add(chunk);
       bytesOut += chunk.length;
       if (held !== undefined && !res.write(held)) {
         body.pause();
@@ -123,7 +126,7 @@ export async function proxyExchange(ctx: RequestContext, decisionSeq: number, de
     const reason = clientGone ? 'RAMPART_CLIENT_ABORTED' : isTimeout(failure) ? 'RAMPART_UPSTREAM_TIMEOUT' : 'RAMPART_UPSTREAM_UNAVAILABLE';
     body.destroy();
     try {
-      await deps.ledger.append(completionInput(ctx, { decisionSeq, outcome: 'failure', status, stage: clientGone ? 'respond' : 'proxy', reason, bytesOut, responseBody: committer.finish() }));
+      await deps.ledger.append(completionInput(ctx, { decisionSeq, outcome: 'failure', status, stage: clientGone ? 'respond' : 'proxy', reason, bytesOut, responseBody: committer.finish(), responseCaptured: capture?.finish(ctx, status, upstream.headers) }));
     } catch (e) {
       channels.ledgerAlert.publish({ kind: 'completion-failed', error: e });
     }
@@ -131,7 +134,7 @@ export async function proxyExchange(ctx: RequestContext, decisionSeq: number, de
     return { status, bytesOut, outcome: 'failure' };
   }
   try {
-    await deps.ledger.append(completionInput(ctx, { decisionSeq, outcome: 'success', status, stage: 'respond', reason: 'RAMPART_OK', bytesOut, responseBody: committer.finish() }));
+    await deps.ledger.append(completionInput(ctx, { decisionSeq, outcome: 'success', status, stage: 'respond', reason: 'RAMPART_OK', bytesOut, responseBody: committer.finish(), responseCaptured: capture?.finish(ctx, status, upstream.headers) }));
   } catch (err) {
     // AU-5: the exchange cannot be completed unrecorded. Abort so the client sees a failure.
     channels.ledgerAlert.publish({ kind: 'completion-failed', error: err });

@@ -4,7 +4,7 @@
  * personal part, which the ledger commits to with a salted HMAC and stores apart.
  */
 import type { RequestContext } from '../core/context.js';
-import type { BodyCommitment, PersonalFields, RecordInput } from '../ledger/record.js';
+import type { BodyCommitment, CapturedBodyInput, PersonalFields, RecordInput } from '../ledger/record.js';
 
 export function personalOf(ctx: RequestContext): PersonalFields {
   const p: PersonalFields = { clientAddress: ctx.clientAddress };
@@ -27,7 +27,7 @@ export function personalOf(ctx: RequestContext): PersonalFields {
 /** The decision record: committed before anything is forwarded, or with the denial. */
 export function decisionInput(
   ctx: RequestContext,
-  d: { outcome: 'allow' | 'deny'; status?: number; stage: string; reason: string; requestBody?: BodyCommitment; detail?: Record<string, string> },
+  d: { outcome: 'allow' | 'deny'; status?: number; stage: string; reason: string; requestBody?: BodyCommitment; requestCaptured?: CapturedBodyInput; detail?: Record<string, string> },
 ): RecordInput {
   const pr = ctx.principal;
   const op = ctx.operation;
@@ -51,13 +51,14 @@ export function decisionInput(
     detail: d.detail,
     personal: personalOf(ctx),
     bodies: d.requestBody ? { request: d.requestBody } : undefined,
+    captured: d.requestCaptured ? { request: d.requestCaptured } : undefined,
   };
 }
 
 /** The completion record: committed before the last byte of the response is released. */
 export function completionInput(
   ctx: RequestContext,
-  c: { decisionSeq: number; outcome: 'success' | 'failure'; status: number; stage: string; reason: string; bytesOut: number; responseBody?: BodyCommitment },
+  c: { decisionSeq: number; outcome: 'success' | 'failure'; status: number; stage: string; reason: string; bytesOut: number; responseBody?: BodyCommitment; responseCaptured?: CapturedBodyInput | undefined },
 ): RecordInput {
   const pr = ctx.principal;
   const op = ctx.operation;
@@ -82,6 +83,7 @@ export function completionInput(
     latencyMs: elapsedMs(ctx),
     personal: personalOf(ctx),
     bodies: c.responseBody ? { response: c.responseBody } : undefined,
+    captured: c.responseCaptured ? { response: c.responseCaptured } : undefined,
   };
 }
 
