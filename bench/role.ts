@@ -56,6 +56,8 @@ async function main(): Promise<void> {
         // no-ledger-per-request: the identity assertion signed for every request (jti = request id)
         // instead of reused per caller (the default).
         ...(mode === 'no-ledger-per-request' ? ['identity: { assertion: { cacheSeconds: 0 } }'] : []),
+        // controls-buffered: the same controls, the ledger in buffered durability (spill journal).
+        ...(mode === 'controls-buffered' ? ['ledger: { durability: buffered, selfVerify: { intervalSeconds: 0 } }'] : ['ledger: { selfVerify: { intervalSeconds: 0 } }']),
       ].join('\n'),
     );
     const config = await loadConfig(file);

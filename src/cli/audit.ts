@@ -30,8 +30,9 @@ export function register(program: Command): void {
       .option('--published <file>', 'heads published outside the store (JSON lines, as the file target writes them); repeatable', collect, [])
       .option('--public-key <key>', 'trust only this checkpoint verifier key (name+hash+base64, or a file holding it), not the store\'s key history; repeatable', collect, [])
       .option('--no-private', 'skip decrypting private parts (no KEK access needed)')
+      .option('--deep', 'also re-serialise every record to prove its text is canonical JSON (slower)')
       .option('--json', 'print JSON'),
-  ).action(async (opts: { config: string; published: string[]; publicKey: string[]; private: boolean; json?: boolean }) => {
+  ).action(async (opts: { config: string; published: string[]; publicKey: string[]; private: boolean; deep?: boolean; json?: boolean }) => {
     const { config } = await loadCliConfig(opts);
     const published: PublishedCheckpoint[] = [];
     const r = await withReadOnlyStorage(config, async (s) => {
@@ -47,7 +48,7 @@ export function register(program: Command): void {
       }
       const verifierKeys = opts.publicKey.length > 0 ? await Promise.all(opts.publicKey.map(readKeyArg)) : (await s.checkpoints.listSigningKeys()).map((k) => k.verifierKey);
       const run = (sealer?: Sealer) =>
-        verifyLedger({ ledger: s.ledger, checkpoints: s.checkpoints, retention: s.retention, verifierKeys, published, ...(sealer ? { sealer, checkPrivate: true } : { checkPrivate: false }) });
+        verifyLedger({ ledger: s.ledger, checkpoints: s.checkpoints, retention: s.retention, verifierKeys, published, deep: opts.deep === true, ...(sealer ? { sealer, checkPrivate: true } : { checkPrivate: false }) });
       if (!opts.private) return run();
       const crypto = await openLedgerCrypto(config, s, { readOnly: true });
       try {

@@ -33,6 +33,8 @@ export interface LedgerVerifyOptions {
   sealer?: Sealer;
   checkPrivate?: boolean;
   batch?: number;
+  /** Re-serialise every record to prove its text is canonical (default false: see verify.ts `deep`). */
+  deep?: boolean;
   /**
    * Start from a checkpoint verified by an earlier run (self-verification is incremental): its
    * chain hash and compact range anchor the run instead of the prune point or genesis. Its
@@ -184,9 +186,10 @@ export async function verifyLedger(o: LedgerVerifyOptions): Promise<LedgerVerify
     ...(o.batch ? { batch: o.batch } : {}),
     ...(o.sealer ? { sealer: o.sealer } : {}),
     checkPrivate: o.checkPrivate ?? o.sealer !== undefined,
+    deep: o.deep ?? false,
     onRecord: (r) => {
       range.append(Buffer.from(r.leafHash, 'hex'));
-      check(r.record.seq, r.chainHash);
+      check(r.seq, r.chainHash);
     },
   });
 

@@ -8,10 +8,10 @@
  * Whoever can write the store can recompute the whole chain and the head; that is caught by the
  * signed checkpoints published outside the store, not here.
  */
-import type { ChainHead, LedgerStore } from '../storage/types.js';
-import { checkLink, GENESIS_HASH, LOOKAHEAD, type ChainBreak } from './chain.js';
+import type { ChainHead, ChainRow, LedgerStore } from '../storage/types.js';
+import { chainHash, checkLink, GENESIS_HASH, leafHash, LOOKAHEAD, quickSeqOf, type ChainBreak } from './chain.js';
 import { verifyPersonalCommit } from './commit.js';
-import type { PrivatePart, StoredRecord } from './record.js';
+import type { LedgerRecord, PrivatePart, StoredRecord } from './record.js';
 import type { Sealer } from './sealer.js';
 
 export interface VerifyOptions {
@@ -31,7 +31,13 @@ export interface VerifyOptions {
    */
   after?: { seq: number; chainHash: string };
   /** Called for every record that continues the chain, in order (Merkle roots for checkpoints). */
-  onRecord?: (r: StoredRecord) => void;
+  onRecord?: (r: ChainRow) => void;
+  /**
+   * Also prove each record's text is canonical JSON by re-serialising it (default true). The
+   * scheduled self-verification and large audits use false: hashes, links and seqs are still
+   * checked for every record, and a fully recomputed rewrite is caught by the signed checkpoints.
+   */
+  deep?: boolean;
 }
 
 export interface VerifyResult {
@@ -51,6 +57,7 @@ export interface VerifyResult {
 export async function verifyChain(store: LedgerStore, opts: VerifyOptions = {}): Promise<VerifyResult> {
   const fromSeq = opts.after ? opts.after.seq + 1 : (opts.fromSeq ?? 1);
   const sealer = opts.sealer;
+  const deep = opts.deep ?? true;
   const onRecord = opts.onRecord;
   const pageSize = opts.batch ?? 1000;
   const checkPrivate = opts.checkPrivate ?? true;
@@ -76,8 +83,11 @@ export async function verifyChain(store: LedgerStore, opts: VerifyOptions = {}):
     prev = anchor.chainHash;
   }
 
-  // Records read but not yet checked; at least LOOKAHEAD of them are kept ahead of the cursor.
-  let buf: StoredRecord[] = [];
+  // Records read but not yet checked (from buf[pos]); at least LOOKAHEAD of them are kept ahead
+  // of the cursor. An index rather than shift(): pages are thousands of records long. Rows stay
+  // unparsed unless a check needs the record (a break, or a private part to compare).
+  let buf: ChainRow[] = [];
+  let pos = 0;
   const privates = new Map<number, PrivatePart | Error>();
   let nextRead = fromSeq;
   let atEnd = false;
@@ -85,17 +95,18 @@ export async function verifyChain(store: LedgerStore, opts: VerifyOptions = {}):
   let limit = Number.POSITIVE_INFINITY;
 
   const fill = async (): Promise<void> => {
-    while (!atEnd && buf.length <= LOOKAHEAD) {
-      const page = await store.read(nextRead, pageSize);
+    while (!atEnd && buf.length - pos <= LOOKAHEAD) {
+      const page = await readPage(store, nextRead, pageSize);
       const last = page[page.length - 1];
       if (!last) {
         atEnd = true;
         break;
       }
-      buf = buf.concat(page);
-      nextRead = last.record.seq + 1;
+      buf = pos > 0 ? buf.slice(pos).concat(page) : buf.concat(page);
+      pos = 0;
+      nextRead = last.seq + 1;
       if (checkPrivate) {
-        const seqs = page.filter((r) => r.record.personalCommit !== undefined).map((r) => r.record.seq);
+        const seqs = page.filter((r) => r.canonical.includes('"personalCommit":')).map((r) => r.seq);
         for (const p of await store.readPrivate(seqs)) {
           if (p.plain) privates.set(p.seq, p.plain);
           else if (sealer) privates.set(p.seq, await sealer.openPrivate(p).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))));
@@ -106,9 +117,9 @@ export async function verifyChain(store: LedgerStore, opts: VerifyOptions = {}):
   };
 
   for (;;) {
-    await fill();
-    const cur = buf[0];
-    if (!cur || cur.record.seq > limit) {
+    if (buf.length - pos <= LOOKAHEAD) await fill();
+    const row = buf[pos];
+    if (!row || row.seq > limit) {
       if (limit !== Number.POSITIVE_INFINITY) break;
       // The end of what is stored: compare with the head, and catch up with appends made meanwhile.
       head = await store.head();
@@ -123,25 +134,29 @@ export async function verifyChain(store: LedgerStore, opts: VerifyOptions = {}):
       }
       break;
     }
-    buf.shift();
-    const bad = checkLink(expected, prev, cur, buf.slice(0, LOOKAHEAD));
+    pos++;
+    // The fast path needs no parsed record; the full check (and its lookahead) runs only when
+    // the fast path does not accept the row, or when `deep` asks for it.
+    const fast = !deep && row.seq === expected && quickSeqOf(row.canonical) === expected && leafHash(row.canonical) === row.leafHash && chainHash(prev, row.leafHash) === row.chainHash;
+    const cur = fast && !checkPrivate ? undefined : storedOf(row);
+    const bad = fast ? null : checkLink(expected, prev, cur!, buf.slice(pos, pos + LOOKAHEAD).map(storedOf), true);
     if (bad) {
       head ??= await store.head();
       return fail(bad);
     }
     if (checkPrivate) {
-      const p = privates.get(cur.record.seq);
-      privates.delete(cur.record.seq);
-      const problem = privateProblem(cur, p);
+      const p = privates.get(row.seq);
+      privates.delete(row.seq);
+      const problem = privateProblem(cur!, p);
       if (problem) {
         head ??= await store.head();
-        return fail({ seq: cur.record.seq, problem: 'modified', detail: problem });
+        return fail({ seq: row.seq, problem: 'modified', detail: problem });
       }
     }
-    prev = cur.chainHash;
+    prev = row.chainHash;
     expected++;
     count++;
-    onRecord?.(cur);
+    onRecord?.(row);
   }
 
   const hs = head?.seq ?? 0;
@@ -152,6 +167,25 @@ export async function verifyChain(store: LedgerStore, opts: VerifyOptions = {}):
     return fail({ seq: hs, problem: 'hash-mismatch', detail: `the chain hash of seq ${hs} differs from the one recorded as the ledger head` });
   }
   return { ok: true, count, head };
+}
+
+/** A page of unparsed rows: the store's readChain when it has one. */
+async function readPage(store: LedgerStore, fromSeq: number, limit: number): Promise<ChainRow[]> {
+  if (store.readChain) return store.readChain(fromSeq, limit);
+  return (await store.read(fromSeq, limit)).map((r) => ({ seq: r.record.seq, canonical: r.canonical, leafHash: r.leafHash, chainHash: r.chainHash }));
+}
+
+/** A row as a StoredRecord (`record.seq` is the row's key, as the stores return it). */
+function storedOf(row: ChainRow): StoredRecord {
+  let record: LedgerRecord;
+  try {
+    const parsed: unknown = JSON.parse(row.canonical);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+    record = { ...(parsed as LedgerRecord), seq: row.seq };
+  } catch {
+    record = { v: 1, seq: row.seq, ts: 0, type: 'system.event', node: '', outcome: 'info', configHash: '' };
+  }
+  return { record, canonical: row.canonical, leafHash: row.leafHash, chainHash: row.chainHash };
 }
 
 /**

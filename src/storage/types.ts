@@ -55,6 +55,14 @@ export interface AppendItem {
  */
 export type StoredPrivate = { seq: number; sealed: SealedPrivate; plain?: undefined } | { seq: number; plain: PrivatePart; sealed?: undefined };
 
+/** A stored record's key, hashed text and hashes, unparsed. */
+export interface ChainRow {
+  seq: number;
+  canonical: string;
+  leafHash: string;
+  chainHash: string;
+}
+
 export interface LedgerStore {
   /**
    * Append a batch atomically and durably (SQLite synchronous=FULL, PostgreSQL
@@ -78,6 +86,11 @@ export interface LedgerStore {
    * still returned (for verification to report), with its other fields best effort.
    */
   read(fromSeq: number, limit: number): Promise<StoredRecord[]>;
+  /**
+   * The hashed text and hashes of seqs fromSeq.. in seq order, at most `limit`, without parsing the
+   * text (verification reads millions of these; ./ledger/verify.ts parses only what it must).
+   */
+  readChain?(fromSeq: number, limit: number): Promise<ChainRow[]>;
   /** Leaf hashes (hex) of seqs fromSeq.. in seq order, at most `limit` (Merkle trees, fast verification). */
   readLeaves(fromSeq: number, limit: number): Promise<{ seq: number; leafHash: string }[]>;
   /** Private parts for the given seqs (missing ones, and purged ones, are omitted). */
@@ -90,6 +103,12 @@ export interface LedgerStore {
    * (RSP-2: whose records, by whom). Served by the (tag, ts) index.
    */
   searchIndex(tags: readonly Buffer[], fromTs: number, toTs: number, limit: number): Promise<{ seq: number; ts: number; tag: Buffer }[]>;
+  /**
+   * The index entries of the given seqs, in (seq, ts, tag) order (served by the index on seq). A
+   * replica that fell behind copies records from here with everything stored beside them
+   * (AU-9(2), src/ledger/stream.ts); a store without it is caught up without index entries.
+   */
+  readIndex?(seqs: readonly number[]): Promise<IndexEntry[]>;
   /** Cheap liveness probe for readiness. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -385,6 +404,13 @@ export interface RetentionStore {
   pruneState(): Promise<PruneState | undefined>;
 }
 
+/** What a backup copy holds, read from the copy itself (src/ledger/backup.ts puts it in the manifest). */
+export interface BackupCopy {
+  schemaVersion: number;
+  /** The copy's last record, or null when its ledger is empty. */
+  head: ChainHead | null;
+}
+
 export interface Storage {
   readonly driver: 'sqlite' | 'postgres';
   readonly ledger: LedgerStore;
@@ -393,6 +419,12 @@ export interface Storage {
   readonly dataKeys: DataKeyStore;
   readonly checkpoints: CheckpointStore;
   readonly retention: RetentionStore;
+  /**
+   * An online, consistent copy of the whole database into `destPath` (a file that must not exist;
+   * its folder must), taken while the gateway keeps writing (R17a4-9, src/ledger/backup.ts).
+   * SQLite only (its backup API); a PostgreSQL store is backed up with pg_dump instead.
+   */
+  backup?(destPath: string): Promise<BackupCopy>;
   /** Closes the whole storage (idempotent); closing ledger, keys and admin each does too, once all three are. */
   close(): Promise<void>;
 }

@@ -13,10 +13,14 @@
  * and refuses one (ENC-5). Data keys are read from the writer's connection, so a key inserted a
  * moment ago is found. A purge runs on the writer, whose connection zeroes what it frees
  * (secure_delete) and then truncates the WAL (RSP-7, ./worker.ts).
+ *
+ * backup() copies the live database to a new file through SQLite's online backup API on the
+ * reader's connection, in one step, so the copy is one consistent snapshot (R17a4-9).
  */
+import { existsSync } from 'node:fs';
 import type { StoredRecord } from '../../ledger/record.js';
 import type {
-  AdminPasskey, AdminSession, AdminStore, AdminUser, ApiKeyRecord, AppendItem, ChainHead, CheckpointRow, CheckpointStore, DataKeyStore, KeyStore,
+  AdminPasskey, AdminSession, AdminStore, AdminUser, ApiKeyRecord, AppendItem, BackupCopy, ChainHead, ChainRow, CheckpointRow, CheckpointStore, DataKeyStore, IndexEntry, KeyStore,
   LedgerQuery, LedgerStore, LegalHold, PruneState, RetentionStore, SealedBody, SealedPrivate, SigningKeyRow, Storage, StoredPrivate, WrappedDataKey,
 } from '../types.js';
 import { checkBatchContinues } from '../../ledger/chain.js';
@@ -53,6 +57,7 @@ export interface SqliteStorage extends Storage {
   readonly driver: 'sqlite';
   readonly ledger: SqliteLedgerStore;
   readonly path: string;
+  backup(destPath: string): Promise<BackupCopy>;
 }
 
 
@@ -122,6 +127,12 @@ export async function openSqliteStorage(path: string, opts: SqliteOptions = {}):
     // The head goes through the writer: it is what the next append is checked against.
     head: () => current<ChainHead | null>('head'),
     read: (fromSeq: number, limit: number) => read<StoredRecord[]>('read', { fromSeq, limit }),
+    async readChain(fromSeq: number, limit: number) {
+      const flat = await read<(number | string)[]>('readChain', { fromSeq, limit });
+      const out = new Array<ChainRow>(flat.length / 4);
+      for (let i = 0; i < flat.length; i += 4) out[i / 4] = { seq: flat[i] as number, canonical: flat[i + 1] as string, leafHash: flat[i + 2] as string, chainHash: flat[i + 3] as string };
+      return out;
+    },
     async readLeaves(fromSeq: number, limit: number) {
       const flat = await read<(number | string)[]>('readLeaves', { fromSeq, limit });
       const out = new Array<{ seq: number; leafHash: string }>(flat.length / 2);
@@ -143,6 +154,12 @@ export async function openSqliteStorage(path: string, opts: SqliteOptions = {}):
     search: async (query: LedgerQuery) => {
       searchTags(query);
       return read<StoredRecord[]>('search', query);
+    },
+    async readIndex(seqs: readonly number[]) {
+      if (seqs.length === 0) return [];
+      const rows = await read<IndexEntry[]>('readIndex', { seqs: [...seqs] });
+      for (const r of rows) r.tag = asBuffer(r.tag);
+      return rows;
     },
     async searchIndex(tags: readonly Buffer[], fromTs: number, toTs: number, limit: number) {
       const a = searchIndexArgs(tags, fromTs, toTs, limit);
@@ -283,7 +300,17 @@ export async function openSqliteStorage(path: string, opts: SqliteOptions = {}):
     pruneState: () => current<PruneState | undefined>('retention.pruneState'),
   };
 
-  return { driver: 'sqlite', path, ledger, keys, admin, dataKeys, checkpoints, retention, close };
+  /**
+   * On the reader's connection (read-only opens included, such as the CLI's beside a running
+   * gateway), copied in one step: a consistent snapshot that never holds up the writer (./worker.ts).
+   */
+  const backup = async (destPath: string): Promise<BackupCopy> => {
+    if (typeof destPath !== 'string' || destPath.length === 0) throw new TypeError('sqlite backup: destPath is required');
+    if (existsSync(destPath)) throw Object.assign(new Error(`sqlite backup: ${destPath} exists; a backup is only written to a new file`), { code: 'EEXIST' });
+    return read<BackupCopy>('backup', { dest: destPath });
+  };
+
+  return { driver: 'sqlite', path, ledger, keys, admin, dataKeys, checkpoints, retention, backup, close };
 }
 
 /** A Uint8Array that crossed the thread boundary (structured clone drops Buffer's prototype), as a Buffer over the same bytes. */

@@ -10,6 +10,10 @@
  * The writer runs with secure_delete=ON, so the pages and cells a purge frees are overwritten with
  * zeros, and after a purge it checkpoints the WAL with truncation, so no copy of a purged data key
  * or envelope stays in the -wal file either (crypto-shredding, RSP-7).
+ *
+ * Every operation is answered synchronously, in order, except `backup` (an online copy through
+ * SQLite's backup API, R17a4-9), which better-sqlite3 runs asynchronously: its reply comes when
+ * the copy is complete, and `close` waits for it.
  */
 import {
   type CheckpointRowValues, type DataKeyRowValues, type LegalHoldRowValues, type RecordRowValues,
@@ -23,7 +27,7 @@ import Database from 'better-sqlite3';
 import { ChainContinuityError, chainHash } from '../../ledger/chain.js';
 import type { LedgerRecord, PersonalFields, PrivatePart } from '../../ledger/record.js';
 import type {
-  AdminPasskey, AdminSession, AdminUser, ApiKeyRecord, ChainHead, CheckpointRow, LedgerQuery, LegalHold, PruneState, SealedBody, SealedPrivate,
+  AdminPasskey, AdminSession, AdminUser, ApiKeyRecord, BackupCopy, ChainHead, CheckpointRow, LedgerQuery, LegalHold, PruneState, SealedBody, SealedPrivate,
   SigningKeyRow, StoredPrivate, WrappedDataKey,
 } from '../types.js';
 import {
@@ -264,6 +268,8 @@ function vaultReads(d: Db) {
     holds: d.prepare(`SELECT ${HOLD_COLUMNS} FROM legal_holds ORDER BY created_at, id`),
     underKey: d.prepare('SELECT (SELECT count(*) FROM ledger_sealed WHERE dek_id = ?) AS privates, (SELECT count(*) FROM ledger_bodies WHERE dek_id = ?) AS bodies'),
     prune: d.prepare('SELECT seq, chain_hash, compact_range, note FROM ledger_prune WHERE id = 1'),
+    // Served by ledger_index_seq (a replica catching up copies a record's tags by its seq).
+    indexBySeq: d.prepare('SELECT seq, ts, tag FROM ledger_index WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq, ts, tag'),
   };
 }
 
@@ -295,6 +301,7 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
     'SELECT seq, personal_json, personal_salt, request_body_salt, response_body_salt FROM ledger_private WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq',
   );
   const readLeaves = d.prepare('SELECT seq, leaf_hash FROM ledger_records WHERE seq >= ? ORDER BY seq LIMIT ?').raw();
+  const readChain = d.prepare('SELECT seq, canonical, leaf_hash, chain_hash FROM ledger_records WHERE seq >= ? ORDER BY seq LIMIT ?').raw();
   const indexCache = new Map<number, Database.Statement>();
   const dataKeyLists = new Map<string, Database.Statement>();
 
@@ -307,6 +314,8 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
     read: (a: { fromSeq: number; limit: number }) => (readRecords.all(a.fromSeq, a.limit) as RecordRow[]).map(storedFromRow),
     // Flat [seq, leaf, seq, leaf, ...]: cheaper to clone than objects (Merkle trees read many).
     readLeaves: (a: { fromSeq: number; limit: number }) => (readLeaves.all(a.fromSeq, a.limit) as [number, string][]).flat(),
+    // Flat, unparsed: one array of scalars clones across the thread far faster than row objects.
+    readChain: (a: { fromSeq: number; limit: number }) => (readChain.all(a.fromSeq, a.limit) as [number, string, string, string][]).flat(),
     readPrivate: (a: { seqs: number[] }): StoredPrivate[] => {
       const seqs = JSON.stringify(a.seqs);
       const v = tryVault();
@@ -318,6 +327,9 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
     // A file from before migration 6 holds no bodies.
     readBodies: (a: { seqs: number[] }) =>
       ((tryVault()?.bodies.all(JSON.stringify(a.seqs)) ?? []) as BodyRow[]).map((r): SealedBody => ({ seq: r.seq, part: r.part, dekId: r.dek_id, sealed: r.sealed })),
+    // A file from before migration 6 holds no index entries.
+    readIndex: (a: { seqs: number[] }) => (tryVault()?.indexBySeq.all(JSON.stringify(a.seqs)) ?? []) as { seq: number; ts: number; tag: Buffer }[],
+    backup: (a: { dest: string }) => onlineBackup(d, a.dest),
     searchIndex: (a: { tags: Buffer[]; fromTs: number; toTs: number; limit: number }) => {
       vault('no blind index to search');
       let stmt = indexCache.get(a.tags.length);
@@ -758,6 +770,31 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
   };
 }
 
+/**
+ * An online backup of the whole database into `dest` (a new file), through SQLite's backup API
+ * (R17a4-9): every page is copied in ONE step, so the copy is one consistent snapshot even while
+ * another connection or process (the running gateway) keeps committing. A copy made in several
+ * steps restarts whenever another connection writes between them, and might never finish under
+ * load; one step holds a read transaction for its duration, which in WAL mode blocks no writer.
+ * The copy is then made self-contained (rollback journal, so no -wal file belongs to it), checked
+ * (quick_check), and what it holds is read from it, not from the live database, which has moved on.
+ */
+async function onlineBackup(d: Db, dest: string): Promise<BackupCopy> {
+  // better-sqlite3's largest step (all remaining pages at once) from the second step on.
+  await d.backup(dest, { progress: () => 0x7fffffff });
+  const c = new Database(dest, { fileMustExist: true });
+  try {
+    const mode = String(c.pragma('journal_mode = DELETE', { simple: true })).toLowerCase();
+    if (mode !== 'delete') throw new Error(`sqlite backup: could not take the copy ${dest} out of WAL mode (journal_mode is ${mode})`);
+    const check = String(c.pragma('quick_check', { simple: true }));
+    if (check !== 'ok') throw new Error(`sqlite backup: the copy ${dest} fails quick_check: ${check}`);
+    const row = c.prepare('SELECT seq, chain_hash FROM chain_head WHERE id = 1').get() as { seq: number; chain_hash: string } | undefined;
+    return { schemaVersion: currentVersion(c), head: row && row.seq > 0 ? { seq: row.seq, chainHash: row.chain_hash } : null };
+  } finally {
+    c.close();
+  }
+}
+
 /** Builds the search statement; only the filters present become conditions. */
 function searchSql(q: LedgerQuery): { sql: string; params: (string | number | Buffer)[] } {
   const params: (string | number | Buffer)[] = [];
@@ -784,15 +821,36 @@ try {
   port.close();
 }
 
+/**
+ * Operations still running after their handler returned (a backup, whose pages are copied between
+ * turns of this thread's event loop): close waits for them, so a backup is never cut off halfway.
+ */
+const running = new Set<Promise<unknown>>();
+
+function send(req: WorkerRequest, reply: WorkerReply): void {
+  port!.postMessage(reply);
+  if (req.op === 'close' && reply.ok) port!.close();
+}
+
 port.on('message', (req: WorkerRequest) => {
-  let reply: WorkerReply;
+  let value: unknown;
   try {
     const h = handlers[req.op];
     if (!h) throw new TypeError(`sqlite worker: unknown operation '${req.op}'`);
-    reply = { id: req.id, ok: true, value: h(req.args as never) };
+    value = req.op === 'close' && running.size > 0 ? Promise.allSettled([...running]).then(() => h(req.args as never)) : h(req.args as never);
   } catch (err) {
-    reply = { id: req.id, ok: false, error: serializeError(err) };
+    send(req, { id: req.id, ok: false, error: serializeError(err) });
+    return;
   }
-  port.postMessage(reply);
-  if (req.op === 'close' && reply.ok) port.close();
+  if (!(value instanceof Promise)) {
+    send(req, { id: req.id, ok: true, value });
+    return;
+  }
+  // Every other operation is synchronous and answered above, in order.
+  const p: Promise<unknown> = value.then(
+    (v) => send(req, { id: req.id, ok: true, value: v }),
+    (err: unknown) => send(req, { id: req.id, ok: false, error: serializeError(err) }),
+  );
+  running.add(p);
+  void p.finally(() => running.delete(p));
 });
