@@ -67,7 +67,7 @@ export function ledgerRoutes(d: LedgerRouteDeps): Route[] {
     d.json(res, 200, { holds: holds.map((h) => ({ ...h, createdAt: iso(h.createdAt), ...(h.liftedAt !== undefined ? { liftedAt: iso(h.liftedAt) } : {}) })) });
   };
 
-  const createHold: Handler = async (_req, res, { body, caller, requestId }) => {
+  const createHold: Handler = async (_req, res, { body, caller, client, requestId }) => {
     const reason = str(body.reason, 'reason', true)!;
     const criteria: HoldCriteria = {};
     for (const k of ['principal', 'subject', 'objectId', 'operationId'] as const) {
@@ -76,14 +76,13 @@ export function ledgerRoutes(d: LedgerRouteDeps): Route[] {
     }
     if (body.from !== undefined) criteria.fromTs = time(body.from, 'from');
     if (body.to !== undefined) criteria.toTs = time(body.to, 'to');
-    const r = await setHold({ ...holdCtx() }, criteria, caller!.user.username, reason).catch(badHold);
-    void requestId;
+    const r = await setHold(holdCtx(), criteria, caller!.user.username, reason, { requestId, client }).catch(badHold);
     d.json(res, 201, { id: r.hold.id, items: r.items, createdAt: iso(r.hold.createdAt) });
   };
 
-  const lift: Handler = async (_req, res, { body, params, caller }) => {
+  const lift: Handler = async (_req, res, { body, params, caller, client, requestId }) => {
     const reason = str(body.reason, 'reason', true)!;
-    const r = await liftHold(holdCtx(), params[0]!, caller!.user.username, reason).catch(badHold);
+    const r = await liftHold(holdCtx(), params[0]!, caller!.user.username, reason, { requestId, client }).catch(badHold);
     d.json(res, 200, { id: params[0], lifted: true, released: r.released });
   };
 

@@ -427,8 +427,9 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
     const user = caller!.user;
     const minutes = body.minutes ?? 60;
     if (typeof minutes !== 'number' || !Number.isInteger(minutes) || minutes < 1 || minutes > MAX_ADMIN_TOKEN_MINUTES) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', `minutes: 1-${MAX_ADMIN_TOKEN_MINUTES}`);
-    const asked = body.actions;
-    if (!Array.isArray(asked) || asked.length === 0 || !asked.every((a) => TOKEN_ACTIONS.includes(a as AdminAction))) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', `actions: some of ${TOKEN_ACTIONS.join(', ')} (user changes need a person with a session)`);
+    // ['*']: every action a token may carry that this user's roles allow (the CLI's default).
+    const asked = Array.isArray(body.actions) && body.actions.length === 1 && body.actions[0] === '*' ? TOKEN_ACTIONS.filter((a) => may(user.roles, a)) : body.actions;
+    if (!Array.isArray(asked) || asked.length === 0 || !asked.every((a) => TOKEN_ACTIONS.includes(a as AdminAction))) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', `actions: some of ${TOKEN_ACTIONS.join(', ')}, or ["*"] for all your roles allow (user changes need a person with a session)`);
     const actions = [...new Set(asked as AdminAction[])];
     if (!actions.every((a) => may(user.roles, a))) throw new AdminFailure('RAMPART_ADMIN_FORBIDDEN', 'A token cannot hold more than your roles allow.');
     const { token, claims } = adminTokens.issue(user.id, actions, minutes);

@@ -86,7 +86,7 @@ export function registerLogin(admin: Command): void {
       .description('log in to the admin API (password + TOTP) and keep a short-lived admin token for the CLI')
       .requiredOption('--username <name>', 'your admin username')
       .option('--minutes <n>', 'token lifetime, at most 60', (v) => Number(v), 60)
-      .option('--actions <list>', 'what the token may do', 'keys.read,keys.write,users.read,audit.read')
+      .option('--actions <list>', 'what the token may do (comma-separated), or * for everything your roles allow', '*')
       .option('--json', 'print JSON'),
   ).action(async (opts: { config: string; username: string; minutes: number; actions: string; json?: boolean }) => {
     const { config } = await loadCliConfig(opts);

@@ -20,6 +20,7 @@ import { createAccessTokens } from '../identity/access-tokens.js';
 import { newAdminUser } from '../admin/server.js';
 import { otpauthUri, terminalQr } from '../admin/totp.js';
 import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import type { GatewayHandle } from '../gateway/start.js';
 import { createLogger } from '../core/log.js';
 import { waitForSignal } from './start.js';
@@ -53,7 +54,9 @@ export function register(program: Command): void {
         },
       });
       try {
-        const configFile = await writeDemoConfig(dir, opts.port, upstream.url, opts.adminPort);
+        // Port 0 becomes a concrete free port in the configuration, so the CLI lines the demo prints
+        // (admin login, evidence export) find the listeners from that file.
+        const configFile = await writeDemoConfig(dir, opts.port || (await freePort()), upstream.url, opts.adminPort || (await freePort()));
         const config = await loadConfig(configFile);
         const secrets = await ensureSecrets(config.secretsFile);
         const gw = await startGateway({ config, configDir: dir, logger: createLogger({ level: process.env.RAMPART_LOG_LEVEL ?? 'warn' }) });
@@ -144,6 +147,14 @@ apis:
           owner: { lookup: { path: "/internal/owners/customers/{id}", pointer: /customerId } }
       # The operator key (support desk) may look at every customer; each such read is recorded.
       anyObjectScopes: [support:any-customer]
+# The audit ledger (issue 4): private parts and bodies sealed under data keys wrapped by a
+# development KEK file (use PKCS#11 in production); checkpoints signed every 10 s and published
+# to a file (in production: another volume, a WORM bucket or a webhook, AU-9(2)).
+ledger:
+  checkpoints:
+    intervalSeconds: 10
+    publish:
+      - file: published-heads.jsonl
 # The admin plane (password + TOTP for every admin), on its own TLS listener.
 admin:
   listen:
@@ -152,6 +163,17 @@ admin:
 `,
   );
   return file;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolveP, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolveP(port));
+    });
+  });
 }
 
 async function exists(p: string): Promise<boolean> {
@@ -163,6 +185,9 @@ function banner(o: { dir: string; configFile: string; gateway: string; upstream:
   const ca = `${rel}/tls/dev-cert.pem`;
   const gw = o.gateway.replace('127.0.0.1', 'localhost');
   const c = `curl -sS --cacert ${ca}`;
+  const cfg = relative(process.cwd(), o.configFile);
+  const today = new Date().toISOString().slice(0, 10);
+  const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
   return `
 Rampart demo is running.
   gateway:     ${gw}   (TLS, development certificate ${ca})
@@ -215,9 +240,18 @@ Try these (paste the five lines above first):
   CODE=<6-digit code from the app>
   ${c} -c ${rel}/admin-cookies -H 'content-type: application/json' -d "{\\"username\\":\\"${o.owner.username}\\",\\"password\\":\\"$ADMIN_PASSWORD\\",\\"totp\\":\\"$CODE\\"}" ${o.admin.replace('127.0.0.1', 'localhost')}/admin/api/login
 
-  # the audit trail: verify the chain, then look at what happened
-  npx rampart audit verify -c ${relative(process.cwd(), o.configFile)}
-  npx rampart audit search -c ${relative(process.cwd(), o.configFile)} --limit 10
+  # the audit trail: verify the chain, the signed checkpoints and the published heads, then look
+  # at what happened, and who accessed Alice's records today (RSP-2)
+  npx rampart audit verify -c ${cfg}
+  npx rampart audit search -c ${cfg} --limit 10
+  npx rampart audit access -c ${cfg} --subject cus_alice --from ${today} --to ${tomorrow}
+
+  # evidence for an examiner: log in to the admin plane as the demo owner (password + code),
+  # export a signed package, and verify it offline with the checkpoint public key alone
+  npx rampart admin login -c ${cfg} --username ${o.owner.username}
+  npx rampart evidence export -c ${cfg} --from ${today} --to ${tomorrow} --out ${rel}/evidence.tar.gz
+  npx rampart ledger keys -c ${cfg} > ${rel}/checkpoint-key.pub
+  npx rampart evidence verify ${rel}/evidence.tar.gz --public-key ${rel}/checkpoint-key.pub
 
 Press Ctrl-C to stop.
 `;

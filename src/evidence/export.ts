@@ -100,9 +100,11 @@ export async function exportEvidence(ctx: EvidenceContext, q: EvidenceQuery, out
   const records: StoredRecord[] = [];
   for (let afterSeq: number | undefined; ; ) {
     const page = await ledger.search({ ...base, ...(afterSeq !== undefined ? { afterSeq } : {}) });
-    records.push(...page);
+    // The export stops at the signed checkpoint: every record in it has an inclusion proof
+    // (records appended since are for the next export; the manifest names proofTreeSize).
+    for (const r of page) if (r.record.seq <= proofSize) records.push(r);
     if (records.length > MAX_EXPORT_RECORDS) throw Object.assign(new Error(`evidence export: more than ${MAX_EXPORT_RECORDS} records match; narrow the range or filters`), { code: 'RAMPART_EVIDENCE_TOO_LARGE' });
-    if (page.length < 10_000) break;
+    if (page.length < 10_000 || page[page.length - 1]!.record.seq >= proofSize) break;
     afterSeq = page[page.length - 1]!.record.seq;
   }
   const total = records.length;
@@ -200,13 +202,13 @@ export async function exportEvidence(ctx: EvidenceContext, q: EvidenceQuery, out
   const holds = await activeHoldsAll(retention, ctx.ring);
   const systemEvents: StoredRecord[] = [];
   for (let afterSeq: number | undefined; ; ) {
-    const page = await ledger.search({ type: 'system.event', fromTs: q.fromTs, limit: 10_000, ...(afterSeq !== undefined ? { afterSeq } : {}) });
+    const page = await ledger.search({ type: 'system.event', fromTs: q.fromTs, toTs: q.toTs, limit: 10_000, ...(afterSeq !== undefined ? { afterSeq } : {}) });
     systemEvents.push(...page);
     if (page.length < 10_000) break;
     afterSeq = page[page.length - 1]!.record.seq;
   }
   const receipts = systemEvents.filter((r) => r.record.detail?.event === 'ledger.purged');
-  const verifications = [...systemEvents, ...(await ledger.search({ type: 'security.event', fromTs: q.fromTs, reason: 'RAMPART_LEDGER_VERIFY_FAILED', limit: 1000 }))].filter((r) => r.record.detail?.event === 'ledger.verified');
+  const verifications = [...systemEvents, ...(await ledger.search({ type: 'security.event', fromTs: q.fromTs, toTs: q.toTs, reason: 'RAMPART_LEDGER_VERIFY_FAILED', limit: 10_000 }))].filter((r) => r.record.detail?.event === 'ledger.verified');
   const configs = [...new Set(records.map((r) => r.record.configHash))];
 
   const files: { name: string; data: Buffer }[] = [];

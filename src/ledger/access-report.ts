@@ -46,12 +46,12 @@ export async function accessReport(ledger: LedgerStore, sealer: Sealer, q: Acces
   let truncated = false;
   if (q.subject !== undefined || q.principal !== undefined) {
     const tags = [...(q.subject !== undefined ? [sealer.tag('subject', q.subject)] : []), ...(q.principal !== undefined ? [sealer.tag('principal', q.principal)] : [])];
-    const rows = await ledger.searchIndex(tags, q.fromTs, q.toTs, max + 1);
     // With both given, a record must carry both tags.
     const count = new Map<number, number>();
-    for (const r of rows) count.set(r.seq, (count.get(r.seq) ?? 0) + 1);
+    const r = await allIndexEntries(ledger, tags, q.fromTs, q.toTs, max * tags.length);
+    for (const e of r.entries) count.set(e.seq, (count.get(e.seq) ?? 0) + 1);
     seqs = [...count].filter(([, n]) => n >= tags.length).map(([s]) => s);
-    truncated = rows.length > max;
+    truncated = r.truncated;
   } else {
     for (let afterSeq: number | undefined; seqs.length <= max; ) {
       const page = await ledger.search({ fromTs: q.fromTs, toTs: q.toTs, limit: 10_000, ...(afterSeq !== undefined ? { afterSeq } : {}) });
@@ -114,6 +114,37 @@ export async function accessReport(ledger: LedgerStore, sealer: Sealer, q: Acces
   }
   const rows = [...agg.values()].sort((a, b) => (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : a.first - b.first));
   return { rows, recordsExamined: seqs.length, purged, truncated };
+}
+
+/** The stores answer searchIndex at most this many entries at a time (src/storage/rows.ts). */
+const INDEX_PAGE = 10_000;
+
+/**
+ * Every index entry with one of `tags` in [fromTs, toTs], paged by time: each page starts at the
+ * last page's final ts, and the entries at that boundary already counted are skipped. More than
+ * a page of entries within one millisecond, or more than `max`, is reported as truncated.
+ */
+async function allIndexEntries(ledger: LedgerStore, tags: readonly Buffer[], fromTs: number, toTs: number, max: number): Promise<{ entries: { seq: number; ts: number }[]; truncated: boolean }> {
+  const entries: { seq: number; ts: number }[] = [];
+  let boundary = new Set<string>();
+  for (let from = fromTs; ; ) {
+    const page = await ledger.searchIndex(tags, from, toTs, INDEX_PAGE);
+    let fresh = 0;
+    for (const e of page) {
+      const k = `${e.seq}:${e.tag.toString('hex')}`;
+      if (e.ts === from && boundary.has(k)) continue;
+      fresh++;
+      entries.push({ seq: e.seq, ts: e.ts });
+    }
+    if (entries.length > max) return { entries: entries.slice(0, max), truncated: true };
+    if (page.length < INDEX_PAGE) return { entries, truncated: false };
+    if (fresh === 0) return { entries, truncated: true };
+    const lastTs = page[page.length - 1]!.ts;
+    const next = new Set<string>(lastTs === from ? boundary : []);
+    for (const e of page) if (e.ts === lastTs) next.add(`${e.seq}:${e.tag.toString('hex')}`);
+    boundary = next;
+    from = lastTs;
+  }
 }
 
 async function open(sealer: Sealer, p: StoredPrivate): Promise<PrivatePart | undefined> {

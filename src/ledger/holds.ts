@@ -28,6 +28,12 @@ export interface HoldContext {
   now?: () => number;
 }
 
+/** The admin request that sets or lifts a hold (AU-3: its record names the source). */
+export interface HoldRequest {
+  requestId?: string;
+  client?: string;
+}
+
 export interface ActiveHold {
   hold: LegalHold;
   criteria: HoldCriteria;
@@ -126,7 +132,7 @@ export async function resealUnder(ctx: Pick<HoldContext, 'ledger' | 'retention' 
  * @example
  * await setHold(ctx, { subject: 'cust-0042', fromTs: Date.parse('2026-01-01') }, 'alice', 'SEC inquiry 2026-17');
  */
-export async function setHold(ctx: HoldContext, criteria: HoldCriteria, by: string, reason: string): Promise<{ hold: LegalHold; items: number }> {
+export async function setHold(ctx: HoldContext, criteria: HoldCriteria, by: string, reason: string, req: HoldRequest = {}): Promise<{ hold: LegalHold; items: number }> {
   const c = checkCriteria(criteria);
   const now = (ctx.now ?? Date.now)();
   const id = `hold_${randomBytes(12).toString('base64url')}`;
@@ -139,12 +145,13 @@ export async function setHold(ctx: HoldContext, criteria: HoldCriteria, by: stri
   const items = await resealUnder(ctx, seqs, key, others);
   await ctx.writer.append({
     type: 'admin.action',
+    ...(req.requestId !== undefined ? { requestId: req.requestId } : {}),
     outcome: 'success',
     reason: 'RAMPART_OK',
     stage: 'admin',
     configHash: ctx.configHash,
     detail: { action: 'hold.set', holdId: id, records: seqs.length, items, fromTs: c.fromTs ?? null, toTs: c.toTs ?? null, operationId: c.operationId ?? null },
-    personal: { principal: by, extra: { reason, ...(c.principal ? { heldPrincipal: c.principal } : {}), ...(c.subject ? { heldSubject: c.subject } : {}), ...(c.objectId ? { heldObject: c.objectId } : {}) } },
+    personal: { principal: by, ...(req.client !== undefined ? { clientAddress: req.client } : {}), extra: { reason, ...(c.principal ? { heldPrincipal: c.principal } : {}), ...(c.subject ? { heldSubject: c.subject } : {}), ...(c.objectId ? { heldObject: c.objectId } : {}) } },
   });
   return { hold, items };
 }
@@ -154,7 +161,7 @@ export async function setHold(ctx: HoldContext, criteria: HoldCriteria, by: stri
  * matches them; items whose day has passed stay under the hold key, which is then purged with
  * them by the next purge (the hold key's expiry is its lifting).
  */
-export async function liftHold(ctx: HoldContext, id: string, by: string, reason: string): Promise<{ released: number }> {
+export async function liftHold(ctx: HoldContext, id: string, by: string, reason: string, req: HoldRequest = {}): Promise<{ released: number }> {
   const now = (ctx.now ?? Date.now)();
   const holds = await activeHolds(ctx.retention, ctx.ring);
   const h = holds.find((x) => x.hold.id === id);
@@ -187,12 +194,13 @@ export async function liftHold(ctx: HoldContext, id: string, by: string, reason:
   if (!(await ctx.retention.liftHold(id, now, by))) throw holdError('RAMPART_HOLD_NOT_FOUND', `no active legal hold '${id}'`);
   await ctx.writer.append({
     type: 'admin.action',
+    ...(req.requestId !== undefined ? { requestId: req.requestId } : {}),
     outcome: 'success',
     reason: 'RAMPART_OK',
     stage: 'admin',
     configHash: ctx.configHash,
     detail: { action: 'hold.lifted', holdId: id, released },
-    personal: { principal: by, extra: { reason } },
+    personal: { principal: by, ...(req.client !== undefined ? { clientAddress: req.client } : {}), extra: { reason } },
   });
   return { released };
 }

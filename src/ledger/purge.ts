@@ -17,7 +17,7 @@
  * Anything inside its period is refused by construction: only keys whose day is before today and
  * records whose own retention has passed are selected; `dryRun` reports without changing anything.
  */
-import type { DataKeyRing } from '../crypto/data-keys.js';
+import { HOLD_RECORD_CLASS, type DataKeyRing } from '../crypto/data-keys.js';
 import type { CheckpointRow, CheckpointStore, LedgerStore, RetentionStore, WrappedDataKey } from '../storage/types.js';
 import { INDEX_KEY_CLASS } from './blind-index.js';
 import { signCheckpoint } from './checkpoint-note.js';
@@ -33,7 +33,7 @@ export interface PurgeContext {
   checkpoints: CheckpointStore;
   /** In PostgreSQL, a connection under the retention role (AU-9(4)). */
   retention: RetentionStore;
-  dataKeys: { listDataKeys(filter?: { expiryDayBefore?: number }): Promise<WrappedDataKey[]> };
+  dataKeys: { listDataKeys(filter?: { recordClass?: string; expiryDayBefore?: number }): Promise<WrappedDataKey[]> };
   ring: DataKeyRing;
   sealer: Sealer;
   writer: Ledger;
@@ -60,9 +60,14 @@ export async function runPurge(ctx: PurgeContext, opts: { dryRun?: boolean } = {
   const dryRun = opts.dryRun === true;
   const holds = await activeHolds(ctx.retention, ctx.ring);
   const holdKeys = new Set(holds.map((h) => h.hold.dekId));
-  const expired = (await ctx.dataKeys.listDataKeys({ expiryDayBefore: today })).filter(
-    (k) => k.recordClass !== INDEX_KEY_CLASS && !(k.holdId !== undefined && holdKeys.has(k.id)) && k.expiryDay < today,
-  );
+  // A lifted hold's key expires with its lifting (liftHold): it goes with what expired while held.
+  const lifted = new Set((await ctx.retention.listHolds()).filter((h) => h.liftedAt !== undefined).map((h) => h.dekId));
+  const expired = [
+    ...(await ctx.dataKeys.listDataKeys({ expiryDayBefore: today })).filter(
+      (k) => k.recordClass !== INDEX_KEY_CLASS && k.recordClass !== HOLD_RECORD_CLASS && k.expiryDay < today,
+    ),
+    ...(await ctx.dataKeys.listDataKeys({ recordClass: HOLD_RECORD_CLASS })).filter((k) => lifted.has(k.id) && !holdKeys.has(k.id)),
+  ];
   const expiredIds = new Set(expired.map((k) => k.id));
 
   // 1. Held items leave the keys that are about to go.

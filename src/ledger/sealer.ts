@@ -118,7 +118,10 @@ export async function createSealer(ring: DataKeyRing, retention: RetentionDays =
 
   async function need(cls: string, ts: number): Promise<void> {
     const s = slot(cls, ts);
-    if (keys.has(s.id)) return;
+    const cur = keys.get(s.id);
+    // Served from here only while the ring still holds it: a key the purge forgot (zeroed) or
+    // the ring evicted is fetched again (a purged day gets a new key, never the zeroed one).
+    if (cur && ring.cachedKeyFor(s.cls, s.day)?.id === cur.id) return;
     // Bounded: a few keys are current at any time; after a purge a dropped key is fetched again
     // (and found gone) rather than served from here.
     if (keys.size >= 64) keys.clear();
