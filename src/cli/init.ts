@@ -374,10 +374,24 @@ storage:
     path: ${D.storage.sqlite.path}
 
 # The tamper-evident audit ledger (R17a4-3, AU-9): strict = every record is committed with a
-# full fsync before the request is forwarded and before the response completes.
+# full fsync before the request is forwarded and before the response completes; buffered =
+# acknowledged once fsynced in a local spill journal (a full journal means 503).
 ledger:
   durability: ${D.ledger.durability}
   maxBatch: ${D.ledger.maxBatch}
+  # Personal data and bodies are sealed (AES-256-GCM) under data keys wrapped by this KEK. The
+  # default is a development key file beside the secrets; in production use an HSM:
+  #   encryption:
+  #     kek: { provider: pkcs11, module: /usr/lib/softhsm/libsofthsm2.so, tokenLabel: rampart, pinEnv: RAMPART_HSM_PIN, keyLabel: rampart-kek }
+  # Retention in days per record class (R17a4-1/2, R4511-1): 6 years for records, 3 for bodies.
+  retention: { exchange: 2192, personal: 2192, bodies: 1096, admin: 2192, security: 2192, system: 2192 }
+  # Signed checkpoints (RFC 9162 Merkle root, Ed25519) every minute and at shutdown. Publish them
+  # outside the store, so that a rewritten store is caught (AU-9(2); required under finra):
+  checkpoints:
+    intervalSeconds: 60
+    publish:
+      - file: .rampart/published-heads.jsonl   # better: a path on another volume or a WORM mount
+      # - webhook: https://audit.example.com/rampart/heads
 
 # Failed authentications allowed per client address and window before 429 (N63-5, ASVS 2.2.1).
 authThrottle:
