@@ -15,9 +15,11 @@ import { loadCliConfig, output, withConfigOption, withStorage } from './common.j
 import { CliExit, EXIT } from './exit-codes.js';
 import { osUser, withLocalLedger } from './local-ledger.js';
 import { openLedgerCrypto } from '../ledger/crypto-setup.js';
+import { registerBackup } from './ledger-backup.js';
 
 export function register(program: Command): void {
   const ledger = program.command('ledger').description('the audit ledger: checkpoint keys, checkpoints, legal holds, purge, KEK rotation');
+  registerBackup(ledger);
 
   withConfigOption(ledger.command('keys').description('print the checkpoint verifier keys (what examiners verify with)').option('--json', 'print JSON')).action(async (opts: { config: string; json?: boolean }) => {
     const { config } = await loadCliConfig(opts);

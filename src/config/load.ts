@@ -22,6 +22,7 @@ import { ConfigError, type ConfigIssue } from '../core/errors.js';
 import type { ExternalIssuerConfig } from '../identity/external-issuers.js';
 import type { KekConfig } from '../crypto/kek/open.js';
 import { DEFAULT_RETENTION_DAYS, type RetentionDays } from '../ledger/sealer.js';
+import { streamTargetsOf } from './stream-config.js';
 import type {
   ApiConfig,
   OperationOverride,
@@ -464,6 +465,7 @@ interface RawConfig {
     bodies?: Partial<RampartConfig['ledger']['bodies']>;
     checkpoints?: { intervalSeconds?: number; origin?: string; signingKeyFile?: string; publish?: PublishTarget[] };
     selfVerify?: { intervalSeconds?: number };
+    stream?: unknown[];
   };
   authThrottle?: Partial<RampartConfig['authThrottle']>;
   reservedPrefix?: string;
@@ -785,6 +787,7 @@ function ledgerOf(c: RawConfig, D: typeof CONFIG_DEFAULTS, path: (p: string) => 
       publish: (l.checkpoints?.publish ?? []).map((t) => ('file' in t ? { file: path(t.file) } : { ...t })),
     },
     selfVerify: { intervalSeconds: l.selfVerify?.intervalSeconds ?? 3600 },
+    stream: streamTargetsOf(l.stream, path),
   };
 }
 

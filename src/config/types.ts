@@ -133,12 +133,15 @@ export interface LedgerConfig {
   bodies: { capture: boolean; maxBytes: number; defaultPersonal: 'keep' | 'redact'; personal: Record<string, 'keep' | 'redact'>; opaque: 'store' | 'omit' };
   checkpoints: { intervalSeconds: number; origin: string; signingKeyFile: string; publish: PublishTarget[] };
   selfVerify: { intervalSeconds: number };
+  /** Where committed records are streamed as written (AU-9(2)): JSON-lines files, replica stores. */
+  stream: StreamTargetConfig[];
 }
 
 /** Where signed checkpoints are published outside the store (AU-9(2)). */
 export type PublishTarget = { file: string } | { webhook: string; secretEnv?: string };
 
 import type { KekConfig } from '../crypto/kek/open.js';
+import type { StreamTargetConfig } from './stream-config.js';
 import type { RetentionDays } from '../ledger/sealer.js';
 
 export interface AuthThrottleConfig {

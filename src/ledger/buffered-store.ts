@@ -194,6 +194,8 @@ export async function openBufferedStore(real: LedgerStore, o: BufferedStoreOptio
     },
     read: (f, l) => real.read(f, l),
     readLeaves: (f, l) => real.readLeaves(f, l),
+    ...(real.readChain ? { readChain: (f: number, l: number) => real.readChain!(f, l) } : {}),
+    ...(real.readIndex ? { readIndex: (s: readonly number[]) => real.readIndex!(s) } : {}),
     readPrivate: (s) => real.readPrivate(s),
     readBodies: (s) => real.readBodies(s),
     search: (q) => real.search(q),

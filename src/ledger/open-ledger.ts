@@ -13,6 +13,7 @@ import { createCheckpointer, type Checkpointer } from './checkpointer.js';
 import { openLedgerCrypto, type LedgerCrypto } from './crypto-setup.js';
 import { createPublishers } from './publish.js';
 import { openBufferedStore, type BufferedStore } from './buffered-store.js';
+import { createRecordStream, type RecordStream } from './stream.js';
 import { createSelfVerifier, type SelfVerifier } from './self-verify.js';
 import { createLedger, type CommitInfo, type Ledger } from './writer.js';
 
@@ -21,6 +22,8 @@ export interface RunningLedger {
   crypto: LedgerCrypto;
   checkpointer: Checkpointer;
   selfVerifier: SelfVerifier | undefined;
+  /** The record stream to other systems (undefined when ledger.stream is empty). */
+  stream: RecordStream | undefined;
   /** Buffered durability's journal state (undefined in strict mode). */
   buffered: BufferedStore | undefined;
   /** Resolves once everything acknowledged is in the store (strict: at once after flush). */
@@ -54,6 +57,11 @@ export async function openRunningLedger(config: RampartConfig, storage: Storage,
       ? await openBufferedStore(storage.ledger, { dir: config.ledger.spill.dir, maxBytes: config.ledger.spill.maxBytes, onAlert: o.onAlert })
       : undefined;
     if (buffered) undo.unshift(() => buffered.close());
+    // Created before the checkpointer so that it closes after it and copies the shutdown checkpoint.
+    const stream = config.ledger.stream.length > 0
+      ? createRecordStream(config.ledger.stream, { primary: { ledger: buffered ?? storage.ledger, dataKeys: storage.dataKeys, checkpoints: storage.checkpoints }, onAlert: o.onAlert })
+      : undefined;
+    if (stream) undo.unshift(() => stream.close());
     const cp = config.ledger.checkpoints;
     const key = await loadCheckpointKey(cp.signingKeyFile, cp.origin.replace(/[^A-Za-z0-9._/-]/g, '-'));
     const checkpointer = await createCheckpointer({
@@ -73,7 +81,10 @@ export async function openRunningLedger(config: RampartConfig, storage: Storage,
       sealer: crypto.sealer,
       onAlert: o.onAlert,
       ...(o.onCommit ? { onCommit: o.onCommit } : {}),
-      onCommitted: (b) => checkpointer.onCommitted(b),
+      onCommitted: (items) => {
+        checkpointer.onCommitted(items.map((i) => i.stored));
+        stream?.onCommitted(items);
+      },
     });
     undo.unshift(() => ledger.close());
     const selfVerifier = config.ledger.selfVerify.intervalSeconds > 0
@@ -88,6 +99,7 @@ export async function openRunningLedger(config: RampartConfig, storage: Storage,
       selfVerifier,
       checkpointKey: { signer: key.signer, verifier: key.verifier, origin: cp.origin },
       buffered,
+      stream,
       async drained() {
         await ledger.flush();
         await buffered?.drained();

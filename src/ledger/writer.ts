@@ -43,8 +43,11 @@ export interface LedgerOptions {
   node: string;
   /** Seals private parts and bodies and derives blind index tags (ENC-5, RSP-2): ./sealer.ts. */
   sealer: Sealer;
-  /** Called with each committed batch, in order (Merkle checkpoints follow the leaves from here). */
-  onCommitted?: (batch: readonly StoredRecord[]) => void;
+  /**
+   * Called with each committed batch, in order, with everything stored beside the records
+   * (Merkle checkpoints follow the leaves from here; the record stream copies the items).
+   */
+  onCommitted?: (batch: readonly AppendItem[]) => void;
   /** Largest number of records in one group commit. */
   maxBatch: number;
   /**
@@ -270,7 +273,7 @@ export async function createLedger(store: LedgerStore, opts: LedgerOptions): Pro
       healthy = true;
       if (onCommitted) {
         try {
-          onCommitted(batch.map((b) => b.stored));
+          onCommitted(batch);
         } catch (err) {
           alert(err);
         }

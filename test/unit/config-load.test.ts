@@ -102,6 +102,7 @@ describe('a valid configuration', () => {
       bodies: { capture: true, maxBytes: 65536, defaultPersonal: 'keep', personal: {}, opaque: 'omit' },
       checkpoints: { intervalSeconds: 60, origin: `rampart/${hostname()}`, signingKeyFile: join(dir, '.rampart/checkpoint-key.json'), publish: [] },
       selfVerify: { intervalSeconds: 3600 },
+      stream: [],
     });
     assert.deepEqual(config.authThrottle, { maxFailures: 20, windowSeconds: 60 });
     assert.equal(config.reservedPrefix, '/.rampart');

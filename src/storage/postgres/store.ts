@@ -33,7 +33,7 @@ import pg from 'pg';
 import { ChainContinuityError, checkBatchContinues } from '../../ledger/chain.js';
 import type { PersonalFields, PrivatePart, StoredRecord } from '../../ledger/record.js';
 import type {
-  AdminPasskey, AdminSession, AdminStore, AdminUser, ApiKeyRecord, AppendItem, ChainHead, ChainRow, CheckpointRow, CheckpointStore, DataKeyStore, KeyStore,
+  AdminPasskey, AdminSession, AdminStore, AdminUser, ApiKeyRecord, AppendItem, ChainHead, ChainRow, IndexEntry, CheckpointRow, CheckpointStore, DataKeyStore, KeyStore,
   LedgerQuery, LedgerStore, LegalHold, PruneState, RetentionStore, SealedBody, SealedPrivate, SigningKeyRow, Storage, StoredPrivate, WrappedDataKey,
 } from '../types.js';
 import { PG_ADMIN_VERSION, PG_LATEST_VERSION, PG_MIGRATIONS, PG_PASSKEY_VERSION, PG_VAULT_VERSION } from './schema.js';
@@ -183,6 +183,11 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Postgr
     async readChain(fromSeq: number, limit: number) {
       const r = await pool.query<{ seq: string; canonical: string; leaf_hash: string; chain_hash: string }>({ name: `rampart_chain_${schema}`, text: sql.readChain, values: [fromSeq, limit] });
       return r.rows.map((row): ChainRow => ({ seq: toNum(row.seq), canonical: row.canonical, leafHash: row.leaf_hash, chainHash: row.chain_hash }));
+    },
+    async readIndex(seqs: readonly number[]) {
+      if (seqs.length === 0 || !(await hasVault())) return [];
+      const r = await pool.query<{ seq: string; ts: string; tag: Buffer }>(sql.readIndex, [seqs]);
+      return r.rows.map((row): IndexEntry => ({ seq: toNum(row.seq), ts: toNum(row.ts), tag: row.tag }));
     },
     async readLeaves(fromSeq: number, limit: number) {
       const r = await pool.query<{ seq: string; leaf_hash: string }>({ name: `rampart_leaves_${schema}`, text: sql.readLeaves, values: [fromSeq, limit] });
@@ -744,6 +749,7 @@ function statements(s: string) {
     read: `SELECT ${recordCols} FROM ${s}.ledger_records r WHERE r.seq >= $1 ORDER BY r.seq LIMIT $2`,
     readLeaves: `SELECT seq, leaf_hash FROM ${s}.ledger_records WHERE seq >= $1 ORDER BY seq LIMIT $2`,
     readChain: `SELECT seq, canonical, leaf_hash, chain_hash FROM ${s}.ledger_records WHERE seq >= $1 ORDER BY seq LIMIT $2`,
+    readIndex: `SELECT seq, ts, tag FROM ${s}.ledger_index WHERE seq = ANY($1::bigint[]) ORDER BY seq, ts, tag`,
     readPrivate: `SELECT seq, personal_json, personal_salt, request_body_salt, response_body_salt FROM ${s}.ledger_private WHERE seq = ANY($1::bigint[]) ORDER BY seq`,
     // Sealed rows, and the clear rows from before encryption for seqs that have no sealed one.
     readPrivateSealed: `
