@@ -2,7 +2,8 @@
  * What each admin role may do (issue 3: "owner, admin, security, compliance, examiner, each
  * limited to what it needs"; API5 default deny: an action not listed for a role is refused).
  *
- *   owner       everything, including users and roles (but not legal holds: compliance's alone)
+ *   owner       keys, users and roles, audit, holds (read) and evidence export without personal
+ *               data; legal holds, purges and personal data are compliance's (separation of duties)
  *   admin       keys and users (not the owner role)
  *   security    keys (create, revoke, list)
  *   compliance  reads keys, users, audit; sets and lifts legal holds and runs the purge

@@ -113,6 +113,14 @@ function ledgerView(config: RampartConfig, path: (p: string) => string): unknown
       signingKeyFile: path(l.checkpoints.signingKeyFile),
       publish: l.checkpoints.publish.map((t) => ('file' in t ? { file: path(t.file) } : t)),
     },
+    // A replica's database password never enters the hash, as for storage itself.
+    stream: l.stream.map((t) =>
+      'file' in t
+        ? { file: path(t.file) }
+        : t.storage.driver === 'sqlite'
+          ? { storage: { driver: 'sqlite', sqlite: { path: path(t.storage.sqlite.path) } } }
+          : { storage: { driver: 'postgres', postgres: { ...t.storage.postgres, url: redactPassword(t.storage.postgres.url) } } },
+    ),
   };
 }
 

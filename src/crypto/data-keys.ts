@@ -5,8 +5,9 @@
  *
  * Why per expiry day: disposal (RSP-7) then needs no rewrite of any record. Purging a day deletes
  * the wrapped DEK rows whose day has passed, after forget() drops the cached copies; every
- * envelope sealed under those keys becomes unreadable at once (crypto-shredding), in every copy,
- * backup and replica of the store. A legal hold re-seals the held items under a hold key
+ * envelope sealed under those keys becomes unreadable at once (crypto-shredding) in this store. A
+ * backup or replica keeps its own wrapped copy until it expires there, or until the KEK version
+ * that wrapped it is destroyed (rotate-kek, then retire the old version in the HSM). A legal hold re-seals the held items under a hold key
  * (holdKey(): record class 'hold', no expiry) before their day's key is purged.
  *
  * A wrapped DEK is bound to its identity by the wrap AAD `rampart-dek|<id>|<class>|<expiryDay>`:

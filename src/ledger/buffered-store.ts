@@ -17,7 +17,7 @@
  * a silent drop.
  */
 import type { AppendItem, ChainHead, IndexEntry, LedgerStore, SealedBody } from '../storage/types.js';
-import { ChainContinuityError } from './chain.js';
+import { chainHash, ChainContinuityError, GENESIS_HASH } from './chain.js';
 import { openSpillJournal, type SpillPosition } from './spill-journal.js';
 import type { LedgerRecord, StoredRecord } from './record.js';
 
@@ -27,7 +27,7 @@ export interface BufferedStoreOptions {
   /** Records per store append when moving (default 2048). */
   moveBatch?: number;
   onAlert?: (err: unknown) => void;
-  /** Called after each move commits (the checkpointer follows the store, not the journal). */
+  /** Called after each move commits (metrics; checkpoints follow the journal, which the store catches up with). */
   onMoved?: (records: number) => void;
 }
 
@@ -60,7 +60,7 @@ export async function openBufferedStore(real: LedgerStore, o: BufferedStoreOptio
   let released: SpillPosition | undefined;
   let replayed: SpillPosition | undefined;
   for await (const e of journal.entries()) {
-    const items = decode(e.payload).filter((it) => it.stored.record.seq > (storeHead?.seq ?? 0));
+    const items = continuing(decode(e.payload), storeHead);
     for (let i = 0; i < items.length; i += moveBatch) await real.append(items.slice(i, i + moveBatch));
     if (items.length > 0) storeHead = { seq: items[items.length - 1]!.stored.record.seq, chainHash: items[items.length - 1]!.stored.chainHash };
     replayed = e.pos;
@@ -72,6 +72,10 @@ export async function openBufferedStore(real: LedgerStore, o: BufferedStoreOptio
 
   /** The head of what is acknowledged (journal or store). */
   let head: ChainHead | null = storeHead;
+  /** The end of what was handed to the journal (ahead of `head` while appends are in flight). */
+  let accepted: ChainHead | null = storeHead;
+  /** Failed journal appends so far: a batch sent before a failure and written after it is refused. */
+  let failures = 0;
   const queue: { pos: SpillPosition; items: AppendItem[] }[] = [];
   let queuedRecords = 0;
   /** Set when the in-memory queue overflowed: the mover reads the journal from `released` instead. */
@@ -95,8 +99,8 @@ export async function openBufferedStore(real: LedgerStore, o: BufferedStoreOptio
     let upTo: SpillPosition | undefined;
     if (overflow) {
       for await (const e of journal.entries(released)) {
-        const decoded = decode(e.payload).filter((it) => it.stored.record.seq > (storeHead?.seq ?? 0));
-        items.push(...decoded);
+        const tip = items.length > 0 ? { seq: items[items.length - 1]!.stored.record.seq, chainHash: items[items.length - 1]!.stored.chainHash } : storeHead;
+        items.push(...continuing(decode(e.payload), tip));
         upTo = e.pos;
         if (items.length >= moveBatch) break;
       }
@@ -173,10 +177,26 @@ export async function openBufferedStore(real: LedgerStore, o: BufferedStoreOptio
       if (batch.length === 0) return;
       if (closed) throw new Error('ledger: buffered store closed');
       // The same shape checks as the stores (seq continuity is the writer's; the real store re-checks).
+      // The writer pipelines batches: each continues the end of what was handed to the journal
+      // (`accepted`), not of what is already durable (`head`).
       const first = batch[0]!.stored.record.seq;
-      if (first !== (head?.seq ?? 0) + 1) throw new ChainContinuityError((head?.seq ?? 0) + 1, first);
-      const pos = await journal.append([encode(batch)]);
+      if (first !== (accepted?.seq ?? 0) + 1) throw new ChainContinuityError((accepted?.seq ?? 0) + 1, first);
       const last = batch[batch.length - 1]!.stored;
+      const gen = failures;
+      accepted = { seq: last.record.seq, chainHash: last.chainHash };
+      let pos: SpillPosition;
+      try {
+        pos = await journal.append([encode(batch)]);
+      } catch (err) {
+        failures++;
+        accepted = head;
+        throw err;
+      }
+      if (gen !== failures) {
+        // An earlier batch failed while this one was on its way: this one follows a gap, so it is
+        // not acknowledged (its callers get 503), and replay skips it as not continuing the chain.
+        throw new Error('ledger: an earlier batch failed; this batch follows it and is not acknowledged');
+      }
       head = { seq: last.record.seq, chainHash: last.chainHash };
       lastAcked = pos;
       if (!overflow && queuedRecords + batch.length <= MEMORY_RECORDS) {
@@ -221,6 +241,19 @@ export async function openBufferedStore(real: LedgerStore, o: BufferedStoreOptio
     },
   };
   return store;
+}
+
+/**
+ * The items of a journal entry that continue `head`: those at or below it are already in the
+ * store; an entry whose first new record does not link to it was written after a failed batch and
+ * never acknowledged (see append), so it is skipped whole.
+ */
+function continuing(items: AppendItem[], head: ChainHead | null): AppendItem[] {
+  const fresh = items.filter((it) => it.stored.record.seq > (head?.seq ?? 0));
+  const first = fresh[0];
+  if (!first) return [];
+  const linked = first.stored.record.seq === (head?.seq ?? 0) + 1 && chainHash(head?.chainHash ?? GENESIS_HASH, first.stored.leafHash) === first.stored.chainHash;
+  return linked ? fresh : [];
 }
 
 interface Encoded {

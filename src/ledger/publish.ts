@@ -9,7 +9,8 @@
  *   checkpoint is appended with O_APPEND and fsynced before publish() resolves.
  * - webhook: a POST of the note (text/plain) to a URL the firm controls (a transparency log, a
  *   SIEM, an object store with retention lock), signed with HMAC-SHA256 when a secret is set,
- *   retried with exponential backoff; failures raise an alert, and the next checkpoint retries.
+ *   retried with exponential backoff; a failure raises an alert (AU-5). A failed checkpoint is not
+ *   sent again: the next one covers everything it covered (checkpoints are cumulative).
  */
 import { createHmac } from 'node:crypto';
 import { mkdir, open, readFile } from 'node:fs/promises';

@@ -6,7 +6,9 @@
  * 2. Crypto-shredding: the data keys whose expiry day has passed (never the index key, never a
  *    hold key of an active hold) are deleted with every private part, body and index entry under
  *    them, in one transaction (RetentionStore.purgeDataKeys; SQLite scrubs freed pages and the
- *    WAL). Without the wrapped key the ciphertext is noise, in every backup as well.
+ *    WAL). Without the wrapped key the ciphertext is noise. A backup or replica holds its own copy
+ *    of the wrapped key: it is shredded when that copy expires, or for all copies at once when the
+ *    KEK version that wrapped it is destroyed in the HSM (after `rampart ledger rotate-kek`).
  * 3. Chained metadata: records are pruned from the start of the chain up to the first record that
  *    is still within its class's retention or under a hold. A signed prune checkpoint (Merkle root,
  *    chain hash and compact range at the prune point) is stored first, so verification runs from

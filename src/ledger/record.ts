@@ -9,7 +9,7 @@
  * - the private part (`PrivatePart`): principal, client address, object ids and the salts of the
  *   body commitments. It is stored beside the chain, committed to by an HMAC keyed with a random
  *   256-bit salt, so that small values (an SSN, an account number) cannot be guessed from the
- *   commitment, and it can later be encrypted and purged without breaking the chain.
+ *   commitment, sealed under its day's data key (./sealer.ts), and purged without breaking the chain.
  *
  * AU-3: type (`type`), when (`ts`), where (`node`, client address in the private part), source
  * (`api`/`operationId`/`route`), outcome (`outcome`, `status`), identity (`keyId`, principal).
@@ -134,7 +134,7 @@ export interface LedgerRecord {
   responseBodyLength?: number;
 }
 
-/** Stored beside the chain, keyed by seq. Later encrypted per (class, expiry day). */
+/** Stored beside the chain, keyed by seq, sealed per (class, expiry day) (./sealer.ts). */
 export interface PrivatePart {
   seq: number;
   personal?: PersonalFields;

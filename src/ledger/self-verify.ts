@@ -76,7 +76,7 @@ export function createSelfVerifier(o: SelfVerifierOptions): SelfVerifier {
     });
     // Reconciliation: the store holds at least what the writer acknowledged, ending in the same hash.
     const storeHead = r.head;
-    const reconciled = writerHead === null || (storeHead !== null && storeHead.seq >= writerHead.seq);
+    const reconciled = writerHead === null || (storeHead !== null && (storeHead.seq > writerHead.seq || (storeHead.seq === writerHead.seq && storeHead.chainHash === writerHead.chainHash)));
     const ok = r.ok && reconciled;
     const detail = {
       event: 'ledger.verified',
@@ -100,7 +100,7 @@ export function createSelfVerifier(o: SelfVerifierOptions): SelfVerifier {
     if (ok && cp) resume = cp;
     if (!ok) {
       resume = undefined;
-      o.onAlert(Object.assign(new Error(`ledger self-verification failed: ${r.firstBad?.detail ?? r.findings.map((f) => f.detail).join('; ') ?? 'the store is behind the writer'}`), { code: 'RAMPART_LEDGER_VERIFY_FAILED' }));
+      o.onAlert(Object.assign(new Error(`ledger self-verification failed: ${r.firstBad?.detail ?? (r.findings.map((f) => f.detail).join('; ') || `the store's head (seq ${storeHead?.seq ?? 0}) is behind or differs from what the writer acknowledged (seq ${writerHead?.seq ?? 0})`)}`), { code: 'RAMPART_LEDGER_VERIFY_FAILED' }));
     }
     last = { at: Date.now(), ok, result: r };
     o.onVerified?.(ok);

@@ -168,9 +168,9 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   {
     // As SQLite migration 6 (read its comment): sealed private parts and bodies, the blind index,
     // data keys, checkpoints, signing keys, legal holds, prune state. BYTEA for envelopes and
-    // tags. AU-9(4): the gateway's role gets INSERT and SELECT on these (UPDATE on data_keys for
-    // KEK rotation is done by the retention role); grants are made by "rampart db roles"
-    // (src/storage/postgres/roles.ts), not here, because role names are the operator's.
+    // tags. AU-9(4): the gateway's role gets INSERT and SELECT on these, the retention role DELETE
+    // and UPDATE; grants are made by applyPgRoles (src/storage/postgres/roles.ts), not here,
+    // because role names are the operator's.
     version: 6,
     description: 'sealed private parts and bodies, blind index, data keys, checkpoints, signing keys, legal holds, prune state',
     sql: (s) => `

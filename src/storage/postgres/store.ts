@@ -657,7 +657,7 @@ async function migrate(pool: pg.Pool, schema: string, s: string): Promise<void> 
     throw Object.assign(
       new Error(
         `postgres: schema ${schema} is at version ${found} and needs migrating to ${PG_LATEST_VERSION}, which this role may not do ` +
-          `(${(err as Error).message}); start Rampart once with the schema owner's role (rampart db roles) to migrate it`,
+          `(${(err as Error).message}); start Rampart once with the schema owner's role to migrate it (grants: src/storage/postgres/roles.ts applyPgRoles)`,
       ),
       { code: 'RAMPART_STORAGE_MIGRATE_DENIED', cause: err },
     );
