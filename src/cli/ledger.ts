@@ -15,6 +15,7 @@ import { loadCliConfig, output, withConfigOption, withStorage } from './common.j
 import { CliExit, EXIT } from './exit-codes.js';
 import { osUser, withLocalLedger } from './local-ledger.js';
 import { openLedgerCrypto } from '../ledger/crypto-setup.js';
+import { rotateCheckpointKey } from '../ledger/checkpoint-key.js';
 import { registerBackup } from './ledger-backup.js';
 
 export function register(program: Command): void {
@@ -115,6 +116,16 @@ export function register(program: Command): void {
       output(opts.json, r, () => `${r.dryRun ? 'would remove' : 'removed'} ${r.dryRun ? r.keys.length : r.removed.keys} data keys${r.dryRun ? '' : ` (${r.removed.privates} private parts, ${r.removed.bodies} bodies)`}; ${r.recordsPruned} records pruned (through seq ${r.prunedThrough})`);
     },
   );
+
+  withConfigOption(ledger.command('rotate-checkpoint-key').description('make a new Ed25519 checkpoint signing key current; the old ones stay in the key history for verification').option('--json', 'print JSON')).action(async (opts: { config: string; json?: boolean }) => {
+    const { config } = await loadCliConfig(opts);
+    const cp = config.ledger.checkpoints;
+    const k = await rotateCheckpointKey(cp.signingKeyFile, cp.origin.replace(/[^A-Za-z0-9._/-]/g, '-'));
+    // The history in the store names it at once, so verification accepts what it signs.
+    await withStorage(config, (s) => s.checkpoints.insertSigningKey({ verifierKey: k.verifier, createdAt: k.createdAt }));
+    output(opts.json, { verifierKey: k.verifier }, () => `new checkpoint key ${k.verifier}
+a running gateway signs with it after its next restart; give examiners the new public key (rampart ledger keys)`);
+  });
 
   withConfigOption(ledger.command('rotate-kek').description('make a new key-encryption key version current and re-wrap every data key under it (ENC-6)').option('--json', 'print JSON')).action(async (opts: { config: string; json?: boolean }) => {
     const { config } = await loadCliConfig(opts);

@@ -15,6 +15,7 @@ import { register as registerIdentity } from './identity.js';
 import { register as registerAdmin, registerUsers } from './admin.js';
 import { register as registerEvidence } from './evidence.js';
 import { register as registerLedger } from './ledger.js';
+import { register as registerDb } from './db.js';
 
 export function buildProgram(): Command {
   const program = new Command('rampart')
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerUsers(program);
   registerEvidence(program);
   registerLedger(program);
+  registerDb(program);
   return program;
 }
 

@@ -17,7 +17,8 @@ export interface ExchangeEndMessage {
 }
 
 export interface LedgerAlertMessage {
-  kind: 'append-failed' | 'completion-failed';
+  /** append-failed, completion-failed, or (from the running ledger) the alert's code, e.g. checkpoint_publish_failed. */
+  kind: string;
   error: unknown;
 }
 

@@ -100,7 +100,12 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
       ? undefined
       : await openRunningLedger(config, storage, {
           configHash: () => hashNow(),
-          onAlert: (err: unknown) => logger.error({ err: errSummary(err) }, 'ledger alert (AU-5)'),
+          onWarning: (m) => logger.warn(m),
+          onAlert: (err: unknown) => {
+            logger.error({ err: errSummary(err) }, 'ledger alert (AU-5)');
+            // Counted in rampart_ledger_alerts_total by kind: publication, journal, stream, verification.
+            channels.ledgerAlert.publish({ kind: alertKind(err), error: err });
+          },
           onCommit: (c) => {
             if (channels.ledgerCommit.hasSubscribers) channels.ledgerCommit.publish(c);
           },
@@ -231,6 +236,12 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
     for (const c of cleanup) await Promise.resolve(c()).catch(() => {});
     throw err;
   }
+}
+
+/** A stable label for a ledger alert (its error code without the prefix, or 'other'). */
+function alertKind(err: unknown): string {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && code.startsWith('RAMPART_') ? code.slice(8).toLowerCase() : 'other';
 }
 
 /** The configured external issuers (none: undefined); a bad entry is a configuration error naming it. */

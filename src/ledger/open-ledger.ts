@@ -37,6 +37,8 @@ export interface OpenLedgerOptions {
   /** The running configuration's hash (self-verification records carry it). */
   configHash: () => string;
   onAlert: (err: unknown) => void;
+  /** Things an operator should know at start (a development KEK). */
+  onWarning?: (message: string) => void;
   onCommit?: (c: CommitInfo) => void;
   /** Self-verification results (metrics, readiness). */
   onVerified?: (ok: boolean) => void;
@@ -49,6 +51,8 @@ export interface OpenLedgerOptions {
 
 export async function openRunningLedger(config: RampartConfig, storage: Storage, o: OpenLedgerOptions): Promise<RunningLedger> {
   const crypto = await openLedgerCrypto(config, storage);
+  // ENC-6: keys in a KMS or HSM. A development provider works, and says so at every start.
+  if (crypto.kek.developmentOnly) o.onWarning?.(`ledger: the key-encryption key comes from a development provider (${crypto.kek.kind}); use PKCS#11 (an HSM) in production (ENC-6)`);
   const undo: (() => Promise<void>)[] = [() => crypto.close()];
   try {
     // Buffered: the journal is replayed into the store first, so the checkpointer below catches
