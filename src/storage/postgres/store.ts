@@ -252,28 +252,16 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Postgr
       return r.rows.map(toKey);
     },
     async revoke(id: string, at: number) {
-      const client = await pool.connect();
-      let broken: Error | undefined;
-      try {
-        await client.query('BEGIN');
+      return inTransaction(async (client) => {
         const cur = await client.query<{ revoked_at: string | null }>(sql.keyLock, [id]);
         const row = cur.rows[0];
-        let found = false;
-        if (row) {
-          found = true;
-          // Revoking twice keeps the first time and does not count as a change.
-          if (row.revoked_at === null) await client.query(sql.keyRevoke, [id, at]);
-        }
-        await client.query('COMMIT');
-        return found;
-      } catch (err) {
-        broken = err as Error;
-        await client.query('ROLLBACK').catch(() => {});
-        throw err;
-      } finally {
-        client.release(broken);
-      }
+        if (!row) return false;
+        // Revoking twice keeps the first time and does not count as a change.
+        if (row.revoked_at === null) await client.query(sql.keyRevoke, [id, at]);
+        return true;
+      });
     },
+
     async touch(uses: ReadonlyMap<string, number>) {
       if (uses.size === 0) return;
       await pool.query(sql.keyTouch, [[...uses.keys()], [...uses.values()]]);
