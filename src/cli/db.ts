@@ -6,12 +6,33 @@
  * configuration's storage URL, after every migration that adds tables.
  */
 import type { Command } from 'commander';
+import pg from 'pg';
 import { applyPgRoles, pgRoleGrants } from '../storage/postgres/roles.js';
+import { ensureMonthPartitions } from '../storage/postgres/store.js';
 import { loadCliConfig, output, withConfigOption } from './common.js';
 import { CliExit, EXIT } from './exit-codes.js';
 
 export function register(program: Command): void {
   const db = program.command('db').description('database administration (PostgreSQL)');
+  withConfigOption(
+    db
+      .command('partitions')
+      .description('create the month partitions of the ledger tables ahead of time (run monthly as the schema owner)')
+      .option('--months <n>', 'months ahead (default 3)', (v) => Number(v), 3)
+      .option('--json', 'print JSON'),
+  ).action(async (opts: { config: string; months: number; json?: boolean }) => {
+    const { config } = await loadCliConfig(opts);
+    if (config.storage.driver !== 'postgres') throw new CliExit(EXIT.USAGE, 'rampart: db partitions applies to PostgreSQL storage only');
+    const pgc = config.storage.postgres;
+    const client = new pg.Client({ connectionString: pgc.url, application_name: 'rampart-partitions' });
+    await client.connect();
+    try {
+      const made = await ensureMonthPartitions(client, `"${pgc.schema}"`, opts.months);
+      output(opts.json, { schema: pgc.schema, created: made }, () => `${made} month partition${made === 1 ? '' : 's'} created on schema ${pgc.schema}`);
+    } finally {
+      await client.end();
+    }
+  });
   withConfigOption(
     db
       .command('roles')

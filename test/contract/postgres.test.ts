@@ -18,7 +18,17 @@ import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { decision, handBatch, storageContract, tagOf, testSealer } from './storage-contract.js';
 
 /** Removes what migration 6 added, leaving a schema as Rampart left it at version 5. */
-const UNDO_6 = `DROP TABLE rampart.ledger_sealed; DROP TABLE rampart.ledger_bodies; DROP TABLE rampart.ledger_index; DROP TABLE rampart.data_keys;
+/** As Rampart left the schema before migration 7: ledger_records a plain table again. */
+const UNDO_7 = `DROP FUNCTION rampart.ensure_month_partitions(TEXT, BIGINT, BIGINT); DROP FUNCTION rampart.ledger_default_probe(TEXT, BIGINT, BIGINT);
+  CREATE TABLE rampart.ledger_records_plain (LIKE rampart.ledger_records);
+  INSERT INTO rampart.ledger_records_plain SELECT * FROM rampart.ledger_records;
+  DROP TABLE rampart.ledger_records;
+  ALTER TABLE rampart.ledger_records_plain RENAME TO ledger_records;
+  ALTER TABLE rampart.ledger_records ADD PRIMARY KEY (seq);
+  CREATE INDEX ledger_records_ts ON rampart.ledger_records (ts);
+  DELETE FROM rampart.schema_version WHERE version > 6;`;
+
+const UNDO_6 = UNDO_7 + `DROP TABLE rampart.ledger_sealed; DROP TABLE rampart.ledger_bodies; DROP TABLE rampart.ledger_index; DROP TABLE rampart.data_keys;
   DROP TABLE rampart.ledger_checkpoints; DROP TABLE rampart.ledger_signing_keys; DROP TABLE rampart.legal_holds; DROP TABLE rampart.ledger_prune;
   DELETE FROM rampart.schema_version WHERE version > 5;`;
 
@@ -54,10 +64,15 @@ describe('postgres backend', () => {
       await c.connect();
       try {
         const v = await c.query('SELECT version FROM audit_x.schema_version ORDER BY version');
-        assert.deepEqual(v.rows, [1, 2, 3, 4, 5, 6].map((version) => ({ version })));
-        const idx = await c.query("SELECT indexname FROM pg_indexes WHERE schemaname = 'audit_x' AND tablename LIKE 'ledger%' AND indexname NOT LIKE '%_pkey' ORDER BY indexname");
+        assert.deepEqual(v.rows, [1, 2, 3, 4, 5, 6, 7].map((version) => ({ version })));
+        // Partitions (migration 7) are listed apart: the parents' own indexes and tables first.
+        const partitions = "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'audit_x' AND c.relispartition";
+        const idx = await c.query(`SELECT indexname FROM pg_indexes WHERE schemaname = 'audit_x' AND tablename LIKE 'ledger%' AND tablename NOT IN (${partitions}) AND indexname NOT LIKE '%_pkey' ORDER BY indexname`);
         assert.deepEqual(idx.rows.map((r: { indexname: string }) => r.indexname), ['ledger_bodies_dek', 'ledger_index_seq', 'ledger_records_ts', 'ledger_sealed_dek']);
-        const t = await c.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'audit_x' ORDER BY table_name");
+        const month = new Date().toISOString().slice(0, 7).replace('-', 'm');
+        const parts = (await c.query(`${partitions} ORDER BY c.relname`)).rows.map((r: { relname: string }) => r.relname);
+        for (const p of [`ledger_records_${month}`, 'ledger_records_default', `ledger_index_${month}`, 'ledger_index_default']) assert.ok(parts.includes(p), `partition ${p} exists (storage partitioned by time)`);
+        const t = await c.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'audit_x' AND table_name NOT IN (${partitions}) ORDER BY table_name`);
         assert.deepEqual(t.rows.map((r: { table_name: string }) => r.table_name), [
           'admin_passkeys', 'admin_sessions', 'admin_users', 'api_keys', 'chain_head', 'data_keys', 'key_changes', 'ledger_bodies', 'ledger_checkpoints',
           'ledger_index', 'ledger_private', 'ledger_prune', 'ledger_records', 'ledger_sealed', 'ledger_signing_keys', 'legal_holds', 'schema_version',

@@ -244,6 +244,102 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    // Issue 4: "storage is partitioned by time so that six years stay queryable". The two tables
+    // that grow with every record, ledger_records and ledger_index, become RANGE partitions on ts,
+    // one per UTC month, so a query over a period touches that period's partitions and an old
+    // period can later be detached and archived whole. A DEFAULT partition takes what no month
+    // partition covers (nothing is ever refused for lack of one); ensure_month_partitions()
+    // creates months ahead and is called by every migrating open and by `rampart db partitions`.
+    // The primary key of ledger_records becomes (seq, ts), as a partitioned table requires the
+    // partition key in it; seq stays unique because every append continues chain_head exactly.
+    version: 7,
+    description: 'ledger_records and ledger_index partitioned by month on ts',
+    sql: (s) => `
+      CREATE FUNCTION ${s}.ensure_month_partitions(tbl TEXT, from_ms BIGINT, to_ms BIGINT) RETURNS INTEGER
+      LANGUAGE plpgsql AS $fn$
+      DECLARE
+        m TIMESTAMPTZ := date_trunc('month', to_timestamp(from_ms / 1000.0) AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+        stop TIMESTAMPTZ := to_timestamp(to_ms / 1000.0);
+        lo BIGINT;
+        hi BIGINT;
+        name TEXT;
+        made INTEGER := 0;
+      BEGIN
+        WHILE m <= stop LOOP
+          lo := (extract(epoch FROM m) * 1000)::BIGINT;
+          hi := (extract(epoch FROM (m + INTERVAL '1 month')) * 1000)::BIGINT;
+          name := tbl || '_' || to_char(m AT TIME ZONE 'UTC', 'YYYY"m"MM');
+          IF to_regclass(format('%I.%I', '${s.replace(/"/g, '')}', name)) IS NULL THEN
+            -- A month whose rows already sit in the DEFAULT partition stays there (rare: a clock
+            -- far ahead); creating it would fail, and nothing is lost by leaving them.
+            IF NOT EXISTS (SELECT 1 FROM ${s}.ledger_default_probe(tbl, lo, hi)) THEN
+              BEGIN
+                EXECUTE format('CREATE TABLE %I.%I PARTITION OF %I.%I FOR VALUES FROM (%s) TO (%s)', '${s.replace(/"/g, '')}', name, '${s.replace(/"/g, '')}', tbl, lo, hi);
+                made := made + 1;
+              EXCEPTION WHEN duplicate_table OR unique_violation THEN
+                -- Another process made it a moment ago.
+                NULL;
+              END;
+            END IF;
+          END IF;
+          m := m + INTERVAL '1 month';
+        END LOOP;
+        RETURN made;
+      END
+      $fn$;
+
+      CREATE FUNCTION ${s}.ledger_default_probe(tbl TEXT, lo BIGINT, hi BIGINT) RETURNS SETOF INTEGER
+      LANGUAGE plpgsql AS $fn$
+      BEGIN
+        IF to_regclass(format('%I.%I', '${s.replace(/"/g, '')}', tbl || '_default')) IS NULL THEN RETURN; END IF;
+        RETURN QUERY EXECUTE format('SELECT 1 FROM %I.%I WHERE ts >= $1 AND ts < $2 LIMIT 1', '${s.replace(/"/g, '')}', tbl || '_default') USING lo, hi;
+      END
+      $fn$;
+
+      ALTER TABLE ${s}.ledger_records RENAME TO ledger_records_v6;
+      ALTER TABLE ${s}.ledger_records_v6 RENAME CONSTRAINT ledger_records_pkey TO ledger_records_v6_pkey;
+      ALTER INDEX ${s}.ledger_records_ts RENAME TO ledger_records_v6_ts;
+      CREATE TABLE ${s}.ledger_records (
+        seq BIGINT NOT NULL,
+        ts BIGINT NOT NULL,
+        type TEXT NOT NULL,
+        request_id TEXT,
+        api TEXT,
+        operation_id TEXT,
+        status INTEGER,
+        outcome TEXT NOT NULL,
+        reason TEXT,
+        canonical TEXT NOT NULL,
+        leaf_hash TEXT NOT NULL,
+        chain_hash TEXT NOT NULL,
+        PRIMARY KEY (seq, ts)
+      ) PARTITION BY RANGE (ts);
+      CREATE INDEX ledger_records_ts ON ${s}.ledger_records (ts);
+
+      ALTER TABLE ${s}.ledger_index RENAME TO ledger_index_v6;
+      ALTER TABLE ${s}.ledger_index_v6 RENAME CONSTRAINT ledger_index_pkey TO ledger_index_v6_pkey;
+      ALTER INDEX ${s}.ledger_index_seq RENAME TO ledger_index_v6_seq;
+      CREATE TABLE ${s}.ledger_index (
+        tag BYTEA NOT NULL,
+        ts BIGINT NOT NULL,
+        seq BIGINT NOT NULL,
+        PRIMARY KEY (tag, ts, seq)
+      ) PARTITION BY RANGE (ts);
+      CREATE INDEX ledger_index_seq ON ${s}.ledger_index (seq);
+
+      -- Months of the rows already written, and the next three, before the rows move in.
+      SELECT ${s}.ensure_month_partitions('ledger_records', coalesce((SELECT min(ts) FROM ${s}.ledger_records_v6), (extract(epoch FROM now()) * 1000)::BIGINT), (extract(epoch FROM now() + INTERVAL '3 months') * 1000)::BIGINT);
+      SELECT ${s}.ensure_month_partitions('ledger_index', coalesce((SELECT min(ts) FROM ${s}.ledger_index_v6), (extract(epoch FROM now()) * 1000)::BIGINT), (extract(epoch FROM now() + INTERVAL '3 months') * 1000)::BIGINT);
+      CREATE TABLE ${s}.ledger_records_default PARTITION OF ${s}.ledger_records DEFAULT;
+      CREATE TABLE ${s}.ledger_index_default PARTITION OF ${s}.ledger_index DEFAULT;
+
+      INSERT INTO ${s}.ledger_records SELECT seq, ts, type, request_id, api, operation_id, status, outcome, reason, canonical, leaf_hash, chain_hash FROM ${s}.ledger_records_v6;
+      DROP TABLE ${s}.ledger_records_v6;
+      INSERT INTO ${s}.ledger_index SELECT tag, ts, seq FROM ${s}.ledger_index_v6;
+      DROP TABLE ${s}.ledger_index_v6;
+    `,
+  },
 ];
 
 /** The first version with the admin tables: a read-only open of an older schema has no admin accounts. */

@@ -110,7 +110,15 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Postgr
   let version = PG_LATEST_VERSION;
   try {
     if (opts.readOnly) version = await checkVersion(pool, schema, s);
-    else await migrate(pool, schema, s);
+    else {
+      await migrate(pool, schema, s);
+      // Month partitions for the coming months; a role that may not create them (the gateway's,
+      // under the role split) leaves it to `rampart db partitions`, and the DEFAULT partition
+      // takes the rows meanwhile.
+      await ensureMonthPartitions(pool, s, 3).catch((err: unknown) => {
+        if ((err as { code?: string }).code !== '42501') throw err;
+      });
+    }
     const d = await showDurability(pool);
     if (d.synchronousCommit !== 'on') {
       throw new Error(`postgres: synchronous_commit is '${d.synchronousCommit}' for Rampart's sessions; strict durability needs 'on' (is it overridden by an 'options' parameter in the URL?)`);
@@ -650,6 +658,21 @@ async function migrate(pool: pg.Pool, schema: string, s: string): Promise<void> 
       { code: 'RAMPART_STORAGE_MIGRATE_DENIED', cause: err },
     );
   }
+}
+
+/**
+ * Creates the month partitions of ledger_records and ledger_index from this month to `months`
+ * ahead (migration 7's ensure_month_partitions); returns how many were made.
+ */
+export async function ensureMonthPartitions(pool: pg.Pool | pg.Client, s: string, months: number): Promise<number> {
+  const now = Date.now();
+  const until = now + Math.max(0, months) * 31 * 86_400_000;
+  let made = 0;
+  for (const tbl of ['ledger_records', 'ledger_index']) {
+    const r = await pool.query<{ n: number }>(`SELECT ${s}.ensure_month_partitions($1, $2, $3) AS n`, [tbl, now, until]);
+    made += Number(r.rows[0]?.n ?? 0);
+  }
+  return made;
 }
 
 async function migrateLocked(pool: pg.Pool, schema: string, s: string): Promise<void> {
