@@ -22,18 +22,16 @@ import { commitPersonal } from '../src/ledger/commit.js';
 import { CompactRange } from '../src/ledger/merkle.js';
 import { accessReport } from '../src/ledger/access-report.js';
 import type { LedgerRecord } from '../src/ledger/record.js';
-import { privateAad, type Sealer } from '../src/ledger/sealer.js';
+import { privateAad } from '../src/ledger/sealer.js';
+import { benchCrypto, benchSealer } from './bench-sealer.js';
 import { signCheckpoint } from '../src/ledger/checkpoint-note.js';
 import { generateNoteKey } from '../src/ledger/signed-note.js';
 import { verifyLedger } from '../src/ledger/verify-ledger.js';
 import { createLedger } from '../src/ledger/writer.js';
 import { exportEvidence } from '../src/evidence/export.js';
 import { seal } from '../src/crypto/aead.js';
-import { DataKeyRing } from '../src/crypto/data-keys.js';
-import { openFileKekProvider } from '../src/crypto/kek/file.js';
-import { createSealer } from '../src/ledger/sealer.js';
 import { openStorage } from '../src/storage/open.js';
-import type { AppendItem, Storage } from '../src/storage/types.js';
+import type { AppendItem } from '../src/storage/types.js';
 
 const RECORDS = Number(process.env.BENCH_LEDGER_RECORDS ?? 2_000_000);
 const SUBJECTS = 20_000;
@@ -51,7 +49,7 @@ export async function ledgerBench(o: { pgDb: string | undefined; pgAdmin: string
     for (const [name, cfg] of configs) {
       for (const mode of ['strict', 'buffered'] as const) {
         const storage = await openStorage(cfg);
-        const sealer = await sealerFor(storage, dir);
+        const sealer = await benchSealer(storage, dir);
         const buffered = mode === 'buffered' ? await openBufferedStore(storage.ledger, { dir: join(dir, `spill-${name}`), maxBytes: 1 << 30 }) : undefined;
         const ledger = await createLedger(buffered ?? storage.ledger, { node: 'bench', maxBatch: 256, sealer });
         let n = 0;
@@ -79,9 +77,7 @@ export async function ledgerBench(o: { pgDb: string | undefined; pgAdmin: string
     // Batched appends straight to the store, then verification, export and the RSP-2 query.
     const storage = await openStorage({ driver: 'sqlite', sqlite: { path: join(dir, 'big.db') } });
     try {
-      const sealer = await sealerFor(storage, dir);
-      await sealer.ready([{ type: 'exchange.decision', ts: Date.now(), bodies: false }]);
-      const ring = rings.get(sealer)!;
+      const { sealer, ring } = await benchCrypto(storage, dir);
       const key = await ring.keyFor('personal', Math.floor(Date.now() / 86_400_000) + sealer.retention.personal);
       const noteKey = generateNoteKey('rampart/bench');
       const range = new CompactRange();
@@ -145,13 +141,4 @@ export async function ledgerBench(o: { pgDb: string | undefined; pgAdmin: string
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-const rings = new WeakMap<Sealer, DataKeyRing>();
-
-async function sealerFor(storage: Storage, dir: string): Promise<Sealer> {
-  const ring = new DataKeyRing(storage.dataKeys, await openFileKekProvider(join(dir, 'bench-kek.json')));
-  const s = await createSealer(ring);
-  rings.set(s, ring);
-  return s;
 }

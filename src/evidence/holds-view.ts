@@ -3,7 +3,7 @@
  * criteria opened (they are stored sealed under the hold's key, since they name people) and the
  * reason taken from the hold's ledger record where the caller has it.
  */
-import { open as openEnvelope } from '../crypto/aead.js';
+import { openCriteria } from '../ledger/holds.js';
 import type { DataKeyRing } from '../crypto/data-keys.js';
 import type { HoldCriteria, RetentionStore } from '../storage/types.js';
 
@@ -22,7 +22,7 @@ export async function activeHoldsAll(retention: RetentionStore, ring: Pick<DataK
   for (const h of await retention.listHolds()) {
     let criteria: HoldCriteria = {};
     try {
-      criteria = JSON.parse(openEnvelope(await ring.keyById(h.dekId), h.criteriaSealed, Buffer.from(`rampart-hold|${h.id}`, 'utf8')).toString('utf8')) as HoldCriteria;
+      criteria = await openCriteria(h, ring);
     } catch (err) {
       // A lifted hold's key may have been purged since: its criteria are gone with it.
       if ((err as { code?: string }).code !== 'RAMPART_DATA_KEY_GONE') throw err;

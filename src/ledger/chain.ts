@@ -140,16 +140,8 @@ export const LOOKAHEAD = 16;
  * - hash-mismatch: the stored chain hash itself was altered (neither neighbour links to it).
  * - seq-gap: the stored seqs skip numbers although the record itself continues the chain.
  */
-export function checkLink(expected: number, prev: string, cur: StoredRecord, ahead: readonly StoredRecord[], deep = true): ChainBreak | null {
+export function checkLink(expected: number, prev: string, cur: StoredRecord, ahead: readonly StoredRecord[]): ChainBreak | null {
   const rowSeq = cur.record.seq;
-  // Fast path (verification at hundreds of thousands of records per second): the row is where it
-  // belongs, its text hashes to its leaf, the leaf links to the predecessor, and the text's own
-  // top-level seq agrees. Only `deep` also re-serialises the text to prove it is canonical JSON,
-  // which matters only for a row rewritten with every later hash recomputed as well: that is
-  // caught by the signed checkpoints anyway (./verify-ledger.ts).
-  if (!deep && rowSeq === expected && quickSeqOf(cur.canonical) === expected && leafHash(cur.canonical) === cur.leafHash && chainHash(prev, cur.leafHash) === cur.chainHash) {
-    return null;
-  }
   const parsedSeq = recordSeqOf(cur.canonical);
   const leafOk = leafHash(cur.canonical) === cur.leafHash;
   const linkOk = chainHash(prev, cur.leafHash) === cur.chainHash;

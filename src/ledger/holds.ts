@@ -92,31 +92,44 @@ export async function activeHolds(retention: RetentionStore, ring: DataKeyRing):
   const out: ActiveHold[] = [];
   for (const hold of await retention.listHolds()) {
     if (hold.liftedAt !== undefined) continue;
-    const key = await ring.keyById(hold.dekId);
-    const criteria = JSON.parse(openEnvelope(key, hold.criteriaSealed, holdAad(hold.id)).toString('utf8')) as HoldCriteria;
-    out.push({ hold, criteria });
+    out.push({ hold, criteria: await openCriteria(hold, ring) });
   }
   return out;
 }
 
+/** A hold's criteria, opened with its own key (RAMPART_DATA_KEY_GONE once a lifted hold's key was purged). */
+export async function openCriteria(hold: LegalHold, ring: Pick<DataKeyRing, 'keyById'>): Promise<HoldCriteria> {
+  const key = await ring.keyById(hold.dekId);
+  return JSON.parse(openEnvelope(key, hold.criteriaSealed, holdAad(hold.id)).toString('utf8')) as HoldCriteria;
+}
+
 /**
  * Moves the private parts and bodies of `seqs` that are not already under `target` to it,
- * except those whose key is `keep` (another hold's). Returns how many items moved.
+ * except those whose key is in `keep` (another hold's). `from` limits it to items under that key
+ * and `only` to one of the two parts (a lifted hold sends each back under its own class's day
+ * key). Returns how many items moved.
  */
-export async function resealUnder(ctx: Pick<HoldContext, 'ledger' | 'retention' | 'ring'>, seqs: readonly number[], target: { id: string; key: Buffer }, keep: ReadonlySet<string> = new Set()): Promise<number> {
+export async function resealUnder(
+  ctx: Pick<HoldContext, 'ledger' | 'retention' | 'ring'>,
+  seqs: readonly number[],
+  target: { id: string; key: Buffer },
+  keep: ReadonlySet<string> = new Set(),
+  o: { from?: string; only?: 'private' | 'bodies' } = {},
+): Promise<number> {
+  const moves = (dekId: string): boolean => dekId !== target.id && !keep.has(dekId) && (o.from === undefined || dekId === o.from);
   let moved = 0;
   for (let i = 0; i < seqs.length; i += 1000) {
     const chunk = seqs.slice(i, i + 1000);
     const privates: SealedPrivate[] = [];
     const bodies: SealedBody[] = [];
-    for (const p of await ctx.ledger.readPrivate(chunk)) {
+    for (const p of o.only === 'bodies' ? [] : await ctx.ledger.readPrivate(chunk)) {
       const s = p.sealed;
-      if (!s || s.dekId === target.id || keep.has(s.dekId)) continue;
+      if (!s || !moves(s.dekId)) continue;
       const plain = openEnvelope(await ctx.ring.keyById(s.dekId), s.sealed, privateAad(s.seq, s.dekId));
       privates.push({ seq: s.seq, dekId: target.id, sealed: sealEnvelope(target.key, plain, privateAad(s.seq, target.id)) });
     }
-    for (const b of await ctx.ledger.readBodies(chunk)) {
-      if (b.dekId === target.id || keep.has(b.dekId)) continue;
+    for (const b of o.only === 'private' ? [] : await ctx.ledger.readBodies(chunk)) {
+      if (!moves(b.dekId)) continue;
       const plain = openEnvelope(await ctx.ring.keyById(b.dekId), b.sealed, bodyAad(b.seq, b.part, b.dekId));
       bodies.push({ seq: b.seq, part: b.part, dekId: target.id, sealed: sealEnvelope(target.key, plain, bodyAad(b.seq, b.part, target.id)) });
     }
@@ -185,11 +198,11 @@ export async function liftHold(ctx: HoldContext, id: string, by: string, reason:
       if (day < today) continue; // expired while held: leaves with the hold key
       target = await ctx.ring.keyFor(cls, day);
     }
-    released += await resealPrivateOnly(ctx, seq, h.hold.dekId, target);
+    released += await resealUnder(ctx, [seq], target, undefined, { from: h.hold.dekId, only: 'private' });
     // Bodies have their own class and day.
     const bodyDay = expiryDayOf(rec.ts, ctx.sealer.retention.bodies);
     const bodyTarget = other ? target : bodyDay < today ? undefined : await ctx.ring.keyFor('bodies', bodyDay);
-    if (bodyTarget) released += await resealBodiesOnly(ctx, seq, h.hold.dekId, bodyTarget);
+    if (bodyTarget) released += await resealUnder(ctx, [seq], bodyTarget, undefined, { from: h.hold.dekId, only: 'bodies' });
   }
   if (!(await ctx.retention.liftHold(id, now, by))) throw holdError('RAMPART_HOLD_NOT_FOUND', `no active legal hold '${id}'`);
   await ctx.writer.append({
@@ -203,26 +216,6 @@ export async function liftHold(ctx: HoldContext, id: string, by: string, reason:
     personal: { principal: by, ...(req.client !== undefined ? { clientAddress: req.client } : {}), extra: { reason } },
   });
   return { released };
-}
-
-async function resealPrivateOnly(ctx: HoldContext, seq: number, fromDek: string, target: { id: string; key: Buffer }): Promise<number> {
-  const [p] = await ctx.ledger.readPrivate([seq]);
-  const s = p?.sealed;
-  if (!s || s.dekId !== fromDek) return 0;
-  const plain = openEnvelope(await ctx.ring.keyById(fromDek), s.sealed, privateAad(seq, fromDek));
-  await ctx.retention.resealItems({ privates: [{ seq, dekId: target.id, sealed: sealEnvelope(target.key, plain, privateAad(seq, target.id)) }], bodies: [] });
-  return 1;
-}
-
-async function resealBodiesOnly(ctx: HoldContext, seq: number, fromDek: string, target: { id: string; key: Buffer }): Promise<number> {
-  const bodies: SealedBody[] = [];
-  for (const b of await ctx.ledger.readBodies([seq])) {
-    if (b.dekId !== fromDek) continue;
-    const plain = openEnvelope(await ctx.ring.keyById(fromDek), b.sealed, bodyAad(seq, b.part, fromDek));
-    bodies.push({ seq, part: b.part, dekId: target.id, sealed: sealEnvelope(target.key, plain, bodyAad(seq, b.part, target.id)) });
-  }
-  if (bodies.length > 0) await ctx.retention.resealItems({ privates: [], bodies });
-  return bodies.length;
 }
 
 /** Type and time of the given records, read in runs of nearby seqs rather than one by one. */

@@ -107,29 +107,14 @@ export interface Sealer {
  */
 export async function createSealer(ring: DataKeyRing, retention: RetentionDays = DEFAULT_RETENTION_DAYS, opts: { readOnly?: boolean } = {}): Promise<Sealer> {
   const indexKey = await indexKeyOf(ring, opts.readOnly === true);
-  /** Keys by `${class}|${day}`: a handful at any time (one per class, two around midnight). */
-  const keys = new Map<string, { id: string; key: Buffer }>();
+  const slot = (cls: string, ts: number): { cls: string; day: number } => ({ cls, day: expiryDayOf(ts, retention[cls as keyof RetentionDays]) });
+  const RESOLVED = Promise.resolve();
 
-  const slot = (cls: string, ts: number): { cls: string; day: number; id: string } => {
-    const days = retention[cls as keyof RetentionDays];
-    const day = expiryDayOf(ts, days);
-    return { cls, day, id: `${cls}|${day}` };
-  };
-
-  async function need(cls: string, ts: number): Promise<void> {
-    const s = slot(cls, ts);
-    const cur = keys.get(s.id);
-    // Served from here only while the ring still holds it: a key the purge forgot (zeroed) or
-    // the ring evicted is fetched again (a purged day gets a new key, never the zeroed one).
-    if (cur && ring.cachedKeyFor(s.cls, s.day)?.id === cur.id) return;
-    // Bounded: a few keys are current at any time; after a purge a dropped key is fetched again
-    // (and found gone) rather than served from here.
-    if (keys.size >= 64) keys.clear();
-    keys.set(s.id, await ring.keyFor(s.cls, s.day));
-  }
-
+  // The ring's cache is the one place plaintext day keys live: a key the purge forgot is gone
+  // from it, so the next record of that day fetches (or creates) its key again.
   function keyOf(cls: string, ts: number): { id: string; key: Buffer } {
-    const k = keys.get(slot(cls, ts).id);
+    const s = slot(cls, ts);
+    const k = ring.cachedKeyFor(s.cls, s.day);
     if (!k) throw new Error(`ledger sealer: no data key ready for class ${cls} at ${ts} (ready() was not awaited)`);
     return k;
   }
@@ -140,11 +125,18 @@ export async function createSealer(ring: DataKeyRing, retention: RetentionDays =
 
   return {
     retention: Object.freeze({ ...retention }),
-    async ready(items) {
+    ready(items) {
+      // Synchronous when every key is cached (every batch but the first of a day).
+      let missing: Promise<unknown>[] | undefined;
+      const check = (cls: string, ts: number): void => {
+        const s = slot(cls, ts);
+        if (!ring.cachedKeyFor(s.cls, s.day)) (missing ??= []).push(ring.keyFor(s.cls, s.day));
+      };
       for (const it of items) {
-        await need(privateClassOf(it.type), it.ts);
-        if (it.bodies) await need('bodies', it.ts);
+        check(privateClassOf(it.type), it.ts);
+        if (it.bodies) check('bodies', it.ts);
       }
+      return missing ? Promise.all(missing).then(() => undefined) : RESOLVED;
     },
     seal({ record, priv, captured }) {
       const out: SealedItems = {};

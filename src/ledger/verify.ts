@@ -11,7 +11,8 @@
 import type { ChainHead, ChainRow, LedgerStore } from '../storage/types.js';
 import { chainHash, checkLink, GENESIS_HASH, leafHash, LOOKAHEAD, quickSeqOf, type ChainBreak } from './chain.js';
 import { verifyPersonalCommit } from './commit.js';
-import type { LedgerRecord, PrivatePart, StoredRecord } from './record.js';
+import type { PrivatePart, StoredRecord } from './record.js';
+import { storedFromRow } from '../storage/rows.js';
 import type { Sealer } from './sealer.js';
 
 export interface VerifyOptions {
@@ -139,7 +140,7 @@ export async function verifyChain(store: LedgerStore, opts: VerifyOptions = {}):
     // the fast path does not accept the row, or when `deep` asks for it.
     const fast = !deep && row.seq === expected && quickSeqOf(row.canonical) === expected && leafHash(row.canonical) === row.leafHash && chainHash(prev, row.leafHash) === row.chainHash;
     const cur = fast && !checkPrivate ? undefined : storedOf(row);
-    const bad = fast ? null : checkLink(expected, prev, cur!, buf.slice(pos, pos + LOOKAHEAD).map(storedOf), true);
+    const bad = fast ? null : checkLink(expected, prev, cur!, buf.slice(pos, pos + LOOKAHEAD).map(storedOf));
     if (bad) {
       head ??= await store.head();
       return fail(bad);
@@ -177,15 +178,8 @@ async function readPage(store: LedgerStore, fromSeq: number, limit: number): Pro
 
 /** A row as a StoredRecord (`record.seq` is the row's key, as the stores return it). */
 function storedOf(row: ChainRow): StoredRecord {
-  let record: LedgerRecord;
-  try {
-    const parsed: unknown = JSON.parse(row.canonical);
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
-    record = { ...(parsed as LedgerRecord), seq: row.seq };
-  } catch {
-    record = { v: 1, seq: row.seq, ts: 0, type: 'system.event', node: '', outcome: 'info', configHash: '' };
-  }
-  return { record, canonical: row.canonical, leafHash: row.leafHash, chainHash: row.chainHash };
+  // The stores' own mapping, which also survives text that does not parse (for the report).
+  return storedFromRow({ seq: row.seq, ts: 0, type: 'system.event', outcome: 'info', canonical: row.canonical, leaf_hash: row.leafHash, chain_hash: row.chainHash });
 }
 
 /**
