@@ -664,15 +664,30 @@ async function migrate(pool: pg.Pool, schema: string, s: string): Promise<void> 
  * Creates the month partitions of ledger_records and ledger_index from this month to `months`
  * ahead (migration 7's ensure_month_partitions); returns how many were made.
  */
-export async function ensureMonthPartitions(pool: pg.Pool | pg.Client, s: string, months: number): Promise<number> {
+export async function ensureMonthPartitions(db: pg.Pool | pg.Client, s: string, months: number): Promise<number> {
   const now = Date.now();
   const until = now + Math.max(0, months) * 31 * 86_400_000;
-  let made = 0;
-  for (const tbl of ['ledger_records', 'ledger_index']) {
-    const r = await pool.query<{ n: number }>(`SELECT ${s}.ensure_month_partitions($1, $2, $3) AS n`, [tbl, now, until]);
-    made += Number(r.rows[0]?.n ?? 0);
+  // One creator at a time per schema (the migrator's lock): two gateways starting together would
+  // otherwise deadlock on the parents' locks that CREATE TABLE ... PARTITION OF takes.
+  const client = db instanceof pg.Pool ? await db.connect() : db;
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [advisoryKey(`rampart:migrate:${s.replace(/"/g, '')}`)]);
+    let made = 0;
+    for (const tbl of ['ledger_records', 'ledger_index']) {
+      const r = await client.query<{ n: number }>(`SELECT ${s}.ensure_month_partitions($1, $2, $3) AS n`, [tbl, now, until]);
+      made += Number(r.rows[0]?.n ?? 0);
+    }
+    await client.query('COMMIT');
+    return made;
+  } catch (err) {
+    broken = err as Error;
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    if (db instanceof pg.Pool) (client as pg.PoolClient).release(broken);
   }
-  return made;
 }
 
 async function migrateLocked(pool: pg.Pool, schema: string, s: string): Promise<void> {
