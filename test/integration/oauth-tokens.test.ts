@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT, type CryptoKey } from 'jose';
 import { createHmac, randomUUID } from 'node:crypto';
 import { createKey } from '../../src/keys/create.js';
+import { parseKey } from '../../src/keys/format.js';
 import { startTestGateway, rawRequest, type TestGateway } from '../helpers/gateway.js';
 import { startGateway } from '../../src/gateway/start.js';
 import { silentLogger } from '../../src/core/log.js';
@@ -19,7 +20,9 @@ import { loadKeyset } from '../../src/identity/keyset.js';
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 const basic = (id: string, secret: string) => ({ authorization: `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}` });
 const bearer = (k: string) => ({ authorization: `Bearer ${k}` });
-const idOf = (key: string) => key.split('_')[1]!;
+// The secret is base64url and may itself contain '_': parse, never split.
+const idOf = (key: string) => parseKey(key)!.id;
+const secretOf = (key: string) => parseKey(key)!.secret;
 
 async function tokenFor(t: TestGateway, key: string, form: Record<string, string> = {}) {
   return t.request('POST', '/.rampart/oauth/token', { headers: { ...FORM, ...basic(idOf(key), key) }, body: new URLSearchParams({ grant_type: 'client_credentials', ...form }).toString() });
@@ -52,7 +55,7 @@ describe('OAuth client credentials: issuing and using access tokens', () => {
     assert.equal(payload.sub, idOf(key));
     assert.equal(payload.scope, 'test:accounts:read');
     assert.ok(typeof payload.jti === 'string');
-    assert.ok(!JSON.stringify(payload).includes(key.split('_')[2]!), 'the client secret is nowhere in the token');
+    assert.ok(!JSON.stringify(payload).includes(secretOf(key)), 'the client secret is nowhere in the token');
     await t.gw.ledger.flush();
     const recs = await t.gw.storage.ledger.search({ type: 'security.event', limit: 50, descending: true });
     const issued = recs.find((x) => x.record.detail?.event === 'oauth.token' && x.record.detail?.jti === payload.jti);
