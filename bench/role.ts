@@ -53,6 +53,13 @@ async function main(): Promise<void> {
         '        account: { in: [path.accountId], owner: { table: { cus_alice: [acc_alice_1, acc_alice_2] } } }',
         // The key-propagation probe polls with a not-yet-known key; do not let it throttle itself.
         'authThrottle: { maxFailures: 100, windowSeconds: 1 }',
+        // Threat defence (issue 5) as a deployment runs it: injection inspection, the response
+        // contract and DLP are on by default; a request-rate rule and a records quota per customer
+        // are counted on every request (limits far above the bench's rate, so the cost is measured,
+        // not the refusals); the anomaly model observes every exchange but does not enforce (the
+        // bench's one key at thousands of requests per second is, rightly, anomalous).
+        'rateLimits: { rules: [{ name: bench-rate, by: principal, limit: 100000000, windowSeconds: 60, burst: 1000000 }, { name: bench-records, by: principal, unit: records, limit: 1000000000, windowSeconds: 3600 }] }',
+        'anomaly: { enforce: false }',
         // no-ledger-per-request: the identity assertion signed for every request (jti = request id)
         // instead of reused per caller (the default).
         ...(mode === 'no-ledger-per-request' ? ['identity: { assertion: { cacheSeconds: 0 } }'] : []),

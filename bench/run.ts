@@ -9,8 +9,10 @@
  *                 split the cost of the controls into the request checks and the ledger
  *   nl-token      the same process, called with an access token (client credentials) instead of the key
  *   nl-per-req    no-ledger with the identity assertion signed per request (cacheSeconds 0)
- *   sqlite        the gateway with this version's controls: key auth, scope, validation, and
- *                 both ledger records committed per request (strict durability) on SQLite
+ *   sqlite        the gateway with this version's controls: key auth, scope, rate limits,
+ *                 validation, injection inspection, object-level check, response contract and
+ *                 DLP, the anomaly model, and both ledger records committed per request (strict
+ *                 durability) on SQLite
  *   sqlite-buf    the same controls with the ledger in buffered durability (spill journal)
  *   postgres      the same on the machine's PostgreSQL
  *
@@ -19,7 +21,9 @@
  * which is rate-limited closed-loop, so p99 under-reports queueing a little), the ledger's own
  * append capacity, and how long a new key takes to work on a running gateway; then the ledger on its
  * own (bench/ledger.ts): appends/s strict and buffered, batched appends, verification, export and
- * the RSP-2 query over millions of records.
+ * the RSP-2 query over millions of records; and threat defence (bench/threat.ts): detection and
+ * false-positive rates of the injection inspector per family, the anomaly model's precision and
+ * recall, and the per-call cost of each control.
  * Environment: BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_CONNECTIONS (32), BENCH_LAT_CONNECTIONS (8), BENCH_SKIP_PG=1,
  * BENCH_QUICK=1 (peak throughput and CPU only), BENCH_PIN=target|load|0 (see below).
  */
@@ -33,6 +37,7 @@ import { openStorage } from '../src/storage/open.js';
 import { createKey } from '../src/keys/create.js';
 import { loadSecrets } from '../src/config/secrets.js';
 import { ledgerBench } from './ledger.js';
+import { threatBench } from './threat.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -205,6 +210,8 @@ async function main(): Promise<void> {
     console.log(`target: strict within 10% of buffered (issue 4) -> sqlite strict/buffered ${(p('sqlite') / p('sqlite-buf')).toFixed(2)}`);
     gatewayPeak = Math.max(p('sqlite'), p('sqlite-buf'));
 
+    // Detection rates and per-control costs (issue 5); quick, so printed in quick runs too.
+    await threatBench();
     if (process.env.BENCH_QUICK === '1') return;
     const rate = Math.max(100, Math.round(p('passthrough') / 2));
     console.log(`\nLatency at a fixed ${rate} req/s (half the pass-through peak) over ${LAT_CONNECTIONS} connections, ms`);

@@ -65,7 +65,7 @@ export function register(program: Command): void {
           createKey(gw.storage.keys, secrets.keyHashSecret, { name, scopes, ...(subject ? { subject } : {}), createdBy: 'demo', expiresAt: Date.now() + 7 * 86_400_000 });
         const alice = await mk('demo-alice', ['accounts:read', 'customers:read', 'orders:read', 'orders:write', 'transfers:read', 'transfers:write'], 'cus_alice');
         const bob = await mk('demo-bob', ['accounts:read', 'orders:read'], 'cus_bob');
-        const ops = await mk('demo-operator', ['accounts:read', 'customers:read', 'orders:read', 'transfers:read', 'support:any-customer']);
+        const ops = await mk('demo-operator', ['accounts:read', 'customers:read', 'orders:read', 'transfers:read', 'support:any-customer', 'pii:read']);
         await gw.keys.refresh();
         // An access token that expired an hour ago, signed by this gateway's own key, to show the
         // refusal (demo material only: it can never be used).
@@ -147,6 +147,23 @@ apis:
           owner: { lookup: { path: "/internal/owners/customers/{id}", pointer: /customerId } }
       # The operator key (support desk) may look at every customer; each such read is recorded.
       anyObjectScopes: [support:any-customer]
+    operations:
+      # Transfers move money: the anomaly model watches them closely (RSID-1).
+      createTransfer:
+        highRisk: true
+# Threat defence (issue 5): responses masked per classification unless the key holds pii:read;
+# rate limits per customer and per address, and an hourly records quota against bulk pulls.
+responses:
+  dlp:
+    classes:
+      ssn: { action: partial, reveal: pii:read }
+      date-of-birth: { action: mask, reveal: pii:read }
+      account-number: { action: partial, reveal: pii:read }
+rateLimits:
+  rules:
+    - { name: per-customer, by: principal, limit: 600, windowSeconds: 60, burst: 100 }
+    - { name: per-address, by: address, limit: 1200, windowSeconds: 60 }
+    - { name: records-per-hour, by: principal, unit: records, limit: 5000, windowSeconds: 3600 }
 # The audit ledger (issue 4): private parts and bodies sealed under data keys wrapped by a
 # development KEK file (use PKCS#11 in production); checkpoints signed every 10 s and published
 # to a file (in production: another volume, a WORM bucket or a webhook, AU-9(2)).
@@ -197,7 +214,7 @@ Rampart demo is running.
 Demo keys (development only, valid 7 days):
   ALICE=${o.alice}   # customer cus_alice: accounts, orders, transfers
   BOB=${o.bob}   # customer cus_bob: read-only accounts and orders
-  OPERATOR=${o.ops}   # read-only, all customers
+  OPERATOR=${o.ops}   # read-only, all customers, sees personal data unmasked (pii:read)
   EXPIRED=${o.expired}   # an access token that expired an hour ago
   ADMIN_PASSWORD='${o.owner.password}'   # the demo owner of the admin plane (new at every start)
 
@@ -226,6 +243,13 @@ Try these (paste the five lines above first):
 
   # invalid body: quantity must be an integer, isAdmin is not allowed (400)
   ${c} -H "Authorization: Bearer $ALICE" -H 'content-type: application/json' -d '{"symbol":"ACME","side":"buy","type":"market","quantity":"ten","isAdmin":true}' ${gw}/accounts/acc_alice_1/orders
+
+  # an injection in a free-text field: refused before the upstream (400), recorded as a security event
+  ${c} -H "Authorization: Bearer $ALICE" -H 'content-type: application/json' -d "{\\"direction\\":\\"deposit\\",\\"amount\\":10.00,\\"bankRoutingNumber\\":\\"011000015\\",\\"bankAccountNumber\\":\\"12345678\\",\\"memo\\":\\"x' UNION SELECT password FROM users--\\"}" ${gw}/accounts/acc_alice_1/transfers
+
+  # DLP: Alice sees her SSN, date of birth and account numbers masked; the operator (pii:read) in full
+  ${c} -H "Authorization: Bearer $ALICE" ${gw}/customers/cus_alice
+  ${c} -H "Authorization: Bearer $OPERATOR" ${gw}/customers/cus_alice
 
   # unknown route (404), path tricks (400)
   ${c} -H "Authorization: Bearer $ALICE" ${gw}/admin/users

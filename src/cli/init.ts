@@ -398,6 +398,42 @@ authThrottle:
   maxFailures: ${D.authThrottle.maxFailures}
   windowSeconds: ${D.authThrottle.windowSeconds}
 
+# Injection inspection of every string bound for the upstream (ASVS 5.3.4, API7): SQL, XSS,
+# OS command, path traversal, LDAP/XPath, NoSQL operators, prototype pollution, CRLF, SSRF.
+# A field that legitimately carries such text is excepted per operation (see operations below).
+inspection:
+  enabled: true
+  headers: [user-agent, referer]   # inspected besides the header parameters the document declares
+
+# Upstream responses: checked against the document's response schemas (API3, API10) and masked
+# per x-rampart-classification and the caller's scopes (DLP) before the client sees them.
+responses:
+  contract: ${D.responses.contract}                  # undeclared properties: strip | block | report | off
+  invalid: ${D.responses.invalid}                   # any other break of the schema: block (502) | report
+  maxPageSize: ${D.responses.maxPageSize}                 # largest page a list operation may ask for (API4)
+  dlp:
+    classes:
+      ssn: { action: partial, reveal: pii:read }       # ***-**-6789 unless the caller holds pii:read
+      date-of-birth: { action: mask, reveal: pii:read }
+    detect: { ssn: partial, card-number: partial }   # unclassified SSNs and card numbers anywhere
+
+# Rate limits and data-volume quotas (API4, API6): 429 with Retry-After and RateLimit headers.
+# memory counts per node; with several nodes use backend: redis (same rules, shared counters).
+rateLimits:
+  backend: memory
+  # redis: { url: \${REDIS_URL}, onOutage: local }   # local: per-node limits and an alert; refuse: 503
+  rules:
+    - { name: per-principal, by: principal, limit: 600, windowSeconds: 60, burst: 100 }
+    - { name: per-address, by: address, limit: 1200, windowSeconds: 60 }
+    - { name: records-per-hour, by: principal, unit: records, limit: 50000, windowSeconds: 3600 }
+
+# Anomaly detection (FC-3): per-principal baselines; enumeration sweeps, bulk pulls, bursts of
+# failed authentication and keys used from new networks raise an alert, then throttle or block
+# for a while (enforce: false keeps it to alerts). See docs/anomaly.md.
+anomaly:
+  enabled: true
+  enforce: true
+
 # Rampart's own endpoints (health, metrics) live under this prefix; no API may be mounted there.
 reservedPrefix: ${D.reservedPrefix}
 
@@ -427,6 +463,10 @@ apis:
     #   getAccount:
     #     addScopes: [accounts:read]   # or scopes: [...] to replace the document's scopes
     #     cacheControl: private, max-age=60
+    #     maxPageSize: 100               # a list operation's own page cap
+    #     highRisk: true                 # transfers, credential changes: watched closely
+    #     inspection:
+    #       allow: [{ field: body/notes, families: [sqli] }]   # a field that may carry SQL-like text
 `;
 }
 

@@ -32,6 +32,7 @@ import type {
   OwnerSourceConfig,
   PublishTarget,
   RampartConfig,
+  RateRuleConfig,
   StorageConfig,
   TlsConfig,
 } from './types.js';
@@ -72,6 +73,8 @@ export const CONFIG_DEFAULTS = deepFreeze({
   storage: { driver: 'sqlite', sqlite: { path: '.rampart/rampart.db' }, postgres: { schema: 'rampart', poolSize: 10 } },
   ledger: { durability: 'strict' as 'strict' | 'buffered', maxBatch: 256 },
   authThrottle: { maxFailures: 20, windowSeconds: 60 },
+  inspection: { enabled: true, headers: ['user-agent', 'referer'] },
+  responses: { contract: 'strip' as const, invalid: 'block' as const, undeclaredStatus: 'allow-errors' as const, undocumentedBody: 'allow' as const, maxInspectBytes: 8 * 1024 * 1024, maxPageSize: 500 },
   reservedPrefix: '/.rampart',
   headers: { hstsMaxAgeSeconds: 63_072_000, cacheControl: 'no-store' },
   api: {
@@ -468,6 +471,10 @@ interface RawConfig {
     stream?: unknown[];
   };
   authThrottle?: Partial<RampartConfig['authThrottle']>;
+  inspection?: Partial<RampartConfig['inspection']>;
+  responses?: Partial<Omit<RampartConfig['responses'], 'dlp'>> & { dlp?: Partial<RampartConfig['responses']['dlp']> };
+  rateLimits?: { backend?: 'memory' | 'redis'; redis?: { url: string; prefix?: string; commandTimeoutMs?: number; onOutage?: 'local' | 'refuse' }; rules?: (Omit<RateRuleConfig, 'unit'> & { unit?: RateRuleConfig['unit'] })[] };
+  anomaly?: Partial<RampartConfig['anomaly']>;
   reservedPrefix?: string;
   headers?: Partial<RampartConfig['headers']>;
   apis: RawApi[];
@@ -574,6 +581,8 @@ function semanticChecks(c: RawConfig, pos: Positions, issues: ConfigIssue[], war
     }
   }
 
+  threatChecks(c, issue, issues, warnings);
+
   const reserved = c.reservedPrefix ?? CONFIG_DEFAULTS.reservedPrefix;
   const names = new Map<string, number>();
   const mounts = new Map<string, number>();
@@ -618,6 +627,24 @@ function semanticChecks(c: RawConfig, pos: Positions, issues: ConfigIssue[], war
       }
     }
   });
+}
+
+/** Rate limits, quotas and inspection exceptions: what the schema cannot say. */
+function threatChecks(c: RawConfig, issue: (list: ConfigIssue[], pointer: string, message: string, mode?: 'value' | 'key') => void, issues: ConfigIssue[], warnings: ConfigIssue[]): void {
+  const rl = c.rateLimits;
+  if (rl?.backend === 'redis' && !rl.redis) issue(issues, '/rateLimits/backend', 'backend redis needs rateLimits.redis.url');
+  if (rl?.redis && rl.backend !== 'redis') issue(warnings, '/rateLimits/redis', 'rateLimits.redis is ignored unless backend is redis');
+  const seen = new Map<string, number>();
+  (rl?.rules ?? []).forEach((r, i) => {
+    const at = `/rateLimits/rules/${i}`;
+    const first = seen.get(r.name);
+    if (first !== undefined) issue(issues, `${at}/name`, `duplicate rule name "${r.name}" (already used by /rateLimits/rules/${first}); names must be unique`);
+    else seen.set(r.name, i);
+    if (r.burst !== undefined && (r.unit ?? 'requests') !== 'requests') issue(issues, `${at}/burst`, 'burst applies to request limits only (unit requests)');
+    if ((r.unit === 'bytes' || r.unit === 'records') && r.by === 'address') issue(warnings, `${at}/by`, 'a data-volume quota per address is easily spread over addresses; count it per principal or key');
+  });
+  const a = c.anomaly;
+  if (a?.enforce === true && a.enabled === false) issue(warnings, '/anomaly/enforce', 'enforce has no effect while anomaly.enabled is false');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -674,6 +701,9 @@ function applyDefaults(c: RawConfig, dir: string): RampartConfig {
           ...(o.scopes ? { scopes: [...o.scopes] } : {}),
           ...(o.cacheControl !== undefined ? { cacheControl: o.cacheControl } : {}),
           ...(o.requireClientCertificate !== undefined ? { requireClientCertificate: o.requireClientCertificate } : {}),
+          ...(o.inspection !== undefined ? { inspection: { allow: o.inspection.allow.map((x) => ({ field: x.field, ...(x.families ? { families: [...x.families] } : {}) })) } } : {}),
+          ...(o.maxPageSize !== undefined ? { maxPageSize: o.maxPageSize } : {}),
+          ...(o.highRisk !== undefined ? { highRisk: o.highRisk } : {}),
         },
       ]),
     ),
@@ -750,9 +780,46 @@ function applyDefaults(c: RawConfig, dir: string): RampartConfig {
     storage,
     ledger: ledgerOf(c, D, path, c.node ?? hostname()),
     authThrottle: { ...D.authThrottle, ...c.authThrottle },
+    ...threatOf(c),
     reservedPrefix: c.reservedPrefix ?? D.reservedPrefix,
     headers: { ...D.headers, ...c.headers },
     apis,
+  };
+}
+
+/** Inspection, responses, rate limits and anomaly detection with their defaults (issue 5; docs/threat-defence.md). */
+function threatOf(c: RawConfig): Pick<RampartConfig, 'inspection' | 'responses' | 'rateLimits' | 'anomaly'> {
+  const D = CONFIG_DEFAULTS;
+  const r = c.responses ?? {};
+  const rl = c.rateLimits ?? {};
+  return {
+    inspection: {
+      enabled: c.inspection?.enabled ?? D.inspection.enabled,
+      headers: [...(c.inspection?.headers ?? D.inspection.headers)],
+      skip: [...(c.inspection?.skip ?? [])],
+    },
+    responses: {
+      contract: r.contract ?? D.responses.contract,
+      invalid: r.invalid ?? D.responses.invalid,
+      undeclaredStatus: r.undeclaredStatus ?? D.responses.undeclaredStatus,
+      undocumentedBody: r.undocumentedBody ?? D.responses.undocumentedBody,
+      maxInspectBytes: r.maxInspectBytes ?? D.responses.maxInspectBytes,
+      maxPageSize: r.maxPageSize ?? D.responses.maxPageSize,
+      dlp: {
+        classes: Object.fromEntries(Object.entries(r.dlp?.classes ?? {}).map(([k, v]) => [k, { ...v, ...(Array.isArray(v.reveal) ? { reveal: [...v.reveal] } : {}) }])),
+        detect: { ...r.dlp?.detect },
+        keyNames: r.dlp?.keyNames ?? true,
+        secretNames: r.dlp?.secretNames ?? 'credentials',
+      },
+    },
+    rateLimits: {
+      backend: rl.backend ?? 'memory',
+      ...(rl.backend === 'redis' && rl.redis
+        ? { redis: { url: rl.redis.url, prefix: rl.redis.prefix ?? 'rampart:rl:', commandTimeoutMs: rl.redis.commandTimeoutMs ?? 100, onOutage: rl.redis.onOutage ?? 'local' } }
+        : {}),
+      rules: (rl.rules ?? []).map((x) => ({ ...x, unit: x.unit ?? 'requests', ...(x.operations ? { operations: [...x.operations] } : {}) })),
+    },
+    anomaly: { enabled: c.anomaly?.enabled ?? true, enforce: c.anomaly?.enforce ?? true, model: { ...c.anomaly?.model } },
   };
 }
 

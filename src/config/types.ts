@@ -25,6 +25,14 @@ export interface RampartConfig {
   storage: StorageConfig;
   ledger: LedgerConfig;
   authThrottle: AuthThrottleConfig;
+  /** Injection inspection of what reaches the upstream (ASVS 5.3.4, API7). */
+  inspection: InspectionConfig;
+  /** The response contract and DLP masking (API3, API10, FC-3). */
+  responses: ResponsesConfig;
+  /** Request-rate limits and data-volume quotas (API4, API6). */
+  rateLimits: RateLimitsConfig;
+  /** Per-principal behaviour baselines and what an anomaly triggers (FC-3, ASVS 8.1.4). */
+  anomaly: AnomalyGatewayConfig;
   /** Reserved path prefix for Rampart's own endpoints (health, metrics, later token/JWKS). */
   reservedPrefix: string;
   /** Security and cache headers added to every response (ENC-3, API8). */
@@ -150,6 +158,76 @@ export interface AuthThrottleConfig {
   windowSeconds: number;
 }
 
+/** Families of injection the inspector knows (src/threat/inspect). */
+export type InjectionFamilyName = 'sqli' | 'xss' | 'command' | 'traversal' | 'ldap' | 'xpath' | 'nosql' | 'prototype-pollution' | 'crlf' | 'ssrf' | 'evasion';
+
+export interface InspectionConfig {
+  /** Inspect requests for injection after validation (default true). */
+  enabled: boolean;
+  /** Request headers inspected besides the header parameters the document declares (lower-case). */
+  headers: string[];
+  /** Families never inspected anywhere (prefer per-field exceptions under apis[].operations). */
+  skip: InjectionFamilyName[];
+}
+
+export interface ResponsesConfig {
+  /**
+   * Undeclared properties in a JSON response (API3): `strip` removes them (default), `block`
+   * answers 502, `report` lets them through and records them, `off` skips response validation.
+   */
+  contract: 'strip' | 'block' | 'report' | 'off';
+  /** A response that breaks its schema otherwise: `block` (502, default) or `report`. */
+  invalid: 'block' | 'report';
+  /** A status the document does not declare (and no `default`): `allow-errors` (default: 4xx/5xx pass unchecked, 1xx-3xx refused), `allow` or `block`. */
+  undeclaredStatus: 'allow-errors' | 'allow' | 'block';
+  /** A body on a response declared without `content`: `allow` (default; DLP still applies) or `block`. */
+  undocumentedBody: 'allow' | 'block';
+  /** Largest JSON or text response that is inspected; a larger one is refused (502), never passed uninspected. */
+  maxInspectBytes: number;
+  /** Largest page a list operation may ask for (API4); per operation `maxPageSize` overrides. */
+  maxPageSize: number;
+  /** DLP: per classification an action and the scope that reveals it; detectors for unclassified data. */
+  dlp: DlpConfig;
+}
+
+/** The DLP policy as written (src/threat/dlp compiles it; defaults in docs/dlp.md). */
+export interface DlpConfig {
+  classes: Record<string, { action?: DlpActionName; reveal?: string | string[] }>;
+  detect: Partial<Record<'ssn' | 'tax-id' | 'card-number' | 'routing-number' | 'account-number' | 'email' | 'phone' | 'date-of-birth', DlpActionName | false>>;
+  keyNames: boolean;
+  secretNames: 'credentials' | 'all' | 'off';
+}
+export type DlpActionName = 'none' | 'mask' | 'partial' | 'redact' | 'block';
+
+export interface RateLimitsConfig {
+  /** `memory`: per node. `redis`: shared by every node (same semantics). */
+  backend: 'memory' | 'redis';
+  redis?: { url: string; prefix: string; commandTimeoutMs: number; onOutage: 'local' | 'refuse' };
+  rules: RateRuleConfig[];
+}
+
+export interface RateRuleConfig {
+  /** Stable name: in the RateLimit headers and the ledger. */
+  name: string;
+  /** What the counter is kept per. */
+  by: 'principal' | 'key' | 'address' | 'operation' | 'principal-operation';
+  unit: 'requests' | 'bytes' | 'records';
+  limit: number;
+  windowSeconds: number;
+  /** Requests allowed at once above the steady rate (requests only). */
+  burst?: number;
+  /** Only these operations (`operationId`, or `api.operationId` with several APIs); absent: all. */
+  operations?: string[];
+}
+
+export interface AnomalyGatewayConfig {
+  enabled: boolean;
+  /** true: throttle and block as the model decides; false: alerts only. */
+  enforce: boolean;
+  /** Model settings (src/threat/anomaly), passed through; defaults documented in docs/anomaly.md. */
+  model: Record<string, unknown>;
+}
+
 export interface HeadersConfig {
   /** HSTS max-age; Mozilla recommends 2 years (ENC-3). */
   hstsMaxAgeSeconds: number;
@@ -231,4 +309,10 @@ export interface OperationOverride {
   cacheControl?: string;
   /** A client certificate from `listen.tls.ca` is required (also implied by a mutualTLS scheme in the document). */
   requireClientCertificate?: boolean;
+  /** Fields that legitimately carry text the inspector would refuse: `query.q`, `path.id`, `header.x-note`, `body/notes/*`. */
+  inspection?: { allow: { field: string; families?: InjectionFamilyName[] }[] };
+  /** Largest page this list operation may ask for (API4). */
+  maxPageSize?: number;
+  /** Transfers, credential changes: the anomaly model watches these closely (RSID-1). */
+  highRisk?: boolean;
 }

@@ -33,8 +33,13 @@ export interface Denial {
   /** JSON pointer of the offending field (validation). */
   pointer?: string;
   errors?: { pointer: string; message: string }[];
-  /** Extra response headers (WWW-Authenticate, Allow, Retry-After). */
+  /** Extra response headers (WWW-Authenticate, Allow, Retry-After, RateLimit). */
   headers?: Record<string, string>;
+  /**
+   * A security event to record beside the denial (injection, anomaly): `event` names it and
+   * `detail` says what matched (family, rule, field), never the offending value.
+   */
+  event?: { name: string; detail: Record<string, string> };
   /** Internal cause: logged, never sent. */
   cause?: unknown;
 }
@@ -84,6 +89,10 @@ export interface RequestContext {
    * resolved (personal: recorded in the private part); `anyObjectScope` when a scope allowed any.
    */
   authz?: { kind: string; objectId: string; owner?: string } | { anyObjectScope: string };
+  /** authorize: every `kind:id` the request named (personal; fed to the anomaly model, never recorded as such). */
+  objectIds?: string[];
+  /** address-limit, principal-limit: the rate-limit decisions, for the RateLimit headers and the quota charges after the response. */
+  limits?: import('../threat/limits-runtime.js').LimitState;
   /** Number of request body bytes received. */
   bytesIn: number;
   /** Set when a stage denies. */

@@ -31,9 +31,17 @@ export interface LedgerCommitMessage {
   ms: number;
 }
 
+/** A security alert: an anomaly, a Redis outage of the rate limiter, an injection refused. */
+export interface SecurityAlertMessage {
+  kind: string;
+  /** Non-personal facts only. */
+  detail: Record<string, string | number | boolean>;
+}
+
 export const channels = {
   exchangeEnd: diagnostics.channel('rampart:exchange:end'),
   ledgerAlert: diagnostics.channel('rampart:ledger:alert'),
   ledgerCommit: diagnostics.channel('rampart:ledger:commit'),
   keysRefresh: diagnostics.channel('rampart:keys:refresh'),
+  securityAlert: diagnostics.channel('rampart:security:alert'),
 };

@@ -48,11 +48,24 @@ export const ERRORS = {
   RAMPART_DUPLICATE_JSON_KEY: { status: 400, title: 'Duplicate JSON key', detail: 'An object in the request body repeats a key.' },
   RAMPART_DUPLICATE_PARAMETER: { status: 400, title: 'Repeated parameter', detail: 'A scalar parameter was given more than once.' },
   RAMPART_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type', detail: 'The request content type is missing or not accepted by this operation.' },
+  // principal limit, address limit (API4, API6) and anomaly actions (FC-3)
+  RAMPART_RATE_LIMITED: { status: 429, title: 'Too many requests', detail: 'A rate limit was reached; retry after the time in Retry-After.' },
+  RAMPART_QUOTA_EXCEEDED: { status: 429, title: 'Data quota exceeded', detail: 'The data-volume quota for this period is spent; retry after the time in Retry-After.' },
+  RAMPART_RATE_LIMIT_UNAVAILABLE: { status: 503, title: 'Rate limiting unavailable', detail: 'Rate limits cannot be checked right now, so the request was refused; retry later.' },
+  RAMPART_ANOMALY_THROTTLED: { status: 429, title: 'Throttled', detail: 'Unusual activity was detected for this credential or address; requests are slowed for a while.' },
+  RAMPART_ANOMALY_BLOCKED: { status: 403, title: 'Temporarily blocked', detail: 'Unusual activity was detected for this credential or address; requests are refused for a while.' },
+  // inspect (ASVS 5.3.4, API7)
+  RAMPART_INJECTION_DETECTED: { status: 400, title: 'Request refused by inspection', detail: 'A field of the request carries text that looks like an injection attack.' },
+  RAMPART_PAGE_SIZE_EXCEEDED: { status: 400, title: 'Page too large', detail: 'The requested page size exceeds the largest this operation allows.' },
   // ledger
   RAMPART_LEDGER_UNAVAILABLE: { status: 503, title: 'Audit ledger unavailable', detail: 'The request could not be recorded, so it was not forwarded.' },
   // proxy
   RAMPART_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream timeout', detail: 'The upstream service did not answer in time.' },
   RAMPART_UPSTREAM_UNAVAILABLE: { status: 502, title: 'Upstream unavailable', detail: 'The upstream service could not be reached or answered with an invalid response.' },
+  // respond (API3, API10, FC-3)
+  RAMPART_RESPONSE_CONTRACT: { status: 502, title: 'Upstream response refused', detail: 'The upstream answered outside the published API contract, so the response was withheld.' },
+  RAMPART_RESPONSE_UNINSPECTABLE: { status: 502, title: 'Upstream response refused', detail: 'The upstream response could not be inspected (too large, or an encoding the gateway cannot decode), so it was withheld.' },
+  RAMPART_RESPONSE_WITHHELD: { status: 403, title: 'Response withheld', detail: 'The response holds data this credential may not receive.' },
   // gateway
   // admin plane
   RAMPART_ADMIN_LOGIN_FAILED: { status: 401, title: 'Login failed', detail: 'The username, password or second factor is not right.' },

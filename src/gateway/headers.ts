@@ -56,6 +56,10 @@ export function upstreamRequestHeaders(i: UpstreamHeaderInput): Record<string, s
     delete out['content-encoding'];
     out['content-length'] = String(i.bodyLength);
   }
+  // Compression never hides data from the controls: the upstream is asked for the plain body
+  // (the response contract, DLP and the ledger's capture read it); a coded answer is decoded
+  // with a bound or refused (./response-controls.ts).
+  out['accept-encoding'] = 'identity';
   out['x-forwarded-for'] = i.forwardedFor ? `${i.forwardedFor}, ${i.clientAddress}` : i.clientAddress;
   out['x-forwarded-proto'] = i.proto;
   if (i.host) out['x-forwarded-host'] = i.host;

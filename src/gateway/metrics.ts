@@ -8,7 +8,7 @@
  * times the CPU budget of all controls (DESIGN: under 50 us). So the data plane keeps its own
  * counters in the Prometheus text format (version 0.0.4).
  */
-import { channels, type ExchangeEndMessage, type LedgerAlertMessage, type LedgerCommitMessage } from '../core/diagnostics.js';
+import { channels, type ExchangeEndMessage, type LedgerAlertMessage, type LedgerCommitMessage, type SecurityAlertMessage } from '../core/diagnostics.js';
 
 export interface Metrics {
   contentType: string;
@@ -69,8 +69,17 @@ export function createMetrics(opts: { ledgerHealthy: () => boolean; keysCount: (
     const k = `kind="${esc((m as LedgerAlertMessage).kind)}"`;
     alerts.set(k, (alerts.get(k) ?? 0) + 1);
   };
+  const security = new Map<string, number>();
+  const onSecurity = (m: unknown) => {
+    const a = m as SecurityAlertMessage;
+    // Anomalies are counted by their kind (enumeration, bulk-pull...), everything else by event.
+    const kind = a.kind === 'anomaly' && typeof a.detail.kind === 'string' ? `anomaly.${a.detail.kind}` : a.kind;
+    const k = `kind="${esc(kind)}"`;
+    security.set(k, (security.get(k) ?? 0) + 1);
+  };
   channels.exchangeEnd.subscribe(onEnd);
   channels.ledgerAlert.subscribe(onAlert);
+  channels.securityAlert.subscribe(onSecurity);
   channels.ledgerCommit.subscribe(onCommit);
 
   function counter(out: string[], name: string, help: string, m: Map<string, number>): void {
@@ -84,6 +93,7 @@ export function createMetrics(opts: { ledgerHealthy: () => boolean; keysCount: (
       counter(out, 'rampart_requests_total', 'Exchanges by API, operation, status and outcome', requests);
       counter(out, 'rampart_denials_total', 'Denied requests by stage and reason code', denials);
       counter(out, 'rampart_ledger_alerts_total', 'Ledger append failures (AU-5); each one is an alert', alerts);
+      counter(out, 'rampart_security_events_total', 'Security events: injections refused, anomalies by kind, rate-limit store outages', security);
       out.push('# HELP rampart_request_duration_seconds Time from arrival to the end of the exchange', '# TYPE rampart_request_duration_seconds histogram');
       for (const h of durations.values()) {
         BUCKETS.forEach((b, i) => out.push(`rampart_request_duration_seconds_bucket{${h.labels},le="${b}"} ${h.counts[i]}`));
@@ -108,6 +118,7 @@ export function createMetrics(opts: { ledgerHealthy: () => boolean; keysCount: (
     close() {
       channels.exchangeEnd.unsubscribe(onEnd);
       channels.ledgerAlert.unsubscribe(onAlert);
+      channels.securityAlert.unsubscribe(onSecurity);
       channels.ledgerCommit.unsubscribe(onCommit);
     },
   };

@@ -9,7 +9,11 @@
  */
 import { errors as undiciErrors } from 'undici';
 import type { RequestContext } from '../core/context.js';
-import type { ErrorCode } from '../core/errors.js';
+import { ERRORS, type ErrorCode } from '../core/errors.js';
+import type { BodyCommitment, CapturedBodyInput } from '../ledger/record.js';
+import type { ApiRuntime } from './runtime.js';
+import { decodeResponse, inspectResponse, responseKind, type ResponseKind } from './response-controls.js';
+import { limitHeaders } from '../threat/limits-runtime.js';
 import { channels } from '../core/diagnostics.js';
 import type { Ledger } from '../ledger/writer.js';
 import { newBodyCommitter } from '../ledger/commit.js';
@@ -29,7 +33,19 @@ export interface ProxyDeps {
   closing: () => boolean;
 }
 
-export async function proxyExchange(ctx: RequestContext, decisionSeq: number, deps: ProxyDeps): Promise<{ status: number; bytesOut: number; outcome: 'success' | 'failure' }> {
+/** How an exchange ended on the respond side. */
+export interface ProxyResult {
+  /** The status the client got. */
+  status: number;
+  bytesOut: number;
+  outcome: 'success' | 'failure';
+  stage: 'proxy' | 'respond';
+  reason: string;
+  /** Records in a list response (for volume quotas and the anomaly model), when known. */
+  records?: number;
+}
+
+export async function proxyExchange(ctx: RequestContext, decisionSeq: number, deps: ProxyDeps): Promise<ProxyResult> {
   const api = ctx.api!;
   const up = api.upstream;
   const { req, res } = ctx;
@@ -63,29 +79,18 @@ export async function proxyExchange(ctx: RequestContext, decisionSeq: number, de
     } catch (e) {
       channels.ledgerAlert.publish({ kind: 'completion-failed', error: e });
       res.destroy();
-      return { status, bytesOut: 0, outcome: 'failure' };
+      return { status, bytesOut: 0, outcome: 'failure', stage: 'proxy', reason: code };
     }
     sendProblem(res, { code }, { requestId: ctx.requestId, headersCfg: cfg.headers, tls: deps.tls, head: ctx.method === 'HEAD', close: deps.closing() });
-    return { status, bytesOut: 0, outcome: 'failure' };
+    return { status, bytesOut: 0, outcome: 'failure', stage: 'proxy', reason: code };
   }
 
   const status = upstream.statusCode;
+  const kind = responseKind(ctx, status, upstream.headers);
+  if (kind !== undefined) return respondInspected(ctx, decisionSeq, deps, upstream, kind);
   const opOverride = api.config.operations[ctx.operation!.id]?.cacheControl;
   const list = proxiedResponseHeaders(upstream.headers, { headersCfg: cfg.headers, tls: deps.tls, cacheControl: opOverride ?? cfg.headers.cacheControl, requestId: ctx.requestId, close: deps.closing() });
-  if (res.getHeaderNames().length === 0) {
-    res.writeHead(status, list);
-  } else {
-    // Headers already set (CORS): Node would merge a flat list with setHeader, one value per name,
-    // losing repeated fields such as Set-Cookie; group them first.
-    const grouped = new Map<string, string[]>();
-    for (let i = 0; i < list.length; i += 2) {
-      const g = grouped.get(list[i]!);
-      if (g) g.push(list[i + 1]!);
-      else grouped.set(list[i]!, [list[i + 1]!]);
-    }
-    for (const [k, v] of grouped) res.setHeader(k, v.length === 1 ? v[0]! : v);
-    res.writeHead(status);
-  }
+  writeHead(ctx, status, list);
 
   // Stream, holding back the most recent chunk so that the last byte leaves only after the
   // completion record is committed. Event-driven rather than `for await`: this is the hot path.
@@ -131,7 +136,7 @@ export async function proxyExchange(ctx: RequestContext, decisionSeq: number, de
       channels.ledgerAlert.publish({ kind: 'completion-failed', error: e });
     }
     res.destroy();
-    return { status, bytesOut, outcome: 'failure' };
+    return { status, bytesOut, outcome: 'failure', stage: clientGone ? 'respond' : 'proxy', reason };
   }
   try {
     await deps.ledger.append(completionInput(ctx, { decisionSeq, outcome: 'success', status, stage: 'respond', reason: 'RAMPART_OK', bytesOut, responseBody: committer.finish(), responseCaptured: capture?.finish(ctx, status, upstream.headers) }));
@@ -140,10 +145,155 @@ export async function proxyExchange(ctx: RequestContext, decisionSeq: number, de
     channels.ledgerAlert.publish({ kind: 'completion-failed', error: err });
     deps.logger.error({ requestId: ctx.requestId, err: errSummary(err) }, 'completion record failed; connection aborted');
     res.destroy();
-    return { status, bytesOut, outcome: 'failure' };
+    return { status, bytesOut, outcome: 'failure', stage: 'respond', reason: 'RAMPART_LEDGER_UNAVAILABLE' };
   }
   res.end(held);
-  return { status, bytesOut, outcome: 'success' };
+  return { status, bytesOut, outcome: 'success', stage: 'respond', reason: 'RAMPART_OK' };
+}
+
+/** Writes the status and a flat header list, plus the RateLimit headers of the request's rules. */
+function writeHead(ctx: RequestContext, status: number, list: string[]): void {
+  const { res } = ctx;
+  const rl = limitHeaders(ctx);
+  if (rl) for (const k in rl) list.push(k, rl[k]!);
+  if (res.getHeaderNames().length === 0) {
+    res.writeHead(status, list);
+    return;
+  }
+  // Headers already set (CORS): Node would merge a flat list with setHeader, one value per name,
+  // losing repeated fields such as Set-Cookie; group them first.
+  const grouped = new Map<string, string[]>();
+  for (let i = 0; i < list.length; i += 2) {
+    const g = grouped.get(list[i]!);
+    if (g) g.push(list[i + 1]!);
+    else grouped.set(list[i]!, [list[i + 1]!]);
+  }
+  for (const [k, v] of grouped) res.setHeader(k, v.length === 1 ? v[0]! : v);
+  res.writeHead(status);
+}
+
+type UpstreamResponse = Awaited<ReturnType<ApiRuntime['upstream']['pool']['request']>>;
+
+/**
+ * The respond side for JSON and text: the body is held (bounded), decoded, checked against the
+ * contract and masked (./response-controls.ts), the completion record committed, then the whole
+ * answer sent with its length. The ledger's commitment and capture cover what the client
+ * received (the communication as it happened, R17a4-4; no more personal data than the client
+ * saw), and the record's detail says what was stripped and masked; for a refused response they
+ * cover what the upstream sent and was withheld.
+ */
+async function respondInspected(ctx: RequestContext, decisionSeq: number, deps: ProxyDeps, upstream: UpstreamResponse, kind: ResponseKind): Promise<ProxyResult> {
+  const { res } = ctx;
+  const cfg = ctx.runtime.config;
+  const status = upstream.statusCode;
+  const max = cfg.responses.maxInspectBytes;
+  const body = upstream.body;
+  const chunks: Buffer[] = [];
+  let received = 0;
+  const declared = Number(upstream.headers['content-length']);
+  const failure = await new Promise<'client' | 'too-large' | Error | undefined>((resolve) => {
+    if (Number.isFinite(declared) && declared > max) {
+      body.destroy();
+      resolve('too-large');
+      return;
+    }
+    const onClose = () => {
+      body.destroy();
+      resolve('client');
+    };
+    res.once('close', onClose);
+    body.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > max) {
+        res.off('close', onClose);
+        body.destroy();
+        resolve('too-large');
+        return;
+      }
+      chunks.push(chunk);
+    });
+    body.once('end', () => {
+      res.off('close', onClose);
+      resolve(undefined);
+    });
+    body.once('error', (err: Error) => {
+      res.off('close', onClose);
+      resolve(err);
+    });
+  });
+  if (failure === 'client' || failure instanceof Error) {
+    const clientGone = failure === 'client';
+    const reason = clientGone ? 'RAMPART_CLIENT_ABORTED' : isTimeout(failure) ? 'RAMPART_UPSTREAM_TIMEOUT' : 'RAMPART_UPSTREAM_UNAVAILABLE';
+    const shown = clientGone ? status : reason === 'RAMPART_UPSTREAM_TIMEOUT' ? 504 : 502;
+    return refuse(ctx, decisionSeq, deps, { status: shown, stage: clientGone ? 'respond' : 'proxy', reason, detail: { upstreamStatus: status } }, clientGone);
+  }
+  const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  const decoded = failure === 'too-large' ? undefined : decodeResponse(raw, upstream.headers['content-encoding'], max);
+  const contentType = typeof upstream.headers['content-type'] === 'string' ? upstream.headers['content-type'] : undefined;
+  const r = decoded === undefined
+    ? { ok: false as const, code: 'RAMPART_RESPONSE_UNINSPECTABLE' as const, cause: failure === 'too-large' ? 'too-large' : 'undecodable', detail: { upstreamStatus: status } }
+    : inspectResponse(ctx, status, contentType, decoded, kind);
+  // What the ledger commits to and captures: the client's bytes, or what was withheld.
+  const sent = r.ok ? r.body : raw;
+  const committer = newBodyCommitter();
+  committer.update(sent);
+  const capture = failure === 'too-large' ? undefined : ResponseCapture.for(ctx);
+  capture?.add(sent);
+  const responseBody = committer.finish();
+  const responseCaptured = capture?.finish(ctx, status, r.ok ? withoutCoding(upstream.headers) : upstream.headers);
+  if (!r.ok) {
+    deps.logger.warn({ requestId: ctx.requestId, api: ctx.api!.name, operation: ctx.operation!.id, status, cause: r.cause }, 'upstream response refused');
+    return refuse(ctx, decisionSeq, deps, { status: ERRORS[r.code].status, stage: 'respond', reason: r.code, detail: { ...r.detail, cause: r.cause, upstreamStatus: status }, responseBody, responseCaptured }, false);
+  }
+  try {
+    await deps.ledger.append(completionInput(ctx, { decisionSeq, outcome: 'success', status, stage: 'respond', reason: 'RAMPART_OK', bytesOut: r.body.length, responseBody, responseCaptured, detail: Object.keys(r.detail).length > 0 ? r.detail : undefined }));
+  } catch (err) {
+    // AU-5, as on the streaming path: the exchange cannot complete unrecorded, so the connection
+    // is aborted (DESIGN.md) and the client sees a failure, not an answer.
+    channels.ledgerAlert.publish({ kind: 'completion-failed', error: err });
+    deps.logger.error({ requestId: ctx.requestId, err: errSummary(err) }, 'completion record failed; connection aborted');
+    res.destroy();
+    return { status, bytesOut: 0, outcome: 'failure', stage: 'respond', reason: 'RAMPART_LEDGER_UNAVAILABLE', ...(r.records !== undefined ? { records: r.records } : {}) };
+  }
+  const opOverride = ctx.api!.config.operations[ctx.operation!.id]?.cacheControl;
+  const headers = { ...upstream.headers };
+  delete headers['content-encoding'];
+  delete headers['content-length'];
+  delete headers['transfer-encoding'];
+  const list = proxiedResponseHeaders(headers, { headersCfg: cfg.headers, tls: deps.tls, cacheControl: opOverride ?? cfg.headers.cacheControl, requestId: ctx.requestId, close: deps.closing() });
+  list.push('content-length', String(r.body.length));
+  writeHead(ctx, status, list);
+  res.end(r.body);
+  return { status, bytesOut: r.body.length, outcome: 'success', stage: 'respond', reason: 'RAMPART_OK', ...(r.records !== undefined ? { records: r.records } : {}) };
+}
+
+function withoutCoding(h: Record<string, string | string[] | undefined>): Record<string, string | string[] | undefined> {
+  if (h['content-encoding'] === undefined) return h;
+  const out = { ...h };
+  delete out['content-encoding'];
+  return out;
+}
+
+/** Records a refused or failed response and answers with a problem (or drops a client that left). */
+async function refuse(
+  ctx: RequestContext,
+  decisionSeq: number,
+  deps: ProxyDeps,
+  f: { status: number; stage: 'proxy' | 'respond'; reason: string; detail: Record<string, string | number>; responseBody?: BodyCommitment; responseCaptured?: CapturedBodyInput | undefined },
+  clientGone: boolean,
+): Promise<ProxyResult> {
+  const { res } = ctx;
+  const cfg = ctx.runtime.config;
+  try {
+    await deps.ledger.append(completionInput(ctx, { decisionSeq, outcome: 'failure', status: f.status, stage: f.stage, reason: f.reason, bytesOut: 0, responseBody: f.responseBody, responseCaptured: f.responseCaptured, detail: f.detail }));
+  } catch (e) {
+    channels.ledgerAlert.publish({ kind: 'completion-failed', error: e });
+    res.destroy();
+    return { status: f.status, bytesOut: 0, outcome: 'failure', stage: f.stage, reason: f.reason };
+  }
+  if (clientGone) res.destroy();
+  else sendProblem(res, { code: f.reason as ErrorCode }, { requestId: ctx.requestId, headersCfg: cfg.headers, tls: deps.tls, head: ctx.method === 'HEAD', close: deps.closing() });
+  return { status: f.status, bytesOut: 0, outcome: 'failure', stage: f.stage, reason: f.reason };
 }
 
 function isTimeout(err: unknown): boolean {

@@ -58,7 +58,7 @@ export function decisionInput(
 /** The completion record: committed before the last byte of the response is released. */
 export function completionInput(
   ctx: RequestContext,
-  c: { decisionSeq: number; outcome: 'success' | 'failure'; status: number; stage: string; reason: string; bytesOut: number; responseBody?: BodyCommitment; responseCaptured?: CapturedBodyInput | undefined },
+  c: { decisionSeq: number; outcome: 'success' | 'failure'; status: number; stage: string; reason: string; bytesOut: number; responseBody?: BodyCommitment; responseCaptured?: CapturedBodyInput | undefined; detail?: Record<string, string | number> | undefined },
 ): RecordInput {
   const pr = ctx.principal;
   const op = ctx.operation;
@@ -81,6 +81,7 @@ export function completionInput(
     bytesIn: ctx.bytesIn,
     bytesOut: c.bytesOut,
     latencyMs: elapsedMs(ctx),
+    detail: c.detail,
     personal: personalOf(ctx),
     bodies: c.responseBody ? { response: c.responseBody } : undefined,
     captured: c.responseCaptured ? { response: c.responseCaptured } : undefined,

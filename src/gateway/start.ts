@@ -33,6 +33,11 @@ import { createClientCertificates } from '../identity/client-certs.js';
 import { startAdminServer, type AdminServer } from '../admin/server.js';
 import { createExternalIssuers, type ExternalIssuers } from '../identity/external-issuers.js';
 import { createValidateStage } from '../pipeline/validate.js';
+import { createPrincipalLimitStage } from '../pipeline/principal-limit.js';
+import { createInspectStage } from '../pipeline/inspect.js';
+import { createThreatServices, type ThreatServices } from '../threat/services.js';
+import { createLimitsRuntime } from '../threat/limits-runtime.js';
+import { compileDlpPolicies } from './response-controls.js';
 import { buildRuntime, type GatewayRuntime } from './runtime.js';
 import { createHandler } from './handler.js';
 import { createClientErrorHandler } from './client-error.js';
@@ -125,15 +130,28 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
     const external = externalIssuersOf(config);
     const throttle = createAuthThrottle(config.authThrottle);
     const qualify = config.apis.length > 1;
-    const runtime = await buildRuntime(config, (rt) => opts.benchmarkPassThrough ? [createParseStage(config.limits), createRouteStage(rt)] : [
-      createParseStage(config.limits),
-      createAddressLimitStage(throttle),
-      createRouteStage(rt),
-      createAuthenticateStage(keys, throttle, tokens, external, config.listen.tls?.ca !== undefined ? createClientCertificates(config.identity.clientCertificates) : undefined),
-      createScopeStage(qualify),
-      createValidateStage(config.limits),
-      createAuthorizeStage(rt, identity),
-    ], opts.configDir ? { configDir: opts.configDir } : {});
+    // Counters and baselines outlive a configuration version; the rules are per version.
+    const threat: ThreatServices | undefined = opts.benchmarkPassThrough ? undefined : createThreatServices({ config, ledger, logger, secret: secrets.keyHashSecret });
+    if (threat) {
+      cleanup.unshift(() => threat.close());
+      await threat.ready();
+    }
+    const runtime = await buildRuntime(config, (rt) => {
+      if (opts.benchmarkPassThrough || !threat) return [createParseStage(config.limits), createRouteStage(rt)];
+      const limits = createLimitsRuntime(rt.config.rateLimits.rules, threat);
+      compileDlpPolicies(rt.config);
+      return [
+        createParseStage(config.limits),
+        createAddressLimitStage(throttle, limits),
+        createRouteStage(rt),
+        createAuthenticateStage(keys, throttle, tokens, external, config.listen.tls?.ca !== undefined ? createClientCertificates(config.identity.clientCertificates) : undefined),
+        createScopeStage(qualify),
+        createPrincipalLimitStage(limits),
+        createValidateStage(config.limits),
+        createInspectStage(rt, rt.config.inspection, rt.config.responses),
+        createAuthorizeStage(rt, identity),
+      ];
+    }, opts.configDir ? { configDir: opts.configDir } : {});
     cleanup.unshift(() => runtime.close());
     for (const w of runtime.warnings) logger.warn(w);
     // Swapped atomically by a reload (compliance-as-code work); each request keeps the one it started with.
@@ -155,6 +173,7 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
       tls,
       closing: () => closing,
       reserved: createReservedHandler({ metrics, readiness, tls, jwks: () => keyset.jwks(), oauth: createTokenEndpoint({ keys, tokens, throttle, ledger, tls }) }),
+      ...(threat ? { threat } : {}),
     });
     const serverOpts: http.ServerOptions = {
       maxHeaderSize: config.limits.maxHeaderBytes,

@@ -23,7 +23,7 @@
  * committed to elsewhere.
  */
 import { isUtf8 } from 'node:buffer';
-import { randomBytes } from 'node:crypto';
+import { newNumberPrefix, protectNumbers, restoreNumbers } from '../core/json-numbers.js';
 import { parseContentType, bodyKind } from '../openapi/media-type.js';
 import { escapePointerSegment } from '../openapi/json-strict.js';
 import { type ClassificationMap, type ClassState, compareClasses, isSecretName, step } from '../openapi/classification.js';
@@ -291,7 +291,7 @@ function captureJson(source: string, map: ClassificationMap | undefined, policy:
   if (walk.lossy) {
     // JSON.parse rounds integers beyond 2^53 (snowflake ids, 19-digit account numbers): parse
     // again with literals of 16+ digits turned into marked strings, written back verbatim.
-    prefix = `\ue000${randomBytes(6).toString('hex')}:`;
+    prefix = newNumberPrefix();
     const protectedText = protectNumbers(text, prefix);
     let reparsed: unknown;
     try {
@@ -312,62 +312,6 @@ function captureJson(source: string, map: ClassificationMap | undefined, policy:
   const r: CapturedBody = { stored, encoding: 'json', truncated, redacted: walk.redacted, subjects: subjectsOf(walk), classesSeen: classesOf(walk) };
   if (note !== undefined) r.note = note;
   return r;
-}
-
-/**
- * Rewrites number literals with 16+ digits as strings `"<prefix><literal>"` (outside strings
- * only). Returns undefined when there is none. The text may be invalid JSON; JSON.parse decides.
- */
-function protectNumbers(text: string, prefix: string): string | undefined {
-  let out = '';
-  let last = 0;
-  let i = 0;
-  const n = text.length;
-  while (i < n) {
-    const c = text.charCodeAt(i);
-    if (c === 34) {
-      // Skip a string: the next quote not escaped by an odd run of backslashes.
-      let j = i + 1;
-      for (;;) {
-        const q = text.indexOf('"', j);
-        if (q === -1) return out === '' && last === 0 ? undefined : out + text.slice(last);
-        let b = q - 1;
-        while (b > i && text.charCodeAt(b) === 92) b--;
-        if ((q - 1 - b) % 2 === 0) {
-          i = q + 1;
-          break;
-        }
-        j = q + 1;
-      }
-      continue;
-    }
-    if (c === 45 || (c >= 48 && c <= 57)) {
-      let j = i;
-      let digits = 0;
-      let mantissa = true;
-      for (; j < n; j++) {
-        const d = text.charCodeAt(j);
-        if (d >= 48 && d <= 57) {
-          if (mantissa) digits++;
-        } else if (d === 101 || d === 69) mantissa = false;
-        else if (d !== 45 && d !== 43 && d !== 46) break;
-      }
-      if (digits >= 16) {
-        out += text.slice(last, i) + '"' + prefix + text.slice(i, j) + '"';
-        last = j;
-      }
-      i = j;
-      continue;
-    }
-    i++;
-  }
-  if (last === 0) return undefined;
-  return out + text.slice(last);
-}
-
-function restoreNumbers(text: string, prefix: string): string {
-  const re = new RegExp(`"${prefix}([-+.eE0-9]+)"`, 'g');
-  return text.replace(re, '$1');
 }
 
 // ---------------------------------------------------------------------------------------------

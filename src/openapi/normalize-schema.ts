@@ -1,7 +1,7 @@
 /**
  * Turns OpenAPI Schema Objects into schemas ajv validates as the document means them, in place,
  * for the schemas that request validation reaches (parameters and request bodies, and whatever
- * they reference).
+ * they reference) or, in response mode, that response validation reaches (API10).
  *
  * - OpenAPI 3.0 §4.7.24 `nullable: true` → `type: [T, 'null']` (or `anyOf: [S, {type:'null'}]`
  *   when the schema has no type or combines others: real specs put `nullable` next to `$ref`,
@@ -16,6 +16,10 @@
  *   recursion ends. Anything else: the discriminator is dropped (oneOf/anyOf semantics) with a warning.
  * - `readOnly` properties (3.0 §4.7.24, "SHOULD NOT be sent as part of the request"): dropped from
  *   `required` in requests; with `closedObjects` they are refused (API3, mass assignment).
+ *   In `mode: 'response'` the roles swap: `writeOnly` properties ("SHOULD NOT be sent as part of
+ *   the response"; a required writeOnly property is required in requests only) are dropped from
+ *   `required` and, with `closedObjects`, refused by a keyword of their own (WRITE_ONLY) so that the
+ *   response validator can strip them like undeclared ones (API3, data leakage); readOnly is fine.
  * - `closedObjects` (API3): a plain object schema with `properties` and no `additionalProperties`
  *   is closed. An `allOf` whose members' property names are all known statically is closed over
  *   the union of those names; its members, and every schema used where closing would change
@@ -25,8 +29,10 @@
  *   that are not valid at all fail closed (the field is refused) with a warning.
  * - Formats are collected so that the loader can register unknown ones as no-ops with a warning.
  *
- * The normalised schemas serve request validation only (response validation, API10, would need
- * its own pass: readOnly means the opposite there).
+ * The pass rewrites the document it is given. Request validation normalises the loaded document
+ * (`mode: 'request'`); response validation (API10, validate-response.ts) runs its own pass in
+ * `mode: 'response'` over a separate, freshly parsed copy, because readOnly/writeOnly mean
+ * opposite things there and a schema shared by a request and a response must serve both.
  */
 import { type Json, type JsonObject, isObject, getAt, localRefPointer, escapeSegment, pointerToFragment } from './resolve-refs.js';
 
@@ -36,11 +42,18 @@ export const VARIANTS_KEY = 'x-rampart-variants';
 export const NON_UNICODE_PATTERN = 'x-rampart-pattern';
 export const INVALID_PATTERN = 'x-rampart-invalid-pattern';
 export const READ_ONLY = 'x-rampart-read-only';
+/** Refuses a writeOnly property in a response (response mode with closedObjects). */
+export const WRITE_ONLY = 'x-rampart-write-only';
 
 export interface NormalizeOptions {
   version: '3.0' | '3.1';
   closedObjects: boolean;
   warn(message: string): void;
+  /**
+   * Which direction the schemas serve (default 'request'): decides whether readOnly (request)
+   * or writeOnly (response) properties are the ones that must not be present.
+   */
+  mode?: 'request' | 'response';
 }
 
 export interface Normalizer {
@@ -76,6 +89,10 @@ interface Item {
 
 export function createNormalizer(doc: JsonObject, opts: NormalizeOptions): Normalizer {
   const { version, closedObjects, warn } = opts;
+  const response = opts.mode === 'response';
+  /** The annotation that marks a property as absent in this direction, and the keyword refusing it. */
+  const hiddenFlag = response ? 'writeOnly' : 'readOnly';
+  const hiddenKeyword = response ? WRITE_ONLY : READ_ONLY;
   const formats = new Set<string>();
   const ownDone = new WeakSet<object>();
   const childrenDone = new WeakSet<object>();
@@ -214,7 +231,7 @@ export function createNormalizer(doc: JsonObject, opts: NormalizeOptions): Norma
       }
     }
     if (typeof s['format'] === 'string') formats.add(s['format']);
-    readOnlyProperties(s);
+    hiddenProperties(s);
     if (s['discriminator'] !== undefined) discriminator(s, pointer);
     if (closedObjects && !open && !hadDiscriminator.has(s)) close(s, pointer);
   }
@@ -275,31 +292,33 @@ export function createNormalizer(doc: JsonObject, opts: NormalizeOptions): Norma
     }
   }
 
-  function isReadOnly(schema: Json | undefined, depth = 0): boolean {
+  /** readOnly (request mode) or writeOnly (response mode), on the schema or what it stands for. */
+  function isHidden(schema: Json | undefined, depth = 0): boolean {
     if (!isObject(schema) || depth > 8) return false;
-    if (schema['readOnly'] === true) return true;
+    if (schema[hiddenFlag] === true) return true;
     if (typeof schema['$ref'] === 'string') {
       const p = localRefPointer(schema['$ref']);
-      return p !== undefined && isReadOnly(getAt(doc, p) as Json, depth + 1);
+      return p !== undefined && isHidden(getAt(doc, p) as Json, depth + 1);
     }
     const all = schema['allOf'];
-    return Array.isArray(all) && all.length === 1 && isReadOnly(all[0], depth + 1);
+    return Array.isArray(all) && all.length === 1 && isHidden(all[0], depth + 1);
   }
 
-  function readOnlyProperties(s: JsonObject): void {
+  function hiddenProperties(s: JsonObject): void {
     const props = s['properties'];
     if (!isObject(props)) return;
     let ro: string[] | undefined;
-    for (const k of Object.keys(props)) if (isReadOnly(props[k])) (ro ??= []).push(k);
+    for (const k of Object.keys(props)) if (isHidden(props[k])) (ro ??= []).push(k);
     if (!ro) return;
     const req = s['required'];
     if (Array.isArray(req)) s['required'] = req.filter((r) => typeof r !== 'string' || !ro!.includes(r));
     if (closedObjects) {
-      // API3: a client must not write what only the server sets: any value is refused, with a
-      // keyword of our own so that the message can say why.
+      // API3: a client must not write what only the server sets (requests), and a response must
+      // not carry what only the client sends (writeOnly: passwords, PINs): any value is refused,
+      // with a keyword of our own so that the message (or the response stripper) can say why.
       const copy: JsonObject = { ...props };
       for (const k of ro) {
-        const refuse: JsonObject = { [READ_ONLY]: true };
+        const refuse: JsonObject = { [hiddenKeyword]: true };
         ownDone.add(refuse);
         childrenDone.add(refuse);
         copy[k] = refuse;

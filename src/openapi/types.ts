@@ -61,7 +61,98 @@ export interface OperationModel {
    */
   readonly classifications: { request?: ClassificationMap; responses: ReadonlyMap<string, ClassificationMap> };
   // --- end body classifications ---------------------------------------------------------------
+  // --- response contract (API3, API4, API10; validate-response.ts, pagination.ts) -------------
+  /**
+   * Checks an upstream response against the operation's declared responses (API10): the status
+   * (exact code, then `2XX`, then `default`), the Content-Type among that response's media types,
+   * and for JSON media types (application/json, any `+json`) the body against the schema, with
+   * objects closed and writeOnly properties refused (API3). `body` is the parsed JSON value, or
+   * the raw bytes (Buffer/Uint8Array: parsed here, strictly), or undefined to check status and media
+   * type only. Pass `contentType` undefined when the response has no body. In 'strip' mode,
+   * undeclared properties are deleted from `body` in place and the result is checked again; in
+   * 'report' mode nothing is changed and undeclared properties make the check fail (reason
+   * 'schema' with `errors` empty when nothing else is wrong). The response copy of the document is
+   * built on the first call for the API, this operation's schemas compiled on first use. Never
+   * throws for bad input (TypeError for a `mode` or `undeclaredStatus` that is not one of the values).
+   */
+  validateResponse(status: number, contentType: string | undefined, body: unknown, mode: 'strip' | 'report', opts?: ResponseCheckOptions): ResponseCheck;
+  /**
+   * The query parameter that sets the page size (API4), when the operation has one: the first of
+   * limit, per_page, perPage, page_size, pageSize, size, top, $top, count, max_results, maxResults
+   * declared in the query with an integer schema.
+   */
+  readonly pageSizeParam?: string;
+  /**
+   * The number of records in a 2xx list response body: the length of the top-level array, or of
+   * the array under the one array-valued property of the response object (`items`, `data`,
+   * `results`...). Undefined when the status is not 2xx, the declared schema is not a list, or the
+   * body does not have the declared shape. Never throws.
+   */
+  countRecords(status: number, body: unknown): number | undefined;
+  // --- end response contract ------------------------------------------------------------------
 }
+
+// --- response contract (API3, API4, API10) -------------------------------------------------------
+/** Why a response check failed. */
+export type ResponseCheckReason =
+  /** The status is not declared (and there is no `default`), and the undeclaredStatus policy blocks it. */
+  | 'status-undeclared'
+  /** The Content-Type is not one the response declares (or a body came without one, or none is declared). */
+  | 'media-type-undeclared'
+  /** A JSON media type, but the bytes are not UTF-8 JSON (syntax, charset, duplicate or `__proto__` key). */
+  | 'not-json'
+  /** Nested deeper than the JSON parser's bound (json-strict DEFAULT_MAX_DEPTH). */
+  | 'too-deep'
+  /**
+   * The body breaks the schema. In 'report' mode, `errors` empty (and `undeclared` not) means the
+   * only fault is properties the schema does not declare (or writeOnly ones); in 'strip' mode
+   * those were removed and `errors` lists what is still wrong.
+   */
+  | 'schema'
+  /** The document's response schema cannot be compiled: fails closed. */
+  | 'internal';
+
+export interface ResponseCheck {
+  ok: boolean;
+  /** Why not ok. */
+  reason?: ResponseCheckReason;
+  /**
+   * JSON pointers (relative to the body) of undeclared properties found, and of writeOnly ones;
+   * stripped when mode was 'strip'. Names longer than 64 characters or holding control characters
+   * are shortened (safePointer), so the list is for logs; stripping is done by 'strip' mode. At most
+   * MAX_UNDECLARED_LISTED entries (then `truncated`).
+   */
+  undeclared: string[];
+  /** Schema failures other than undeclared properties (bounded: 1 + MAX_EXTRA_ERRORS); messages never echo values. */
+  errors: { pointer: string; message: string }[];
+  /** More undeclared properties were found than listed (in 'strip' mode all of them were stripped). */
+  truncated?: boolean;
+  /** The JSON value checked when there was one: the caller's (stripped in 'strip' mode) or the one parsed from bytes. */
+  body?: unknown;
+  /**
+   * When ok although the body was not checked against a schema, why: the status is undeclared but
+   * allowed, there is no body (HEAD, 204, 304, none sent or none given), the media type is not
+   * JSON, or the declared media type has no schema.
+   */
+  unchecked?: 'status-undeclared' | 'no-body' | 'not-json-media-type' | 'no-schema';
+}
+
+export interface ResponseCheckOptions {
+  /**
+   * A status the operation does not declare, with no `default` response: 'block' refuses it,
+   * 'allow' lets it through unchecked, 'allow-errors' (the default) lets 4xx/5xx through
+   * unchecked and refuses 1xx-3xx. Many documents omit their error statuses (401, 404, 429, 500),
+   * while an undeclared success or redirect carries data or a Location no contract describes.
+   */
+  undeclaredStatus?: 'allow' | 'block' | 'allow-errors';
+  /**
+   * A body on a response the document declares without `content` (`'200': { description: ok }`):
+   * 'block' (the default here) is a contract break; 'allow' lets it through unchecked
+   * (`unchecked: 'no-schema'`). Documents written loosely do this often; `rampart check` names them.
+   */
+  undocumentedBody?: 'allow' | 'block';
+}
+// --- end response contract ---------------------------------------------------------------------
 
 // --- body classifications (ledger body capture, DLP) ---------------------------------------------
 /**

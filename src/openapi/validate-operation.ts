@@ -18,7 +18,7 @@ import { fullFormats } from 'ajv-formats/dist/formats.js';
 import { RampartError } from '../core/errors.js';
 import type { RequestParts, ValidationFailure, ValidationResult } from './types.js';
 import { type Json, type JsonObject, isObject, getAt, pointerToFragment, escapeSegment } from './resolve-refs.js';
-import { NON_UNICODE_PATTERN, INVALID_PATTERN, READ_ONLY } from './normalize-schema.js';
+import { NON_UNICODE_PATTERN, INVALID_PATTERN, READ_ONLY, WRITE_ONLY } from './normalize-schema.js';
 import { parseStrictJson, escapePointerSegment, type StrictJsonError } from './json-strict.js';
 import { parseContentType, selectContentKey, bodyKind, jsonCharsetAcceptable } from './media-type.js';
 import {
@@ -40,7 +40,24 @@ export interface SchemaStore {
   readonly stats: { compiles: number; compileMs: number };
 }
 
-export function createSchemaStore(doc: JsonObject, version: '3.0' | '3.1', unknownFormats: readonly string[]): SchemaStore {
+export interface SchemaStoreOptions {
+  /**
+   * Collect every failure instead of stopping at the first (response validation needs every
+   * undeclared property to strip it). Same speed on valid data; default false.
+   */
+  allErrors?: boolean;
+}
+
+/**
+ * One ajv instance over a whole bundled document (created on the first `validator()` call);
+ * validators are fragments of it, compiled once and cached.
+ *
+ * @example
+ * const store = createSchemaStore(bundle.doc, '3.0', []);
+ * const v = store.validator('/components/schemas/Account');
+ * v({ id: 1 }); // true or false, failures in v.errors
+ */
+export function createSchemaStore(doc: JsonObject, version: '3.0' | '3.1', unknownFormats: readonly string[], storeOptions: SchemaStoreOptions = {}): SchemaStore {
   let ajv: Ajv | undefined;
   const cache = new Map<string, ValidateFunction>();
   const byContent = new Map<string, ValidateFunction>();
@@ -51,8 +68,8 @@ export function createSchemaStore(doc: JsonObject, version: '3.0' | '3.1', unkno
       // OpenAPI keywords (example, xml, externalDocs, discriminator leftovers, x-*) are not JSON
       // Schema keywords: ignore them instead of refusing the document.
       strict: false,
-      // Speed: stop at the first failure; the message names it precisely.
-      allErrors: false,
+      // Speed: stop at the first failure; the message names it precisely. (Responses: all, to strip.)
+      allErrors: storeOptions.allErrors === true,
       // The document was checked by our loader; validating it against the meta-schema costs load time.
       validateSchema: false,
       addUsedSchema: false,
@@ -85,6 +102,7 @@ export function createSchemaStore(doc: JsonObject, version: '3.0' | '3.1', unkno
     });
     a.addKeyword({ keyword: INVALID_PATTERN, type: 'string', validate: () => false });
     a.addKeyword({ keyword: READ_ONLY, validate: () => false });
+    a.addKeyword({ keyword: WRITE_ONLY, validate: () => false });
     a.addSchema(doc as object, DOCUMENT_ID);
     ajv = a;
     return a;

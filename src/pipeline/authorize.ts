@@ -127,6 +127,8 @@ export function createAuthorizeStage(rt: Pick<GatewayRuntime, 'apis'>, identity?
         }
       }
       if (found.length === 0) return undefined;
+      // For the anomaly model (enumeration sweeps, API1); bounded like everything per request.
+      ctx.objectIds = found.slice(0, 64).map((f) => `${f.kind.name}:${f.id}`);
 
       if (found.length > plan.cfg.maxObjects) return deny('RAMPART_AUTHZ_TOO_MANY_OBJECTS');
       const principal = ctx.principal!;

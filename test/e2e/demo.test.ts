@@ -12,7 +12,7 @@ import { tempDir } from '../helpers/tmp.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/rampart', import.meta.url));
 
-test('the demo starts in one command and its printed curl lines show allow, tokens, 401, 403 (scope and object), 400, 404, an upstream that refuses bypass, an admin login with TOTP, and a verified audit trail', { timeout: 120_000 }, async () => {
+test('the demo starts in one command and its printed curl lines show allow, tokens, 401, 403 (scope and object), 400, an injection refused, masking by scope, 404, an upstream that refuses bypass, an admin login with TOTP, and a verified audit trail', { timeout: 120_000 }, async () => {
   const tmp = tempDir('rampart-demo-');
   const child = spawn(process.execPath, [BIN, 'demo', '--port', '0', '--admin-port', '0', '--dir', 'demo-state'], { cwd: tmp.path, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -41,7 +41,17 @@ test('the demo starts in one command and its printed curl lines show allow, toke
       const script = `${keys.join('\n')}\n${line} -o /dev/null -w '%{http_code}'`;
       return Number(execFileSync('bash', ['-c', script], { cwd: tmp.path, encoding: 'utf8' }).trim());
     });
-    assert.deepEqual(statuses, [200, 200, 401, 401, 403, 403, 400, 404, 400, 401, 200]);
+    assert.deepEqual(statuses, [200, 200, 401, 401, 403, 403, 400, 400, 200, 200, 404, 400, 401, 200]);
+    // The threat-defence lines (issue 5): the injection's problem names it; Alice's profile comes
+    // back masked, the operator's (pii:read) in full.
+    const body = (line: string) => execFileSync('bash', ['-c', `${keys.join('\n')}\n${line}`], { cwd: tmp.path, encoding: 'utf8' });
+    const injection = curls.find((l) => l.includes('UNION SELECT'))!;
+    assert.equal(JSON.parse(body(injection)).code, 'RAMPART_INJECTION_DETECTED');
+    const [aliceView, operatorView] = curls.filter((l) => l.endsWith('/customers/cus_alice')).map((l) => JSON.parse(body(l)) as { ssn: string; dateOfBirth: string });
+    assert.ok(aliceView && operatorView, out);
+    assert.match(aliceView.ssn, /^\*\*\*-\*\*-\d{4}$/, `Alice sees her SSN partly masked: ${aliceView.ssn}`);
+    assert.match(operatorView.ssn, /^\d{3}-\d{2}-\d{4}$/, 'the operator holds pii:read and sees it in full');
+    assert.notEqual(aliceView.dateOfBirth, operatorView.dateOfBirth);
     const lines = out.split('\n').map((l) => l.trim());
     const runLine = (prefix: string, env: Record<string, string> = {}): string => {
       const line = lines.find((l) => l.startsWith(prefix));

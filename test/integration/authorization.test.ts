@@ -153,7 +153,7 @@ paths:
               properties:
                 fromAccountId: { type: string, maxLength: 40 }
                 legs: { type: array, maxItems: 100, items: { type: object, properties: { accountId: { type: string, maxLength: 40 }, amount: { type: number } } } }
-      responses: { '201': { description: created } }
+      responses: { '200': { description: accepted (the echo upstream answers 200) } }
   /vaults/{vaultId}:
     get:
       operationId: getVault

@@ -35,7 +35,9 @@ for (const policy of ['keep', 'redact-ssn'] as const) {
         api: { name: 'brokerage' },
         yaml: policy === 'redact-ssn' ? { ledger: { bodies: { personal: { ssn: 'redact', 'date-of-birth': 'redact' } } } } : {},
       });
-      alice = (await t.key(['accounts:read', 'customers:read', 'transfers:write'], { subject: 'cus_alice', name: 'alice-app' })).key;
+      // pii:read: the client gets the personal fields in full (DLP lets them through), so what the
+      // ledger keeps is decided by the capture policy alone.
+      alice = (await t.key(['accounts:read', 'customers:read', 'transfers:write', 'pii:read'], { subject: 'cus_alice', name: 'alice-app' })).key;
     });
     after(async () => {
       await t.close();
