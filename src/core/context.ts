@@ -74,6 +74,8 @@ export interface RequestContext {
   pathParams?: Record<string, string>;
   /** authenticate */
   principal?: Principal;
+  /** authenticate, on a failure: the id of a real API key presented with a wrong secret, or revoked or expired (not secret; for the anomaly model). */
+  presentedKeyId?: string;
   /** authenticate: header names that carried Rampart credentials (never forwarded). */
   credentialHeaders?: string[];
   /** validate: the bounded, decoded request body (undefined when none or streamed). */

@@ -100,7 +100,7 @@ export function createHandler(deps: HandlerDeps) {
       const actions = threat.anomaly.observe({
         t: ctx.receivedAt,
         principal: authenticated ? (p.subject !== undefined ? `s:${p.subject}` : p.keyId !== undefined ? `k:${p.keyId}` : `c:${p.name}`) : undefined,
-        keyId: p?.keyId,
+        keyId: p?.keyId ?? ctx.presentedKeyId,
         address: ctx.clientAddress,
         operationId: ctx.operation?.id,
         method: ctx.method,

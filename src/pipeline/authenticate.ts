@@ -11,6 +11,7 @@
  * Credential headers are always marked so the proxy never forwards them (DESIGN: proxy).
  */
 import type { Principal } from '../core/context.js';
+import { parseKey } from '../keys/format.js';
 import { deny, type Stage } from '../core/stage.js';
 import type { KeyCache } from '../keys/cache.js';
 import type { OperationModel } from '../openapi/types.js';
@@ -145,6 +146,9 @@ export function createAuthenticateStage(keys: KeyCache, throttle: AuthThrottle, 
       if (!check.ok) {
         if (check.reason === 'unavailable') return deny('RAMPART_AUTH_UNAVAILABLE', { headers: { 'retry-after': '5' } });
         throttle.fail(ctx.clientAddress);
+        // A wrong secret for a real key id: the anomaly model counts failures per key (a key
+        // attacked from many addresses). Ids that exist only; a guessed id names nothing.
+        if (check.reason === 'mismatch' || check.reason === 'revoked' || check.reason === 'expired') ctx.presentedKeyId = parseKey(found[0]!)?.id;
         return deny('RAMPART_AUTH_INVALID', {
           headers: { 'www-authenticate': `${CHALLENGE}, error="invalid_token"` },
           cause: check.reason,

@@ -254,7 +254,9 @@ describe('anomalies are answered', () => {
   before(async () => {
     up = await startThreatUpstream();
     const owned = Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`cus_${i}`, [`cus_${i}`]]));
-    t = await gatewayWith(up, {}, { authorization: { objects: { customer: { in: ['path.customerId'], owner: { table: owned } } } } });
+    // The failed-authentication throttle (N63-5) at its ceiling, so that the anomaly model's own
+    // answer to a burst of failures is what the last test sees.
+    t = await gatewayWith(up, { authThrottle: { maxFailures: 100, windowSeconds: 60 } }, { authorization: { objects: { customer: { in: ['path.customerId'], owner: { table: owned } } } } });
   });
   after(async () => {
     await t.close();
@@ -277,5 +279,24 @@ describe('anomalies are answered', () => {
   it('a well-behaved key next to it is not affected', async () => {
     const k = await t.key(['customers:read'], { subject: 'cus_1' });
     for (let i = 0; i < 10; i++) assert.equal((await t.request('GET', '/customers/cus_1', { headers: bearer(k.key) })).status, 200);
+  });
+
+  it('a burst of failed authentications against a real key is flagged for the key and the address, and the address is throttled or blocked', async () => {
+    const k = await t.key(['customers:read'], { subject: 'cus_2' });
+    // Real key id, wrong secret: parseKey shape kept, last characters changed.
+    const wrong = `${k.key.slice(0, -4)}${k.key.endsWith('AAAA') ? 'BBBB' : 'AAAA'}`;
+    const statuses: number[] = [];
+    // The model scores failures against its threshold (10 per window) on a log scale: an alert at
+    // 10, a throttle at 20 (which slows the attack to a few tries a minute), a block at about 32.
+    for (let i = 0; i < 40; i++) statuses.push((await t.request('GET', '/customers/cus_2', { headers: bearer(wrong) })).status);
+    assert.ok(statuses.every((x) => x === 401 || x === 403 || x === 429), statuses.join(','));
+    const events = await securityEvents(t, 'anomaly');
+    const found = events.filter((e) => e.record.detail?.kind === 'auth-failures');
+    assert.ok(found.length > 0, `an auth-failures anomaly is recorded (statuses: ${statuses.join(',')})`);
+    assert.ok(found.some((e) => e.record.detail?.keyId === k.id), 'the attacked key is named');
+    assert.ok(statuses.slice(-5).every((x) => x === 429 || x === 403), `the attack was slowed before it ended: ${statuses.join(',')}`);
+    const after = await t.request('GET', '/customers/cus_2', { headers: bearer(k.key) });
+    assert.ok(after.status === 429 || after.status === 403, `the address is restricted for a while, even with the right key (${after.status})`);
+    assert.match(after.json().code, /^RAMPART_ANOMALY_(THROTTLED|BLOCKED)$/);
   });
 });
