@@ -148,7 +148,7 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
         createScopeStage(qualify),
         createPrincipalLimitStage(limits),
         createValidateStage(config.limits),
-        createInspectStage(rt, rt.config.inspection, rt.config.responses),
+        createInspectStage(rt.config.inspection, rt.config.responses),
         createAuthorizeStage(rt, identity),
       ];
     }, opts.configDir ? { configDir: opts.configDir } : {});

@@ -19,8 +19,6 @@
 import type { InspectionConfig, InjectionFamilyName, RampartConfig } from '../config/types.js';
 import type { Denial, RequestContext } from '../core/context.js';
 import { deny, type Stage } from '../core/stage.js';
-import { escapePointerSegment } from '../openapi/json-strict.js';
-import type { GatewayRuntime } from '../gateway/runtime.js';
 import type { OperationModel } from '../openapi/types.js';
 import { inspectKey, inspectValue, type Finding, type InspectOptions } from '../threat/inspect/index.js';
 
@@ -54,7 +52,7 @@ class Refused {
   constructor(readonly finding: Finding | 'too-many', readonly field: string) {}
 }
 
-export function createInspectStage(rt: Pick<GatewayRuntime, 'apis'>, cfg: InspectionConfig, responses: RampartConfig['responses']): Stage {
+export function createInspectStage(cfg: InspectionConfig, responses: RampartConfig['responses']): Stage {
   const globalSkip: Skip = new Set(cfg.skip);
   const configured = cfg.headers.map((h) => h.toLowerCase());
   const plans = new WeakMap<OperationModel, OpPlan>();
@@ -76,7 +74,7 @@ export function createInspectStage(rt: Pick<GatewayRuntime, 'apis'>, cfg: Inspec
         return { where, name: where === 'header' ? name.toLowerCase() : name, skip };
       });
       const headers = [...new Set([...op.parameters.header, ...configured])];
-      const pageParam = (op as { pageSizeParam?: string }).pageSizeParam;
+      const pageParam = op.pageSizeParam;
       p = { exceptions, headers, ...(pageParam ? { pageSize: { param: pageParam, max: o?.maxPageSize ?? responses.maxPageSize } } : {}) };
       plans.set(op, p);
     }
@@ -132,11 +130,11 @@ function inspectRequest(ctx: RequestContext, plan: OpPlan, globalSkip: Skip): vo
     if (f) throw new Refused(f, field);
   };
   for (const [name, v] of Object.entries(ctx.pathParams ?? {})) {
-    check(v, { location: 'path', skip: skipFor('path', name) }, `/path/${escapePointerSegment(name)}`);
+    check(v, { location: 'path', skip: skipFor('path', name) }, `/path/${safeSegment(name)}`);
   }
   if (ctx.query) {
     for (const [name, v] of Object.entries(ctx.query)) {
-      walkValue(v, `/query/${escapePointerSegment(name)}`, 0, (s, field, isKey) => {
+      walkValue(v, `/query/${safeSegment(name)}`, 0, (s, field, isKey) => {
         if (isKey) return keyCheck(s, skipFor('query', name), field, budget);
         check(s, { location: 'query', skip: skipFor('query', name) }, field);
       });
@@ -164,7 +162,16 @@ function inspectRequest(ctx: RequestContext, plan: OpPlan, globalSkip: Skip): vo
 }
 
 function bodyField(path: readonly string[]): string {
-  return `/body${path.map((p) => `/${escapePointerSegment(p)}`).join('')}`;
+  return `/body${path.map((p) => `/${safeSegment(p)}`).join('')}`;
+}
+
+/**
+ * A pointer segment as it may be shown: the client's own key names go back in the problem and
+ * into the records, so a key that is not a plain name (it may be the attack itself: `$where`,
+ * `__proto__`, markup) is shown as `*`.
+ */
+function safeSegment(s: string): string {
+  return /^[A-Za-z0-9_.-]{1,64}$/.test(s) && s !== '__proto__' ? s : '*';
 }
 
 function keyCheck(key: string, skip: Skip, field: string, budget: { left: number }): void {
@@ -187,7 +194,7 @@ function walkValue(v: unknown, field: string, depth: number, visit: (s: string, 
     return;
   }
   for (const [k, x] of Object.entries(v)) {
-    const f = `${field}/${escapePointerSegment(k)}`;
+    const f = `${field}/${safeSegment(k)}`;
     visit(k, f, true);
     walkValue(x, f, depth + 1, visit);
   }
