@@ -61,6 +61,12 @@ test('the demo starts in one command and its printed curl lines show allow, toke
       return execFileSync(process.execPath, [BIN, ...line.replace(/^npx rampart /, '').split(/\s+/)], { cwd: tmp.path, encoding: 'utf8', env: { ...process.env, ...env } });
     };
     assert.match(runLine('npx rampart audit verify'), /^chain: intact/);
+    // The demo's own traffic is normal: the anomaly model raised nothing about it (issue 5: false
+    // alarms on normal demo traffic stay near zero), while the injection was recorded.
+    const cfgArg = /npx rampart audit verify -c (\S+)/.exec(out)![1]!;
+    const events = JSON.parse(execFileSync(process.execPath, [BIN, 'audit', 'search', '-c', cfgArg, '--type', 'security.event', '--json'], { cwd: tmp.path, encoding: 'utf8' })) as { detail?: { event?: string; kind?: string } }[];
+    assert.deepEqual(events.filter((e) => e.detail?.event === 'anomaly').map((e) => e.detail?.kind), [], 'no anomaly on the demo traffic');
+    assert.ok(events.some((e) => e.detail?.event === 'injection'), 'the injection attempt is a security event');
     assert.match(runLine('npx rampart audit access'), /^cus_alice {2}/m, 'who accessed the records of cus_alice today');
     // The evidence lines, as a person pastes them: log in with the password and the next code
     // (the current one was just used by the curl login above; each code works once, N63-4).
