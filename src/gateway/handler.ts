@@ -82,7 +82,7 @@ export function createHandler(deps: HandlerDeps) {
       publishEnd(ctx, 503, 'error', 'ledger', 'RAMPART_LEDGER_UNAVAILABLE', 0);
       return;
     }
-    const r = await proxyExchange(ctx, decisionSeq, { ledger, identity: deps.identity, logger, tls, closing: deps.closing });
+    const r = await proxyExchange(ctx, decisionSeq, { ledger, identity: deps.identity, logger, tls, closing: deps.closing, responseControls: deps.threat !== undefined });
     publishEnd(ctx, r.status, r.outcome === 'success' ? 'allow' : 'error', r.outcome === 'success' ? 'respond' : r.stage, r.outcome === 'success' ? 'RAMPART_OK' : r.reason, r.bytesOut);
     chargeQuotas(ctx, r.bytesOut, r.records);
     observe(ctx, r.status, r.outcome === 'success' ? 'allow' : r.reason === 'RAMPART_RESPONSE_WITHHELD' ? 'deny' : 'error', r.reason, r.bytesOut, r.records);

@@ -31,6 +31,8 @@ export interface ProxyDeps {
   logger: Logger;
   tls: boolean;
   closing: () => boolean;
+  /** The response contract and DLP (false only in the benchmark's pass-through baseline). */
+  responseControls: boolean;
 }
 
 /** How an exchange ended on the respond side. */
@@ -86,7 +88,7 @@ export async function proxyExchange(ctx: RequestContext, decisionSeq: number, de
   }
 
   const status = upstream.statusCode;
-  const kind = responseKind(ctx, status, upstream.headers);
+  const kind = deps.responseControls ? responseKind(ctx, status, upstream.headers) : undefined;
   if (kind !== undefined) return respondInspected(ctx, decisionSeq, deps, upstream, kind);
   const opOverride = api.config.operations[ctx.operation!.id]?.cacheControl;
   const list = proxiedResponseHeaders(upstream.headers, { headersCfg: cfg.headers, tls: deps.tls, cacheControl: opOverride ?? cfg.headers.cacheControl, requestId: ctx.requestId, close: deps.closing() });
