@@ -58,8 +58,14 @@ async function main(): Promise<void> {
         // are counted on every request (limits far above the bench's rate, so the cost is measured,
         // not the refusals); the anomaly model observes every exchange but does not enforce (the
         // bench's one key at thousands of requests per second is, rightly, anomalous).
-        'rateLimits: { rules: [{ name: bench-rate, by: principal, limit: 100000000, windowSeconds: 60, burst: 1000000 }, { name: bench-records, by: principal, unit: records, limit: 1000000000, windowSeconds: 3600 }] }',
-        'anomaly: { enforce: false }',
+        // BENCH_THREAT=off (for splitting the cost, not a deployment): inspection, response
+        // contract, detectors, rules and the anomaly model off; classified fields still masked.
+        ...(process.env.BENCH_THREAT === 'off'
+          ? ['inspection: { enabled: false }', 'responses: { contract: off, dlp: { detect: { ssn: false, tax-id: false, card-number: false, routing-number: false, account-number: false, email: false, phone: false, date-of-birth: false } } }', 'anomaly: { enabled: false }']
+          : [
+              'rateLimits: { rules: [{ name: bench-rate, by: principal, limit: 100000000, windowSeconds: 60, burst: 1000000 }, { name: bench-records, by: principal, unit: records, limit: 1000000000, windowSeconds: 3600 }] }',
+              'anomaly: { enforce: false }',
+            ]),
         // no-ledger-per-request: the identity assertion signed for every request (jti = request id)
         // instead of reused per caller (the default).
         ...(mode === 'no-ledger-per-request' ? ['identity: { assertion: { cacheSeconds: 0 } }'] : []),

@@ -41,6 +41,9 @@ export interface ThreatServices {
   close(): Promise<void>;
 }
 
+/** Counter keys remembered (principal, key and address strings: tens of bytes each). */
+const COUNTER_KEY_CACHE = 50_000;
+
 export interface ThreatServicesOptions {
   config: RampartConfig;
   ledger: Ledger;
@@ -64,6 +67,7 @@ export function createThreatServices(o: ThreatServicesOptions): ThreatServices {
       .catch((err: unknown) => channels.ledgerAlert.publish({ kind: 'append-failed', error: err }));
   };
 
+  const counterKeys = new Map<string, string>();
   const rl = config.rateLimits;
   const limiter =
     rl.rules.length === 0
@@ -99,7 +103,17 @@ export function createThreatServices(o: ThreatServicesOptions): ThreatServices {
   ticker?.unref();
 
   return {
-    counterKey: (s) => createHmac('sha256', o.secret).update(s).digest('base64url').slice(0, 22),
+    counterKey(s) {
+      // Cached: the same principals and addresses come back request after request, and an HMAC
+      // per rule per request was a measurable share of the limit stages' cost.
+      let k = counterKeys.get(s);
+      if (k === undefined) {
+        if (counterKeys.size >= COUNTER_KEY_CACHE) counterKeys.clear();
+        k = createHmac('sha256', o.secret).update(s).digest('base64url').slice(0, 22);
+        counterKeys.set(s, k);
+      }
+      return k;
+    },
     limiter,
     local,
     anomaly,
