@@ -36,8 +36,8 @@ function write(v: unknown, depth: number): string {
       return quote(v);
     case 'number':
       if (!Number.isFinite(v)) throw new TypeError(`canonical JSON: ${v} is not a finite number`);
-      // Number#toString as JCS requires; -0 becomes "0" as in JSON.stringify.
-      return JSON.stringify(v);
+      // Number#toString as JCS requires (what JSON.stringify writes for a finite number; -0 is "0").
+      return String(v);
     case 'boolean':
       return v ? 'true' : 'false';
     case 'object':

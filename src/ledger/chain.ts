@@ -198,18 +198,29 @@ export function checkLink(expected: number, prev: string, cur: StoredRecord, ahe
  * cannot occur there). Undefined when absent; the full check then explains the problem.
  */
 export function quickSeqOf(canonical: string): number | undefined {
-  const i = canonical.lastIndexOf(',"seq":');
-  if (i < 0) return undefined;
+  return quickSeqIn(canonical, 0, canonical.length);
+}
+
+/**
+ * quickSeqOf for the text held in `text` from `start` to `end` (UTF-16 code units), without
+ * slicing it out: a packed page holds many records back to back (./packed-chain.ts). Only the
+ * range is looked at; a match that would begin before `start` is no match.
+ */
+export function quickSeqIn(text: string, start: number, end: number): number | undefined {
+  if (end - start < 7) return undefined;
+  const i = text.lastIndexOf(',"seq":', end - 7);
+  if (i < start) return undefined;
   let n = 0;
   let j = i + 7;
-  const start = j;
-  for (; j < canonical.length; j++) {
-    const c = canonical.charCodeAt(j);
+  const first = j;
+  for (; j < end; j++) {
+    const c = text.charCodeAt(j);
     if (c < 48 || c > 57) break;
     n = n * 10 + (c - 48);
   }
-  const end = canonical.charCodeAt(j);
-  return j > start && (end === 44 || end === 125) && Number.isSafeInteger(n) ? n : undefined;
+  if (j === first || j >= end) return undefined;
+  const stop = text.charCodeAt(j);
+  return (stop === 44 || stop === 125) && Number.isSafeInteger(n) ? n : undefined;
 }
 
 /**

@@ -199,9 +199,21 @@ export class CompactRange {
   /** Appends the next leaf hash (leaf index `size`). */
   append(leaf: Buffer): void {
     checkHash(leaf, 'leaf hash');
+    this.appendFrom(leaf, 0);
+  }
+
+  /**
+   * Appends the leaf hash held in bytes[offset, offset+32): a verifier folding millions of leaves
+   * from one packed buffer need not make a Buffer per leaf (./verify-ledger.ts).
+   *
+   * @example
+   * for (let i = 0; i < n; i++) cr.appendFrom(page, 32 * i);
+   */
+  appendFrom(bytes: Uint8Array, offset: number): void {
+    if (!(bytes instanceof Uint8Array) || !Number.isSafeInteger(offset) || offset < 0 || offset + HASH_SIZE > bytes.length) throw badHash('leaf hash');
     if (this.#size >= Number.MAX_SAFE_INTEGER) throw rangeError('merkle: a compact range cannot grow beyond 2^53 - 1 leaves');
     const nodes = this.#nodes;
-    leaf.copy(nodes, this.#count * HASH_SIZE, 0, HASH_SIZE);
+    copy32(bytes, offset, nodes, this.#count * HASH_SIZE);
     this.#count++;
     // Each trailing 1 bit of the old size is a perfect subtree the new leaf now completes.
     for (let s = this.#size; isOdd(s); s = (s - 1) / 2) {

@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { open as openEnvelope, seal as sealEnvelope } from '../crypto/aead.js';
 import { expiryDayOf, type DataKeyRing } from '../crypto/data-keys.js';
 import type { IndexEntry, SealedBody, SealedPrivate, StoredPrivate } from '../storage/types.js';
-import { blindTag, INDEX_KEY_CLASS, INDEX_KEY_DAY, type IndexKind } from './blind-index.js';
+import { blindTagger, INDEX_KEY_CLASS, INDEX_KEY_DAY, type IndexKind } from './blind-index.js';
 import type { CapturedBodyInput, LedgerRecord, PrivatePart, RecordType } from './record.js';
 
 /** Retention per record class in days (R17a4-1/2, R4511-1, AU-11). */
@@ -119,9 +119,8 @@ export async function createSealer(ring: DataKeyRing, retention: RetentionDays =
     return k;
   }
 
-  function tag(kind: IndexKind, value: string): Buffer {
-    return blindTag(indexKey, kind, value);
-  }
+  // HMAC pads prepared once for the index key (./blind-index.ts): two to four tags per record.
+  const tag = blindTagger(indexKey);
 
   return {
     retention: Object.freeze({ ...retention }),
@@ -190,14 +189,21 @@ async function indexKeyOf(ring: DataKeyRing, readOnly: boolean): Promise<Buffer>
 
 /** The distinct principal, subject and object tags a record names. */
 function indexEntries(record: LedgerRecord, priv: PrivatePart, captured: SealInput['captured'], tag: (k: IndexKind, v: string) => Buffer): IndexEntry[] {
-  const seen = new Set<string>();
   const out: IndexEntry[] = [];
+  // A record usually names a handful of values: comparing with each is cheaper than a set of
+  // keys. Bodies may name up to 100 subjects each; from 8 entries on, a set takes over.
+  let seen: Set<string> | undefined;
   const add = (kind: IndexKind, value: string | undefined): void => {
     if (value === undefined || value === '') return;
     const t = tag(kind, value);
-    const hex = t.toString('hex');
-    if (seen.has(hex)) return;
-    seen.add(hex);
+    if (seen) {
+      const key = t.toString('latin1');
+      if (seen.has(key)) return;
+      seen.add(key);
+    } else {
+      for (const e of out) if (e.tag.equals(t)) return;
+      if (out.length === 7) seen = new Set([...out.map((e) => e.tag.toString('latin1')), t.toString('latin1')]);
+    }
     out.push({ seq: record.seq, ts: record.ts, tag: t });
   };
   const p = priv.personal;

@@ -7,9 +7,18 @@
  *
  * Whoever can write the store can recompute the whole chain and the head; that is caught by the
  * signed checkpoints published outside the store, not here.
+ *
+ * Speed (R17a4-6: a full run over millions of records on a small machine). Unless `deep` is
+ * asked for, pages are read packed (./packed-chain.ts) and checked in a pipeline: while the
+ * hashing thread (./chain-hasher.ts) checks page k, the store reads page k+1 and this thread
+ * hands page k-1 to `onVerified` (the Merkle tree of ./verify-ledger.ts). The fast test accepts
+ * a row only on its seq, its leaf hash and its link; the first row it does not accept, and
+ * everything after it, goes through the row-by-row check below, which says what is wrong.
  */
-import type { ChainHead, ChainRow, LedgerStore } from '../storage/types.js';
+import type { ChainHead, ChainRow, LedgerStore, PackedChainPage } from '../storage/types.js';
 import { chainHash, checkLink, GENESIS_HASH, leafHash, LOOKAHEAD, quickSeqOf, type ChainBreak } from './chain.js';
+import { createChainHasher } from './chain-hasher.js';
+import { leafOffset, packChainRows, rowOf } from './packed-chain.js';
 import { verifyPersonalCommit } from './commit.js';
 import type { PrivatePart, StoredRecord } from './record.js';
 import { storedFromRow } from '../storage/rows.js';
@@ -34,11 +43,33 @@ export interface VerifyOptions {
   /** Called for every record that continues the chain, in order (Merkle roots for checkpoints). */
   onRecord?: (r: ChainRow) => void;
   /**
+   * Called for every run of records that continue the chain, in order, with their leaf hashes as
+   * bytes: cheaper than onRecord (no row objects) when millions of leaves feed a Merkle tree.
+   */
+  onVerified?: (run: VerifiedRun) => void;
+  /**
+   * Check hashes on a second thread while the next page is read (default true; only pages that
+   * are followed by another go there, so a small ledger never starts the thread).
+   */
+  hashThread?: boolean;
+  /**
    * Also prove each record's text is canonical JSON by re-serialising it (default true). The
    * scheduled self-verification and large audits use false: hashes, links and seqs are still
    * checked for every record, and a fully recomputed rewrite is caught by the signed checkpoints.
    */
   deep?: boolean;
+}
+
+/** Consecutive records that continue the chain (see VerifyOptions.onVerified). */
+export interface VerifiedRun {
+  /** The seq of the first record. */
+  firstSeq: number;
+  count: number;
+  /** The leaf hash of record firstSeq + i is leaves[leafAt(i), leafAt(i) + 32). */
+  leaves: Buffer;
+  leafAt(i: number): number;
+  /** The stored chain hash (hex) of record firstSeq + i. */
+  chainHash(i: number): string;
 }
 
 export interface VerifyResult {
@@ -84,13 +115,24 @@ export async function verifyChain(store: LedgerStore, opts: VerifyOptions = {}):
     prev = anchor.chainHash;
   }
 
+  if (!deep) {
+    const r = await fastRun(store, { expected, prev }, { pageSize, checkPrivate, sealer, onRecord, onVerified: opts.onVerified, thread: opts.hashThread ?? true });
+    count += r.expected - expected;
+    expected = r.expected;
+    prev = r.prev;
+    if (r.bad) {
+      head = await store.head();
+      return fail(r.bad);
+    }
+  }
+
   // Records read but not yet checked (from buf[pos]); at least LOOKAHEAD of them are kept ahead
   // of the cursor. An index rather than shift(): pages are thousands of records long. Rows stay
   // unparsed unless a check needs the record (a break, or a private part to compare).
   let buf: ChainRow[] = [];
   let pos = 0;
   const privates = new Map<number, PrivatePart | Error>();
-  let nextRead = fromSeq;
+  let nextRead = expected;
   let atEnd = false;
   /** Once the head has been read: records above it arrived during the run and are not checked. */
   let limit = Number.POSITIVE_INFINITY;
@@ -158,6 +200,7 @@ export async function verifyChain(store: LedgerStore, opts: VerifyOptions = {}):
     expected++;
     count++;
     onRecord?.(row);
+    if (opts.onVerified) onVerified1(opts.onVerified, row);
   }
 
   const hs = head?.seq ?? 0;
@@ -168,6 +211,122 @@ export async function verifyChain(store: LedgerStore, opts: VerifyOptions = {}):
     return fail({ seq: hs, problem: 'hash-mismatch', detail: `the chain hash of seq ${hs} differs from the one recorded as the ledger head` });
   }
   return { ok: true, count, head };
+}
+
+/** What the fast run hands on: a page whose first `count` rows continue the chain. */
+interface Checked {
+  page: PackedChainPage;
+  hashes: Buffer;
+  count: number;
+  firstSeq: number;
+}
+
+/**
+ * The pipelined fast path (see the header). Returns where the verified prefix ends; `bad` when a
+ * private part does not match its record (the chain itself is only ever accepted here: a row the
+ * fast test refuses is left to the row-by-row check, from `expected` on).
+ */
+async function fastRun(
+  store: LedgerStore,
+  from: { expected: number; prev: string },
+  o: { pageSize: number; checkPrivate: boolean; sealer: Sealer | undefined; onRecord: ((r: ChainRow) => void) | undefined; onVerified: ((r: VerifiedRun) => void) | undefined; thread: boolean },
+): Promise<{ expected: number; prev: string; bad?: ChainBreak }> {
+  let { expected, prev } = from;
+  const hasher = createChainHasher({ thread: o.thread });
+  const deliver = (c: Checked): void => {
+    if (c.count === 0) return;
+    if (o.onVerified) {
+      const hx = c.page.hashes;
+      o.onVerified({ firstSeq: c.firstSeq, count: c.count, leaves: c.hashes, leafAt: leafOffset, chainHash: (i) => hx.slice(128 * i + 64, 128 * i + 128) });
+    }
+    if (o.onRecord) {
+      for (let i = 0, at = 1; i < c.count; at += c.page.lens[i]!, i++) o.onRecord(rowOf(c.page, i, at));
+    }
+  };
+  let next: Promise<PackedChainPage> | undefined = readPacked(store, expected, o.pageSize);
+  let pending: Checked | undefined;
+  try {
+    for (;;) {
+      const page = await next!;
+      next = undefined;
+      const n = page.seqs.length;
+      if (n === 0) break;
+      const more = n === o.pageSize;
+      if (more) next = readPacked(store, page.seqs[n - 1]! + 1, o.pageSize);
+      const privates = o.checkPrivate ? readPrivates(store, page, o.sealer) : undefined;
+      // Awaited below; if hashing fails first, its failure must not go unhandled meanwhile.
+      privates?.catch(() => {});
+      const checking = hasher.check(page, expected, prev, more);
+      // The previous page goes to the Merkle tree while this one is hashed.
+      if (pending) deliver(pending);
+      pending = undefined;
+      const { ok, hashes } = await checking;
+      const checked: Checked = { page, hashes, count: ok, firstSeq: expected };
+      if (privates) {
+        const opened = await privates;
+        for (let i = 0, at = 1; i < ok; at += page.lens[i]!, i++) {
+          const p = opened.get(page.seqs[i]!);
+          if (p === undefined) continue;
+          const problem = privateProblem(storedOf(rowOf(page, i, at)), p);
+          if (problem) {
+            deliver({ ...checked, count: i });
+            return { expected: expected + i, prev: i > 0 ? page.hashes.slice(128 * i - 64, 128 * i) : prev, bad: { seq: expected + i, problem: 'modified', detail: problem } };
+          }
+        }
+      }
+      if (ok > 0) prev = page.hashes.slice(128 * ok - 64, 128 * ok);
+      expected += ok;
+      if (ok < n) {
+        deliver(checked);
+        break;
+      }
+      pending = checked;
+      if (!more) break;
+    }
+    if (pending) deliver(pending);
+    return { expected, prev };
+  } finally {
+    // A page read ahead that is not needed any more must not end as an unhandled rejection.
+    next?.catch(() => {});
+    await hasher.close();
+  }
+}
+
+/** The packed page at fromSeq: the store's own packing when it has one. */
+async function readPacked(store: LedgerStore, fromSeq: number, limit: number): Promise<PackedChainPage> {
+  if (store.readChainPacked) return store.readChainPacked(fromSeq, limit);
+  return packChainRows((await readPage(store, fromSeq, limit)).map((r) => [r.seq, r.canonical, r.leafHash, r.chainHash] as const));
+}
+
+const PERSONAL_COMMIT = Buffer.from('"personalCommit":', 'latin1');
+
+/** The opened private parts of the page's records that commit to one (purged or failing ones as their Error). */
+async function readPrivates(store: LedgerStore, page: PackedChainPage, sealer: Sealer | undefined): Promise<Map<number, PrivatePart | Error>> {
+  const seqs: number[] = [];
+  const { lens } = page;
+  const bytes = Buffer.from(page.bytes.buffer, page.bytes.byteOffset, page.bytes.byteLength);
+  // One forward scan over the page: an occurrence found beyond a row serves the rows up to it.
+  let k = -1;
+  for (let i = 0, at = 1; i < lens.length; at += lens[i]!, i++) {
+    if (k < at) {
+      k = bytes.indexOf(PERSONAL_COMMIT, at);
+      if (k < 0) break;
+    }
+    if (k + PERSONAL_COMMIT.length <= at + lens[i]!) seqs.push(page.seqs[i]!);
+  }
+  const out = new Map<number, PrivatePart | Error>();
+  if (seqs.length === 0) return out;
+  for (const p of await store.readPrivate(seqs)) {
+    if (p.plain) out.set(p.seq, p.plain);
+    else if (sealer) out.set(p.seq, await sealer.openPrivate(p).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))));
+  }
+  return out;
+}
+
+/** A row accepted by the row-by-row check, as a one-record run. */
+function onVerified1(cb: (r: VerifiedRun) => void, row: ChainRow): void {
+  const leaves = Buffer.from(row.leafHash, 'hex');
+  cb({ firstSeq: row.seq, count: 1, leaves, leafAt: () => 0, chainHash: () => row.chainHash });
 }
 
 /** A page of unparsed rows: the store's readChain when it has one. */

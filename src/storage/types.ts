@@ -63,6 +63,22 @@ export interface ChainRow {
   chainHash: string;
 }
 
+/**
+ * A page of ChainRows packed into a few flat values (src/ledger/packed-chain.ts): crossing a
+ * thread, a byte buffer (transferred, not copied), one string and two typed arrays cost a fraction
+ * of four strings per row, and the verifier hashes each record where it lies. Row i has key
+ * seqs[i]; its canonical text, as UTF-8, is the next lens[i] bytes of `bytes` (which begins with
+ * one 0x00 byte, then the rows back to back); its stored leaf hash then chain hash are the 128
+ * characters of `hashes` from 128 * i (a stored hash that is not 64 characters long is packed as
+ * 64 'x', which no check accepts, so that row is then diagnosed from its real values).
+ */
+export interface PackedChainPage {
+  seqs: Float64Array;
+  lens: Uint32Array;
+  bytes: Uint8Array;
+  hashes: string;
+}
+
 export interface LedgerStore {
   /**
    * Append a batch atomically and durably (SQLite synchronous=FULL, PostgreSQL
@@ -91,6 +107,11 @@ export interface LedgerStore {
    * text (verification reads millions of these; ./ledger/verify.ts parses only what it must).
    */
   readChain?(fromSeq: number, limit: number): Promise<ChainRow[]>;
+  /**
+   * The same rows as readChain, packed (a store whose reads cross a thread packs them on that
+   * thread). Verification uses it when present, else packs readChain's rows itself.
+   */
+  readChainPacked?(fromSeq: number, limit: number): Promise<PackedChainPage>;
   /** Leaf hashes (hex) of seqs fromSeq.. in seq order, at most `limit` (Merkle trees, fast verification). */
   readLeaves(fromSeq: number, limit: number): Promise<{ seq: number; leafHash: string }[]>;
   /** Private parts for the given seqs (missing ones, and purged ones, are omitted). */

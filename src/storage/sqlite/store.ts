@@ -21,7 +21,7 @@ import { existsSync } from 'node:fs';
 import type { StoredRecord } from '../../ledger/record.js';
 import type {
   AdminPasskey, AdminSession, AdminStore, AdminUser, ApiKeyRecord, AppendItem, BackupCopy, ChainHead, ChainRow, CheckpointRow, CheckpointStore, DataKeyStore, IndexEntry, KeyStore,
-  LedgerQuery, LedgerStore, LegalHold, PruneState, RetentionStore, SealedBody, SealedPrivate, SigningKeyRow, Storage, StoredPrivate, WrappedDataKey,
+  LedgerQuery, LedgerStore, LegalHold, PackedChainPage, PruneState, RetentionStore, SealedBody, SealedPrivate, SigningKeyRow, Storage, StoredPrivate, WrappedDataKey,
 } from '../types.js';
 import { checkBatchContinues } from '../../ledger/chain.js';
 import {
@@ -133,6 +133,7 @@ export async function openSqliteStorage(path: string, opts: SqliteOptions = {}):
       for (let i = 0; i < flat.length; i += 4) out[i / 4] = { seq: flat[i] as number, canonical: flat[i + 1] as string, leafHash: flat[i + 2] as string, chainHash: flat[i + 3] as string };
       return out;
     },
+    readChainPacked: (fromSeq: number, limit: number) => read<PackedChainPage>('readChainPacked', { fromSeq, limit }),
     async readLeaves(fromSeq: number, limit: number) {
       const flat = await read<(number | string)[]>('readLeaves', { fromSeq, limit });
       const out = new Array<{ seq: number; leafHash: string }>(flat.length / 2);
@@ -329,6 +330,7 @@ function ownBytes(b: Uint8Array): Uint8Array {
 /** The batch as an AppendMessage (see ./protocol.ts for why it is flat and has one buffer). */
 function appendMessage(batch: readonly AppendItem[]): AppendMessage {
   const text = new Array<string>(batch.length * TEXT_STRIDE);
+  const textLens = new Array<number>(batch.length * TEXT_STRIDE);
   const shape = new Array<number>(batch.length * SHAPE_STRIDE);
   const names: string[] = [];
   const ts: number[] = [];
@@ -343,8 +345,11 @@ function appendMessage(batch: readonly AppendItem[]): AppendMessage {
   let i = 0;
   let j = 0;
   for (const { stored, priv, bodies, index } of batch) {
+    textLens[i] = stored.canonical.length;
     text[i++] = stored.canonical;
+    textLens[i] = stored.leafHash.length;
     text[i++] = stored.leafHash;
+    textLens[i] = stored.chainHash.length;
     text[i++] = stored.chainHash;
     shape[j++] = priv ? 1 : 0;
     shape[j++] = bodies?.length ?? 0;
@@ -372,5 +377,5 @@ function appendMessage(batch: readonly AppendItem[]): AppendMessage {
     else bytes.set(p, off);
     off += n;
   }
-  return { text, shape, names, ts, sizes, bytes };
+  return { text: text.join(''), textLens, shape, names, ts, sizes, bytes };
 }

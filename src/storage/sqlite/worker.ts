@@ -25,6 +25,7 @@ import {
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { ChainContinuityError, chainHash } from '../../ledger/chain.js';
+import { packChainRows, pageFromAggregate, type RawChainRow } from '../../ledger/packed-chain.js';
 import type { LedgerRecord, PersonalFields, PrivatePart } from '../../ledger/record.js';
 import type {
   AdminPasskey, AdminSession, AdminUser, ApiKeyRecord, BackupCopy, ChainHead, CheckpointRow, LedgerQuery, LegalHold, PruneState, SealedBody, SealedPrivate,
@@ -305,6 +306,12 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
   );
   const readLeaves = d.prepare('SELECT seq, leaf_hash FROM ledger_records WHERE seq >= ? ORDER BY seq LIMIT ?').raw();
   const readChain = d.prepare('SELECT seq, canonical, leaf_hash, chain_hash FROM ledger_records WHERE seq >= ? ORDER BY seq LIMIT ?').raw();
+  // Every aggregate of one SELECT consumes the same rows in the same order, so element i of each
+  // list is the same row. seq is the rowid: the subquery reads the table in key order, no sort.
+  const readChainAgg = d.prepare(
+    `SELECT json_group_array(seq), json_group_array(octet_length(canonical)), CAST(x'00' || group_concat(canonical, '') AS BLOB), group_concat(leaf_hash || chain_hash, '')
+     FROM (SELECT seq, canonical, leaf_hash, chain_hash FROM ledger_records WHERE seq >= ? ORDER BY seq LIMIT ?)`,
+  ).raw();
   const indexCache = new Map<number, Database.Statement>();
   const dataKeyLists = new Map<string, Database.Statement>();
 
@@ -319,6 +326,16 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
     readLeaves: (a: { fromSeq: number; limit: number }) => (readLeaves.all(a.fromSeq, a.limit) as [number, string][]).flat(),
     // Flat, unparsed: one array of scalars clones across the thread far faster than row objects.
     readChain: (a: { fromSeq: number; limit: number }) => (readChain.all(a.fromSeq, a.limit) as [number, string, string, string][]).flat(),
+    // Packed on this thread (src/ledger/packed-chain.ts): SQLite joins the page's texts and hashes
+    // in one pass, so no row becomes a JavaScript value here, and the bytes are transferred. A page
+    // that is not plain (a text that is not ASCII, a hash of another length) is packed row by row.
+    readChainPacked: (a: { fromSeq: number; limit: number }) => {
+      const [seqs, lens, bytes, hashes] = readChainAgg.get(a.fromSeq, a.limit) as [string, string, Buffer | null, string | null];
+      const page = pageFromAggregate(seqs, lens, bytes, hashes) ?? packChainRows(readChain.all(a.fromSeq, a.limit) as RawChainRow[]);
+      // Only a buffer of its own is transferred (a view's buffer may hold other data).
+      if (page.bytes.byteOffset !== 0 || page.bytes.byteLength !== page.bytes.buffer.byteLength) page.bytes = new Uint8Array(page.bytes);
+      return transferring(page, [page.bytes.buffer as ArrayBuffer]);
+    },
     readPrivate: (a: { seqs: number[] }): StoredPrivate[] => {
       const seqs = JSON.stringify(a.seqs);
       const v = tryVault();
@@ -438,13 +455,16 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
   };
   if (!writer) return common;
 
-  const insertRecord = d.prepare(
-    'INSERT INTO ledger_records (seq, ts, type, request_id, api, operation_id, status, outcome, reason, canonical, leaf_hash, chain_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-  );
-  const insertSealed = d.prepare('INSERT INTO ledger_sealed (seq, dek_id, sealed) VALUES (?, ?, ?)');
-  const insertBody = d.prepare('INSERT INTO ledger_bodies (seq, part, dek_id, sealed) VALUES (?, ?, ?, ?)');
-  // A value named twice by one record (two path parameters with the same id) is one entry.
-  const insertIndex = d.prepare('INSERT INTO ledger_index (tag, ts, seq) VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
+  // A batch goes in as multi-row INSERTs, up to ROWS_PER_INSERT rows a statement: one step of the
+  // VDBE per chunk rather than per row. OR ROLLBACK / OR IGNORE, not the default ABORT: a
+  // multi-row statement that may abort midway keeps a statement journal (every page it touches
+  // copied once more); here any failure ends the whole transaction anyway, and the index's
+  // IGNORE is its ON CONFLICT DO NOTHING (a value named twice by one record is one entry; its
+  // columns are never NULL: tags and ts are checked on the main thread, seq is the record's).
+  const insertRecords = multiRowInsert(d, 'INSERT OR ROLLBACK INTO ledger_records (seq, ts, type, request_id, api, operation_id, status, outcome, reason, canonical, leaf_hash, chain_hash) VALUES', 12);
+  const insertSealed = multiRowInsert(d, 'INSERT OR ROLLBACK INTO ledger_sealed (seq, dek_id, sealed) VALUES', 3);
+  const insertBodies = multiRowInsert(d, 'INSERT OR ROLLBACK INTO ledger_bodies (seq, part, dek_id, sealed) VALUES', 4);
+  const insertIndex = multiRowInsert(d, 'INSERT OR IGNORE INTO ledger_index (tag, ts, seq) VALUES', 3);
   const updateHead = d.prepare('UPDATE chain_head SET seq = ?, chain_hash = ? WHERE id = 1');
   const append = d.transaction((m: AppendMessage) => {
     const head = selectHead.get() as { seq: number; chain_hash: string };
@@ -460,35 +480,61 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
       off += len;
       return b;
     };
+    const n = m.textLens.length / TEXT_STRIDE;
+    let sum = 0;
+    for (const l of m.textLens) sum += l;
+    if (!Number.isInteger(n) || sum !== m.text.length) throw new TypeError('sqlite append: malformed batch message (text lengths disagree)');
+    let at = 0;
+    /** The next string of `m.text` (a slice: no copy). */
+    const next = (k: number): string => {
+      const len = m.textLens[k]!;
+      const v = m.text.slice(at, at + len);
+      at += len;
+      return v;
+    };
+    const records: unknown[] = [];
+    const sealed: unknown[] = [];
+    const bodies: unknown[] = [];
+    const tags: Buffer[] = [];
+    const tagTs: number[] = [];
+    const tagSeq: number[] = [];
     let seq = head.seq;
     let last: string | null = null;
-    for (let i = 0, j = 0; i < m.text.length; i += TEXT_STRIDE, j += SHAPE_STRIDE) {
-      const canonical = m.text[i]!;
-      const leaf = m.text[i + 1]!;
-      const chain = m.text[i + 2]!;
+    for (let r = 0, i = 0, j = 0; r < n; r++, i += TEXT_STRIDE, j += SHAPE_STRIDE) {
+      const canonical = next(i);
+      const leaf = next(i + 1);
+      const chain = next(i + 2);
       // The search columns come from the canonical text itself, so they always match what was hashed.
-      const r = JSON.parse(canonical) as LedgerRecord;
-      if (r.seq !== seq + 1) throw new ChainContinuityError(seq + 1, r.seq);
+      const rec = JSON.parse(canonical) as LedgerRecord;
+      if (rec.seq !== seq + 1) throw new ChainContinuityError(seq + 1, rec.seq);
       // The seq alone is not enough: a batch built on a head that another writer has since
       // replaced (same seq, other hash) would fork the chain. The first record must link to the
       // stored head.
       if (last === null && chainHash(head.chain_hash, leaf) !== chain) {
-        throw new ChainContinuityError(seq + 1, r.seq, `ledger append refused: seq ${r.seq} does not link to the stored head (another writer on this chain?)`);
+        throw new ChainContinuityError(seq + 1, rec.seq, `ledger append refused: seq ${rec.seq} does not link to the stored head (another writer on this chain?)`);
       }
-      seq = r.seq;
-      insertRecord.run(
-        r.seq, r.ts, r.type, r.requestId ?? null, r.api ?? null, r.operationId ?? null, r.status ?? null,
-        r.outcome, r.reason ?? null, canonical, leaf, chain,
+      seq = rec.seq;
+      records.push(
+        rec.seq, rec.ts, rec.type, rec.requestId ?? null, rec.api ?? null, rec.operationId ?? null, rec.status ?? null,
+        rec.outcome, rec.reason ?? null, canonical, leaf, chain,
       );
-      if (m.shape[j] === 1) insertSealed.run(seq, m.names[nName++]!, take());
+      if (m.shape[j] === 1) sealed.push(seq, m.names[nName++]!, take());
       for (let b = m.shape[j + 1]!; b > 0; b--) {
         const part = m.names[nName++]!;
         const dek = m.names[nName++]!;
-        insertBody.run(seq, part, dek, take());
+        bodies.push(seq, part, dek, take());
       }
-      for (let x = m.shape[j + 2]!; x > 0; x--) insertIndex.run(take(), m.ts[nTs++]!, seq);
+      for (let x = m.shape[j + 2]!; x > 0; x--) {
+        tags.push(take());
+        tagTs.push(m.ts[nTs++]!);
+        tagSeq.push(seq);
+      }
       last = chain;
     }
+    insertRecords(records);
+    insertSealed(sealed);
+    insertBodies(bodies);
+    insertIndex(indexRowsByTag(tags, tagTs, tagSeq));
     if (last !== null) updateHead.run(seq, last);
   });
 
@@ -814,6 +860,69 @@ function searchSql(q: LedgerQuery): { sql: string; params: (string | number | Bu
   return { sql, params };
 }
 
+/** Rows per multi-row INSERT: 64 records of 12 columns bind 768 values (SQLite allows 32 766). */
+const ROWS_PER_INSERT = 64;
+
+/**
+ * An inserter for `rows` given flat (`cols` values a row, in order): chunks of ROWS_PER_INSERT
+ * rows, then the rest in chunks of 32, 16, ... 1, each shape prepared once on first use.
+ */
+function multiRowInsert(d: Db, head: string, cols: number): (values: readonly unknown[]) => void {
+  const stmts = new Map<number, Database.Statement>();
+  const row = `(${new Array<string>(cols).fill('?').join(', ')})`;
+  const stmt = (rows: number): Database.Statement => {
+    let s = stmts.get(rows);
+    if (!s) stmts.set(rows, (s = d.prepare(`${head} ${new Array<string>(rows).fill(row).join(', ')}`)));
+    return s;
+  };
+  return (values) => {
+    const total = values.length / cols;
+    let at = 0;
+    for (let size = ROWS_PER_INSERT; size >= 1; size = size === ROWS_PER_INSERT ? 32 : size / 2) {
+      while (total - at >= size) {
+        stmt(size).run(values.slice(at * cols, (at + size) * cols));
+        at += size;
+        if (size !== ROWS_PER_INSERT) break;
+      }
+    }
+  };
+}
+
+/**
+ * The batch's index rows (tag, ts, seq), flat, ordered by the tags' first four bytes: a batch's
+ * inserts then walk the (tag, ts, seq) B-tree from left to right instead of jumping across it for
+ * every entry. Any order gives the same rows; this one touches each page once, while it is hot.
+ */
+function indexRowsByTag(tags: readonly Buffer[], ts: readonly number[], seqs: readonly number[]): unknown[] {
+  const n = tags.length;
+  // key = first 32 bits of the tag * 2^20 + position: exact in a double for n < 2^20, and
+  // a numeric sort of a Float64Array is native.
+  if (n >= 1 << 20) throw new RangeError('ledger append: too many index entries in one batch');
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const t = tags[i]!;
+    const prefix = t.length >= 4 ? t.readUInt32BE(0) : 0;
+    keys[i] = prefix * 1_048_576 + i;
+  }
+  keys.sort();
+  const out = new Array<unknown>(3 * n);
+  for (let k = 0; k < n; k++) {
+    const i = keys[k]! % 1_048_576;
+    out[3 * k] = tags[i];
+    out[3 * k + 1] = ts[i];
+    out[3 * k + 2] = seqs[i];
+  }
+  return out;
+}
+
+/** Replies whose buffers move to the main thread instead of being copied (a packed chain page). */
+const transfers = new WeakMap<object, ArrayBuffer[]>();
+
+function transferring<T extends object>(value: T, list: ArrayBuffer[]): T {
+  transfers.set(value, list);
+  return value;
+}
+
 // Started last, once every declaration above is initialised.
 let handlers: Record<string, (args: never) => unknown> = {};
 try {
@@ -831,7 +940,8 @@ try {
 const running = new Set<Promise<unknown>>();
 
 function send(req: WorkerRequest, reply: WorkerReply): void {
-  port!.postMessage(reply);
+  const list = reply.ok && typeof reply.value === 'object' && reply.value !== null ? transfers.get(reply.value) : undefined;
+  port!.postMessage(reply, list);
   if (req.op === 'close' && reply.ok) port!.close();
 }
 
