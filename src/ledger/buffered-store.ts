@@ -215,6 +215,8 @@ export async function openBufferedStore(real: LedgerStore, o: BufferedStoreOptio
     read: (f, l) => real.read(f, l),
     readLeaves: (f, l) => real.readLeaves(f, l),
     ...(real.readChain ? { readChain: (f: number, l: number) => real.readChain!(f, l) } : {}),
+    // Verification's packed pages (one buffer per page) when the store builds them itself.
+    ...(real.readChainPacked ? { readChainPacked: (f: number, l: number) => real.readChainPacked!(f, l) } : {}),
     ...(real.readIndex ? { readIndex: (s: readonly number[]) => real.readIndex!(s) } : {}),
     readPrivate: (s) => real.readPrivate(s),
     readBodies: (s) => real.readBodies(s),
