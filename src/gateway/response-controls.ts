@@ -154,8 +154,10 @@ export function inspectResponse(ctx: RequestContext, status: number, contentType
     value = check.body;
     if (check.undeclared.length > 0) {
       detail.undeclared = check.undeclared.length;
-      // The names of undeclared properties are the upstream's schema, not customer data.
-      detail.undeclaredAt = check.undeclared.slice(0, 5).join(' ').slice(0, 300);
+      // Where, for the operator: property names, but a segment that is not a plain name (a map
+      // keyed by emails or account numbers) is shown as `*`: this detail is in the chained,
+      // unencrypted part of the record.
+      detail.undeclaredAt = check.undeclared.slice(0, 5).map(plainPointer).join(' ').slice(0, 300);
       if (cfg.contract === 'block') return { ok: false, code: 'RAMPART_RESPONSE_CONTRACT', cause: 'undeclared-properties', detail };
       if (cfg.contract === 'strip') changed = true;
     }
@@ -164,7 +166,7 @@ export function inspectResponse(ctx: RequestContext, status: number, contentType
     if (broken) {
       detail.contract = check.reason ?? 'schema';
       const first = check.errors[0];
-      if (first) detail.contractAt = `${first.pointer}: ${first.message}`.slice(0, 300);
+      if (first) detail.contractAt = `${plainPointer(first.pointer)}: ${first.message}`.slice(0, 300);
       // A body that cannot be read as JSON cannot be masked either: refused whatever `invalid` says.
       if (cfg.invalid === 'block' || check.reason === 'not-json' || check.reason === 'too-deep' || check.reason === 'internal') {
         return { ok: false, code: 'RAMPART_RESPONSE_CONTRACT', cause: `contract:${check.reason ?? 'schema'}`, detail };
@@ -200,6 +202,14 @@ function capFor(ctx: RequestContext): number | undefined {
   const own = ctx.api!.config.operations[op.id]?.maxPageSize;
   if (own !== undefined) return own;
   return op.pageSizeParam !== undefined ? ctx.runtime.config.responses.maxPageSize : undefined;
+}
+
+/** A JSON pointer with every segment that is not a plain property name (or an array index) replaced by `*`. */
+function plainPointer(pointer: string): string {
+  return pointer
+    .split('/')
+    .map((seg, i) => (i === 0 || /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/.test(seg) || /^\d{1,6}$/.test(seg) ? seg : '*'))
+    .join('/');
 }
 
 /**

@@ -171,6 +171,7 @@ describe('the response contract, DLP and page caps', () => {
     const recs = await recordsOf(t, r.headers['x-request-id'] as string);
     const done = recs.find((x) => x.record.type === 'exchange.completion')!;
     assert.equal(done.record.detail?.undeclared, 2);
+    assert.match(String(done.record.detail?.undeclaredAt), /\/internalRiskScore/, 'the operator sees where');
   });
 
   it('a response that breaks its schema is 502 and recorded; so is one that is not JSON', async () => {
