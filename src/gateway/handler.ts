@@ -26,7 +26,7 @@ import { sendProblem } from './respond.js';
 import type { GatewayRuntime } from './runtime.js';
 import { handleCors } from './cors.js';
 import type { ThreatServices } from '../threat/services.js';
-import { chargeQuotas } from '../threat/limits-runtime.js';
+import { chargeQuotas, principalOf } from '../threat/limits-runtime.js';
 
 export interface HandlerDeps {
   current: () => GatewayRuntime;
@@ -94,12 +94,11 @@ export function createHandler(deps: HandlerDeps) {
     if (!threat?.anomaly) return;
     try {
       const p = ctx.principal;
-      const authenticated = p !== undefined && p.authMethod !== 'none';
       const z = ctx.authz;
       // One object shape for every event (no conditional spreads): the model reads these per exchange.
       const actions = threat.anomaly.observe({
         t: ctx.receivedAt,
-        principal: authenticated ? (p.subject !== undefined ? `s:${p.subject}` : p.keyId !== undefined ? `k:${p.keyId}` : `c:${p.name}`) : undefined,
+        principal: principalOf(ctx),
         keyId: p?.keyId ?? ctx.presentedKeyId,
         address: ctx.clientAddress,
         operationId: ctx.operation?.id,

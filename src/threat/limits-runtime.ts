@@ -127,9 +127,8 @@ export function createLimitsRuntime(rules: readonly RateRuleConfig[], services: 
       return take(ctx, addressRules.map((c) => ({ c, key: `${c.rule.name}|${key}` })));
     },
     checkPrincipal(ctx) {
-      const p = ctx.principal;
       const keyId = credentialOf(ctx);
-      const principal = p && p.authMethod !== 'none' ? (p.subject !== undefined ? `s:${p.subject}` : keyId) : undefined;
+      const principal = principalOf(ctx);
       const r = restricted(ctx, { ...(principal ? { principal } : {}), ...(keyId ? { keyId } : {}), address: ctx.clientAddress });
       if (r instanceof Promise) return r.then((d) => d ?? principalLimits(ctx, principal, keyId));
       if (r !== undefined) return r;
@@ -171,6 +170,16 @@ export function createLimitsRuntime(rules: readonly RateRuleConfig[], services: 
     }
     return keyed.length === 0 ? undefined : take(ctx, keyed);
   }
+}
+
+/**
+ * Who a request is for the limits and the anomaly model: the data subject the credential acts for
+ * (`s:<subject>`), else the credential itself; undefined when unauthenticated.
+ */
+export function principalOf(ctx: RequestContext): string | undefined {
+  const p = ctx.principal;
+  if (!p || p.authMethod === 'none') return undefined;
+  return p.subject !== undefined ? `s:${p.subject}` : credentialOf(ctx);
 }
 
 /** The credential's identity: the API key (also behind Rampart's own tokens), else the issuer and name. */
