@@ -83,7 +83,14 @@ function hashView(config: RampartConfig, baseDir: string | undefined): unknown {
     storage:
       config.storage.driver === 'sqlite'
         ? { driver: 'sqlite', sqlite: { path: path(config.storage.sqlite.path) } }
-        : { driver: 'postgres', postgres: { ...config.storage.postgres, url: redactPassword(config.storage.postgres.url) } },
+        : {
+            driver: 'postgres',
+            postgres: {
+              ...config.storage.postgres,
+              url: redactPassword(config.storage.postgres.url),
+              ...(config.storage.postgres.retentionUrl !== undefined ? { retentionUrl: redactPassword(config.storage.postgres.retentionUrl) } : {}),
+            },
+          },
     apis: config.apis.map((a) => ({
       ...a,
       openapi: path(a.openapi),

@@ -457,7 +457,7 @@ interface RawConfig {
   storage?: {
     driver?: 'sqlite' | 'postgres';
     sqlite?: { path?: string };
-    postgres?: { url: string; schema?: string; poolSize?: number };
+    postgres?: { url: string; retentionUrl?: string; schema?: string; poolSize?: number };
   };
   ledger?: {
     durability?: 'strict' | 'buffered';
@@ -579,6 +579,25 @@ function semanticChecks(c: RawConfig, pos: Positions, issues: ConfigIssue[], war
     if (url && !isLoopbackHost(url.hostname) && sslmode !== 'verify-full' && sslmode !== 'verify-ca') {
       issue(warnings, '/storage/postgres/url', 'the database connection is not verified TLS; add sslmode=verify-full (ASVS 9.2.2)');
     }
+    if (pg.retentionUrl !== undefined) {
+      let ret: URL | undefined;
+      try {
+        ret = new URL(pg.retentionUrl);
+      } catch {
+        issue(issues, '/storage/postgres/retentionUrl', 'is not a valid URL (expected postgres://user@host:port/database)');
+      }
+      // AU-9(4): the point of a second URL is a second role; the same user would add nothing.
+      if (ret && url && decodeURIComponent(ret.username) === decodeURIComponent(url.username)) {
+        issue(issues, '/storage/postgres/retentionUrl', `connects as the same role as url (${decodeURIComponent(url.username) || 'the default user'}); it must be the retention role`);
+      }
+      if (ret && url && (ret.host !== url.host || ret.pathname !== url.pathname)) {
+        issue(issues, '/storage/postgres/retentionUrl', 'must reach the same server and database as url');
+      }
+      const retSsl = ret?.searchParams.get('sslmode');
+      if (ret && !isLoopbackHost(ret.hostname) && retSsl !== 'verify-full' && retSsl !== 'verify-ca') {
+        issue(warnings, '/storage/postgres/retentionUrl', 'the database connection is not verified TLS; add sslmode=verify-full (ASVS 9.2.2)');
+      }
+    }
   }
 
   threatChecks(c, issue, issues, warnings);
@@ -670,6 +689,7 @@ function applyDefaults(c: RawConfig, dir: string): RampartConfig {
           driver: 'postgres',
           postgres: {
             url: c.storage.postgres.url,
+            ...(c.storage.postgres.retentionUrl !== undefined ? { retentionUrl: c.storage.postgres.retentionUrl } : {}),
             schema: c.storage.postgres.schema ?? D.storage.postgres.schema,
             poolSize: c.storage.postgres.poolSize ?? D.storage.postgres.poolSize,
           },

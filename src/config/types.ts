@@ -123,7 +123,7 @@ export interface CorsConfig {
 
 export type StorageConfig =
   | { driver: 'sqlite'; sqlite: { path: string } }
-  | { driver: 'postgres'; postgres: { url: string; schema: string; poolSize: number } };
+  | { driver: 'postgres'; postgres: { url: string; retentionUrl?: string; schema: string; poolSize: number } };
 
 export interface LedgerConfig {
   /**

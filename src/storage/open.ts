@@ -35,7 +35,14 @@ export async function openStorage(cfg: StorageConfig, opts: OpenOptions = {}): P
       return openSqliteStorage(path, { readOnly });
     }
     case 'postgres':
-      return openPostgresStorage({ url: cfg.postgres.url, schema: cfg.postgres.schema, poolSize: cfg.postgres.poolSize, readOnly });
+      return openPostgresStorage({
+        url: cfg.postgres.url,
+        schema: cfg.postgres.schema,
+        poolSize: cfg.postgres.poolSize,
+        readOnly,
+        // A read-only open (the audit CLI) never does retention work.
+        ...(cfg.postgres.retentionUrl !== undefined && !readOnly ? { retentionUrl: cfg.postgres.retentionUrl } : {}),
+      });
     default:
       throw new TypeError(`storage: unknown driver '${(cfg as { driver?: unknown }).driver as string}'`);
   }

@@ -17,7 +17,8 @@
  *   hold's key and stops the prune before the first held record; the index key and an active
  *   hold's key are never purged; setting and lifting are ledger records (R17a4-3); once lifted,
  *   the next purge takes the formerly held items too.
- * The scenario runs on SQLite and once more on PostgreSQL (whose dead tuples VACUUM reclaims: the
+ * The scenario runs on SQLite and once more on PostgreSQL under the AU-9(4) role split (the
+ * gateway's role, with the retention role's URL for retention work), whose dead tuples VACUUM reclaims (the
  * on-disk check is SQLite's; the guarantee there is the deleted wrapped key, ENC-5/6). The gateway
  * is restarted over the pruned ledger before the hold is lifted.
  */
@@ -35,7 +36,7 @@ import type { PrivatePart } from '../../src/ledger/record.js';
 import { verifyLedger } from '../../src/ledger/verify-ledger.js';
 import type { LegalHold, SealedBody, SealedPrivate } from '../../src/storage/types.js';
 import { rawRequest, startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { createTempDatabase, type TempDatabase } from '../helpers/pg.js';
+import { createRoleSplitDatabase, type RoleSplitDatabase } from '../helpers/pg.js';
 
 /** Seven years ahead: past every class's retention (at most 6 × 365 + 2 days). */
 const FUTURE_MS = 7 * 365 * 86_400_000;
@@ -124,7 +125,7 @@ async function adminActions(t: TestGateway, action: string) {
 function retentionSuite(backend: 'sqlite' | 'postgres'): void {
   describe(`retention on ${backend}: purge, legal hold, crypto-shredding`, () => {
     let t: TestGateway;
-    let db: TempDatabase | undefined;
+    let db: RoleSplitDatabase | undefined;
     let dbPath = '';
     let cus1: number[] = [];
     let cus2: number[] = [];
@@ -137,9 +138,15 @@ function retentionSuite(backend: 'sqlite' | 'postgres'): void {
     let k2 = '';
 
     before(async () => {
-      if (backend === 'postgres') db = await createTempDatabase('rampart_retention');
+      // On PostgreSQL the gateway runs under the AU-9(4) role split: its own role may only insert
+      // and select on the ledger, and every purge, prune, re-seal and lift below must take the
+      // retention role's connection (storage.postgres.retentionUrl) or the server refuses it.
+      if (backend === 'postgres') db = await createRoleSplitDatabase('rampart_retention');
       try {
-        t = await startTestGateway({ yaml: YAML, ...(db ? { postgresUrl: db.url } : {}) });
+        t = await startTestGateway({
+          yaml: db ? { ...YAML, storage: { postgres: { retentionUrl: db.retentionUrl } } } : YAML,
+          ...(db ? { postgresUrl: db.gatewayUrl } : {}),
+        });
       } catch (err) {
         await db?.drop();
         throw err;

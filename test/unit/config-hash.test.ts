@@ -110,6 +110,12 @@ describe('configHash', () => {
     assert.notEqual(configHash(pg('one'), [SPEC]), configHash(load(`${YAML}storage:\n  driver: postgres\n  postgres: { url: "postgres://rampart:one@127.0.0.2/db" }\n`), [SPEC]));
   });
 
+  test('nor does the retention role\'s password (storage.postgres.retentionUrl, AU-9(4))', () => {
+    const pg = (pw: string) => load(`${YAML}storage:\n  driver: postgres\n  postgres: { url: "postgres://gw:x@127.0.0.1/db", retentionUrl: "postgres://ret:${pw}@127.0.0.1/db" }\n`);
+    assert.equal(configHash(pg('one'), [SPEC]), configHash(pg('two'), [SPEC]));
+    assert.notEqual(configHash(pg('one'), [SPEC]), configHash(load(`${YAML}storage:\n  driver: postgres\n  postgres: { url: "postgres://gw:x@127.0.0.1/db" }\n`), [SPEC]));
+  });
+
   test('with baseDir, checkouts in different folders hash alike; without it they do not', () => {
     const here = load(YAML, '/srv/a/rampart.yaml');
     const there = load(YAML, '/home/ops/b/rampart.yaml');

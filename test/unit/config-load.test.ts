@@ -419,6 +419,18 @@ describe('${ENV} substitution', () => {
     assert.equal(config.storage.driver === 'postgres' && config.storage.postgres.url, 'postgres://gw@127.0.0.1:5432/db');
   });
 
+  test('storage.postgres.retentionUrl: another role on the same database, or a clear error (AU-9(4))', async () => {
+    const split = (ret: string) => text([...BASE, 'storage:', '  driver: postgres', '  postgres:', '    url: postgres://gw@127.0.0.1:5432/db', `    retentionUrl: ${ret}`]);
+    const config = await loadConfig(file(split('postgres://ret@127.0.0.1:5432/db')));
+    assert.equal(config.storage.driver === 'postgres' && config.storage.postgres.retentionUrl, 'postgres://ret@127.0.0.1:5432/db');
+    const same = await issuesOf(split('postgres://gw:pw@127.0.0.1:5432/db'));
+    assert.match(same.message, /:18:19: \/storage\/postgres\/retentionUrl: connects as the same role as url \(gw\); it must be the retention role/);
+    const elsewhere = await issuesOf(split('postgres://ret@127.0.0.1:5432/other'));
+    assert.match(elsewhere.message, /\/storage\/postgres\/retentionUrl: must reach the same server and database as url/);
+    const bad = await issuesOf(split('mysql://ret@127.0.0.1/db'));
+    assert.match(bad.message, /\/storage\/postgres\/retentionUrl: must be a postgres:\/\/ or postgresql:\/\/ URL/);
+  });
+
   test('a malformed reference is an error', () => {
     assert.throws(
       () => parseConfig(replace(12, '      url: "${UPSTREAM"'), 'rampart.yaml', { env: {} }),

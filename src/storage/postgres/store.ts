@@ -55,6 +55,13 @@ export interface PostgresOptions {
    * every session runs with default_transaction_read_only=on, so the server refuses any write.
    */
   readOnly?: boolean;
+  /**
+   * The retention role's URL (AU-9(4), ./roles.ts). When given, what only that role may do runs
+   * on a small pool of its own: purge, prune, re-seal under a hold key, hold lifts and KEK
+   * re-wraps; everything else (appends and receipts included) stays on `url`, the gateway's
+   * role. Without it every method uses `url`, which under the role split refuses retention work.
+   */
+  retentionUrl?: string;
 }
 
 export interface PostgresDurability {
@@ -88,23 +95,34 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Postgr
   if (!IDENT.test(schema)) throw new TypeError(`postgres: schema '${schema}' must be a lower-case SQL identifier`);
   const s = `"${schema}"`;
   const statementTimeoutMs = opts.statementTimeoutMs ?? 5000;
-  const pool = new pg.Pool({
-    connectionString: opts.url,
-    max: opts.poolSize ?? 10,
-    connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
-    query_timeout: opts.queryTimeoutMs ?? 5000,
-    idleTimeoutMillis: 30_000,
-    keepAlive: true,
-    application_name: 'rampart',
-    // Startup options apply to every session of the pool before any query runs (see header).
-    options:
-      `-c synchronous_commit=on -c statement_timeout=${Math.floor(statementTimeoutMs)} -c idle_in_transaction_session_timeout=${Math.floor(statementTimeoutMs * 2)}` +
-      (opts.readOnly ? ' -c default_transaction_read_only=on' : ''),
-  });
-  // Errors of idle connections (server restart, cut network) would otherwise be thrown as an
-  // unhandled 'error' event; the pool has already dropped the connection, and the next query
-  // reports the outage to its caller.
-  pool.on('error', () => {});
+  const newPool = (url: string, max: number, name: string): pg.Pool => {
+    const p = new pg.Pool({
+      connectionString: url,
+      max,
+      connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
+      query_timeout: opts.queryTimeoutMs ?? 5000,
+      idleTimeoutMillis: 30_000,
+      keepAlive: true,
+      application_name: name,
+      // Startup options apply to every session of the pool before any query runs (see header).
+      options:
+        `-c synchronous_commit=on -c statement_timeout=${Math.floor(statementTimeoutMs)} -c idle_in_transaction_session_timeout=${Math.floor(statementTimeoutMs * 2)}` +
+        (opts.readOnly ? ' -c default_transaction_read_only=on' : ''),
+    });
+    // Errors of idle connections (server restart, cut network) would otherwise be thrown as an
+    // unhandled 'error' event; the pool has already dropped the connection, and the next query
+    // reports the outage to its caller.
+    p.on('error', () => {});
+    return p;
+  };
+  const pool = newPool(opts.url, opts.poolSize ?? 10, 'rampart');
+  if (opts.retentionUrl !== undefined && (typeof opts.retentionUrl !== 'string' || opts.retentionUrl.length === 0)) {
+    throw new TypeError('postgres: retentionUrl must be a non-empty URL when given');
+  }
+  // Retention work is rare and sequential: two connections, opened on first use.
+  const retPool = opts.retentionUrl ? newPool(opts.retentionUrl, 2, 'rampart-retention') : undefined;
+  /** The pool retention-only writes run on (AU-9(4)). */
+  const rpool = retPool ?? pool;
 
   // The schema version this storage works with: a read-only open may find an older one.
   let version = PG_LATEST_VERSION;
@@ -123,8 +141,14 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Postgr
     if (d.synchronousCommit !== 'on') {
       throw new Error(`postgres: synchronous_commit is '${d.synchronousCommit}' for Rampart's sessions; strict durability needs 'on' (is it overridden by an 'options' parameter in the URL?)`);
     }
+    if (retPool) {
+      // Fail at open, not at the first purge: the retention role must reach the same schema.
+      const r = await retPool.query<{ ok: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`${s}.ledger_records`]);
+      if (!r.rows[0]?.ok) throw new Error(`postgres: the retention role (retentionUrl) does not see schema ${schema}; is it the same database?`);
+    }
   } catch (err) {
     await pool.end().catch(() => {});
+    await retPool?.end().catch(() => {});
     throw err;
   }
 
@@ -143,7 +167,7 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Postgr
     if (opts.readOnly) throw new Error(`postgres: schema ${schema} is open read-only`);
   };
   let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => (closing ??= pool.end());
+  const close = (): Promise<void> => (closing ??= Promise.all([pool.end(), retPool?.end()]).then(() => undefined));
   // The storage closes once every store on it is closed (or on close() itself).
   const openParts = new Set<'ledger' | 'keys' | 'admin'>(['ledger', 'keys', 'admin']);
   const closePart = async (part: 'ledger' | 'keys' | 'admin'): Promise<void> => {
@@ -260,7 +284,7 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Postgr
       return r.rows.map(toKey);
     },
     async revoke(id: string, at: number) {
-      return inTransaction(async (client) => {
+      return inTransaction(pool, async (client) => {
         const cur = await client.query<{ revoked_at: string | null }>(sql.keyLock, [id]);
         const row = cur.rows[0];
         if (!row) return false;
@@ -440,7 +464,7 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Postgr
       needWritable();
       if (updates.length === 0) return;
       // One statement, so all or none; a key purged meanwhile has nothing left to re-wrap.
-      await pool.query(sql.dataKeyRewrap, [JSON.stringify(updates.map((u) => ({ id: u.id, kek_id: u.kekId, wrapped: base64(u.wrapped) })))]);
+      await rpool.query(sql.dataKeyRewrap, [JSON.stringify(updates.map((u) => ({ id: u.id, kek_id: u.kekId, wrapped: base64(u.wrapped) })))]);
     },
   };
 
@@ -474,8 +498,8 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Postgr
   };
 
   /** BEGIN .. COMMIT on one connection of the pool (ROLLBACK and a discarded connection on error). */
-  const inTransaction = async <T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
-    const client = await pool.connect();
+  const inTransaction = async <T>(on: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
+    const client = await on.connect();
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
@@ -508,7 +532,7 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Postgr
     /** True when this call lifted the hold; false for an unknown or already lifted one (the first lift's time and person stay). */
     async liftHold(id: string, at: number, by: string) {
       needWritable();
-      const r = await pool.query(sql.holdLift, [id, at, by]);
+      const r = await rpool.query(sql.holdLift, [id, at, by]);
       return r.rowCount === 1;
     },
     async listHolds() {
@@ -521,7 +545,7 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Postgr
       resealArgs(items);
       needWritable();
       if (items.privates.length === 0 && items.bodies.length === 0) return;
-      await inTransaction(async (c) => {
+      await inTransaction(rpool, async (c) => {
         if (items.privates.length > 0) {
           const json = JSON.stringify(items.privates.map((p) => ({ seq: p.seq, dek_id: p.dekId, sealed: base64(p.sealed) })));
           const r = await c.query<{ seq: string }>(sql.resealPrivates, [json]);
@@ -554,7 +578,7 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Postgr
     async purgeDataKeys(ids: readonly string[]) {
       needWritable();
       if (ids.length === 0) return { keys: 0, privates: 0, bodies: 0, index: 0 };
-      return inTransaction(async (c) => {
+      return inTransaction(rpool, async (c) => {
         const held = await c.query<{ id: string }>(sql.purgeHeld, [[...ids]]);
         if (held.rows.length > 0) throw purgeHeld(held.rows.map((row) => row.id));
         const r = await c.query<{ keys: number; privates: number; bodies: number; index: number }>(sql.purge, [[...ids]]);
@@ -570,7 +594,7 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Postgr
     async pruneThrough(input: PruneState) {
       const st = pruneArgs(input);
       needWritable();
-      return inTransaction(async (c) => {
+      return inTransaction(rpool, async (c) => {
         // One pruner per schema at a time (an advisory lock needs no privilege on any table).
         await c.query('SELECT pg_advisory_xact_lock($1::bigint)', [advisoryKey(`rampart:prune:${schema}`)]);
         // The head only grows, so a check against the head as read now stays true.
