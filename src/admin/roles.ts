@@ -10,6 +10,12 @@
  *               (issue 4: "set and lifted only by the compliance role"); exports evidence with
  *               personal data and bodies
  *   examiner    read-only: audit and evidence (with personal data, not bodies)
+ *
+ * Configuration changes (issue 6; approvals and applications are ledger records, R17a4-3, AU-10): owner, admin and security submit and apply
+ * versions; approving is a person's act (never a token) by someone other than the author, open
+ * to owner, security and compliance; everyone reads versions. `verify.run` (probes with an
+ * authenticated marker, a signed attestation in the ledger) is owner's, security's and
+ * compliance's.
  */
 import type { AdminRole } from '../storage/types.js';
 
@@ -24,18 +30,24 @@ export type AdminAction =
   | 'retention.write'
   | 'evidence.export'
   | 'evidence.personal'
-  | 'evidence.bodies';
+  | 'evidence.bodies'
+  | 'config.read'
+  | 'config.submit'
+  | 'config.approve'
+  | 'config.apply'
+  | 'verify.run';
 
 export const ADMIN_ACTIONS: readonly AdminAction[] = [
   'keys.read', 'keys.write', 'users.read', 'users.write', 'audit.read', 'holds.read', 'holds.write', 'retention.write', 'evidence.export', 'evidence.personal', 'evidence.bodies',
+  'config.read', 'config.submit', 'config.approve', 'config.apply', 'verify.run',
 ];
 
 const GRANTS: Record<AdminRole, readonly AdminAction[]> = {
-  owner: ['keys.read', 'keys.write', 'users.read', 'users.write', 'audit.read', 'holds.read', 'evidence.export'],
-  admin: ['keys.read', 'keys.write', 'users.read', 'users.write', 'audit.read'],
-  security: ['keys.read', 'keys.write', 'audit.read'],
-  compliance: ['keys.read', 'users.read', 'audit.read', 'holds.read', 'holds.write', 'retention.write', 'evidence.export', 'evidence.personal', 'evidence.bodies'],
-  examiner: ['audit.read', 'holds.read', 'evidence.export', 'evidence.personal'],
+  owner: ['keys.read', 'keys.write', 'users.read', 'users.write', 'audit.read', 'holds.read', 'evidence.export', 'config.read', 'config.submit', 'config.approve', 'config.apply', 'verify.run'],
+  admin: ['keys.read', 'keys.write', 'users.read', 'users.write', 'audit.read', 'config.read', 'config.submit', 'config.apply'],
+  security: ['keys.read', 'keys.write', 'audit.read', 'config.read', 'config.submit', 'config.approve', 'config.apply', 'verify.run'],
+  compliance: ['keys.read', 'users.read', 'audit.read', 'holds.read', 'holds.write', 'retention.write', 'evidence.export', 'evidence.personal', 'evidence.bodies', 'config.read', 'config.approve', 'verify.run'],
+  examiner: ['audit.read', 'holds.read', 'evidence.export', 'evidence.personal', 'config.read'],
 };
 
 export const ADMIN_ROLES: readonly AdminRole[] = ['owner', 'admin', 'security', 'compliance', 'examiner'];

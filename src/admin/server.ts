@@ -55,7 +55,11 @@ import {
 } from '@simplewebauthn/server';
 
 /** What an admin token may carry: everything but user changes, which need a person (reauth). */
-const TOKEN_ACTIONS: readonly AdminAction[] = ['keys.read', 'keys.write', 'users.read', 'audit.read', 'holds.read', 'holds.write', 'retention.write', 'evidence.export', 'evidence.personal', 'evidence.bodies'];
+// config.approve is not here: an approval is a person's act with a fresh second factor (AU-10, FC-1).
+const TOKEN_ACTIONS: readonly AdminAction[] = [
+  'keys.read', 'keys.write', 'users.read', 'audit.read', 'holds.read', 'holds.write', 'retention.write', 'evidence.export', 'evidence.personal', 'evidence.bodies',
+  'config.read', 'config.submit', 'config.apply', 'verify.run',
+];
 
 export const SESSION_COOKIE = '__Host-rampart_session';
 const MAX_JSON_BYTES = 16 * 1024;
