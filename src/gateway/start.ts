@@ -38,7 +38,8 @@ import { createInspectStage } from '../pipeline/inspect.js';
 import { createThreatServices, type ThreatServices } from '../threat/services.js';
 import { createLimitsRuntime } from '../threat/limits-runtime.js';
 import { compileDlpPolicies } from './response-controls.js';
-import { buildRuntime, type GatewayRuntime } from './runtime.js';
+import { buildRuntime, type GatewayRuntime, type StageFactory } from './runtime.js';
+import { restartOnlyChanges } from './restart-only.js';
 import { createHandler } from './handler.js';
 import { createClientErrorHandler } from './client-error.js';
 import { createMetrics } from './metrics.js';
@@ -70,6 +71,21 @@ export interface StartOptions {
   benchmarkNullLedger?: boolean;
 }
 
+/** A loaded configuration version to activate. */
+export interface ActivationInput {
+  config: RampartConfig;
+  /** The folder its relative paths hash against (the version's folder): the hash `plan` compares. */
+  configDir: string;
+  /** The configuration file's name, for error messages. */
+  file?: string;
+}
+
+export interface ActivationResult {
+  hash: string;
+  previous: string;
+  warnings: string[];
+}
+
 export interface GatewayHandle {
   readonly url: string;
   readonly port: number;
@@ -84,6 +100,13 @@ export interface GatewayHandle {
   /** The admin plane's listener, when `admin` is configured. */
   readonly admin: AdminServer | undefined;
   runtime(): GatewayRuntime;
+  /**
+   * Activates another configuration version live (issue 6, `rampart apply`): the new runtime
+   * is built and the TLS material read first; then requests that start afterwards get it, those
+   * in flight finish on theirs, and no connection is dropped. Throws ConfigError (nothing
+   * swapped) when the version cannot be built or changes a restart-only field (./restart-only.ts).
+   */
+  activate(next: ActivationInput): Promise<ActivationResult>;
   /** Graceful: stop accepting, finish in-flight requests, flush the ledger, close storage. */
   close(): Promise<void>;
 }
@@ -129,33 +152,42 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
     await restoreRevocations(storage.ledger, tokens, MAX_TOKEN_LIFETIME_SECONDS * 1000);
     const external = externalIssuersOf(config);
     const throttle = createAuthThrottle(config.authThrottle);
-    const qualify = config.apis.length > 1;
     // Counters and baselines outlive a configuration version; the rules are per version.
     const threat: ThreatServices | undefined = opts.benchmarkPassThrough ? undefined : createThreatServices({ config, ledger, logger, secret: secrets.keyHashSecret });
     if (threat) {
       cleanup.unshift(() => threat.close());
       await threat.ready();
     }
-    const runtime = await buildRuntime(config, (rt) => {
-      if (opts.benchmarkPassThrough || !threat) return [createParseStage(config.limits), createRouteStage(rt)];
-      const limits = createLimitsRuntime(rt.config.rateLimits.rules, threat);
-      compileDlpPolicies(rt.config);
+    // The stages of one configuration version: everything a version may change is read from
+    // `rt.config`; what the process holds for its life (keys, throttle, tokens, identity, threat
+    // services) is shared by every version (./restart-only.ts says which fields that fixes).
+    const stagesOf: StageFactory = (rt) => {
+      const c = rt.config;
+      if (opts.benchmarkPassThrough || !threat) return [createParseStage(c.limits), createRouteStage(rt)];
+      const limits = createLimitsRuntime(c.rateLimits.rules, threat);
+      compileDlpPolicies(c);
       return [
-        createParseStage(config.limits),
+        createParseStage(c.limits),
         createAddressLimitStage(throttle, limits),
         createRouteStage(rt),
-        createAuthenticateStage(keys, throttle, tokens, external, config.listen.tls?.ca !== undefined ? createClientCertificates(config.identity.clientCertificates) : undefined),
-        createScopeStage(qualify),
+        createAuthenticateStage(keys, throttle, tokens, external, c.listen.tls?.ca !== undefined ? createClientCertificates(c.identity.clientCertificates) : undefined),
+        createScopeStage(c.apis.length > 1),
         createPrincipalLimitStage(limits),
-        createValidateStage(config.limits),
-        createInspectStage(rt.config.inspection, rt.config.responses),
+        createValidateStage(c.limits),
+        createInspectStage(c.inspection, c.responses),
         createAuthorizeStage(rt, identity),
       ];
-    }, opts.configDir ? { configDir: opts.configDir } : {});
-    cleanup.unshift(() => runtime.close());
+    };
+    const runtime = await buildRuntime(config, stagesOf, opts.configDir ? { configDir: opts.configDir } : {});
     for (const w of runtime.warnings) logger.warn(w);
-    // Swapped atomically by a reload (compliance-as-code work); each request keeps the one it started with.
-    const current = runtime;
+    // Swapped atomically by activate() below; each request keeps the runtime it started with
+    // (the handler reads current() once per request).
+    let current = runtime;
+    /** Runtimes swapped out, closed once no request can still be on them. */
+    const retiring = new Set<GatewayRuntime>();
+    cleanup.unshift(async () => {
+      await Promise.all([current, ...retiring].map((r) => r.close()));
+    });
     const getRuntime = () => current;
     hashNow = () => current.hash;
 
@@ -217,6 +249,55 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
     await ledger.append({ type: 'system.event', outcome: 'info', configHash: runtime.hash, reason: 'RAMPART_OK', detail: { event: 'gateway.started', version: VERSION, listen: url } });
     logger.info({ url, configHash: runtime.hash, apis: config.apis.map((a) => a.name) }, 'rampart gateway listening');
 
+    /** One activation at a time: a second waits, so versions are never interleaved. */
+    let activating: Promise<unknown> = Promise.resolve();
+    const activate = (next: ActivationInput): Promise<ActivationResult> => {
+      const run = activating.then(async (): Promise<ActivationResult> => {
+        if (closing) throw new Error('the gateway is shutting down');
+        const live = current;
+        const refused = restartOnlyChanges(live.config, next.config);
+        if (refused.length > 0) throw new ConfigError(refused.map((r) => ({ file: next.file ?? 'rampart.yaml', pointer: r.pointer, message: r.message })));
+        // Everything that can fail is done before the swap: the new runtime (documents, upstreams,
+        // stages) and the TLS material (read and checked by tlsServerOptions).
+        const secure = tls && next.config.listen.tls ? await tlsServerOptions(next.config.listen.tls) : undefined;
+        const rt = await buildRuntime(next.config, stagesOf, { configDir: next.configDir });
+        if (secure) {
+          try {
+            (server as https.Server).setSecureContext(secure);
+          } catch (err) {
+            await rt.close().catch(() => {});
+            throw new ConfigError([{ file: next.config.listen.tls!.cert, pointer: '/listen/tls', message: `the TLS settings could not be applied: ${(err as Error).message}` }]);
+          }
+        }
+        current = rt;
+        // New connections and requests get these; existing keep-alive connections keep their
+        // sockets (nothing is dropped).
+        server.requestTimeout = rt.config.limits.requestTimeoutMs + 1000;
+        server.headersTimeout = rt.config.limits.headersTimeoutMs;
+        server.keepAliveTimeout = rt.config.limits.keepAliveTimeoutMs;
+        for (const w of rt.warnings) logger.warn(w);
+        // A request that started on the old version finishes on it: its upstream pools close
+        // once the longest request it could still be serving has timed out.
+        retiring.add(live);
+        const grace = Math.max(live.config.limits.requestTimeoutMs, 1000) + 1000;
+        setTimeout(() => {
+          retiring.delete(live);
+          live.close().catch((err: unknown) => logger.warn({ err: errSummary(err) }, 'closing a retired configuration version failed'));
+        }, grace).unref();
+        await ledger.append({
+          type: 'system.event',
+          outcome: 'info',
+          configHash: rt.hash,
+          reason: 'RAMPART_OK',
+          detail: { event: 'config.activated', previous: live.hash, hash: rt.hash, tls: secure !== undefined },
+        });
+        logger.info({ previous: live.hash, configHash: rt.hash }, 'configuration version activated');
+        return { hash: rt.hash, previous: live.hash, warnings: [...rt.warnings] };
+      });
+      activating = run.catch(() => {});
+      return run;
+    };
+
     let closed: Promise<void> | undefined;
     const handle: GatewayHandle = {
       url,
@@ -229,6 +310,7 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
       keyset,
       admin,
       runtime: getRuntime,
+      activate,
       close() {
         closed ??= (async () => {
           closing = true;
