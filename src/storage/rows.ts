@@ -6,8 +6,8 @@
  */
 import type { LedgerRecord, PersonalFields, PrivatePart, StoredRecord } from '../ledger/record.js';
 import type {
-  AdminPasskey, AdminRole, AdminSession, AdminUser, ApiKeyRecord, AppendItem, CheckpointRow, LedgerQuery, LegalHold, PruneState, SealedBody, SealedPrivate,
-  WrappedDataKey,
+  AdminPasskey, AdminRole, AdminSession, AdminUser, ApiKeyRecord, AppendItem, CheckpointRow, ConfigActivationRow, ConfigApprovalRow, ConfigVersionRow,
+  LedgerQuery, LegalHold, PruneState, SealedBody, SealedPrivate, WrappedDataKey,
 } from './types.js';
 
 export interface RecordRowValues {
@@ -504,3 +504,115 @@ export function resealMissing(what: string): Error {
 export function beforeVault(where: string, version: number, what: string): Error {
   return Object.assign(new Error(`${where} has schema version ${version}, from before the encrypted ledger (${what}); start the gateway once to migrate it`), { code: 'RAMPART_STORAGE_SCHEMA_OLD' });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Configuration versions, approvals and activations (issue 6): checks, row mapping and errors
+// shared by both backends, so both refuse the same things with the same codes.
+
+/**
+ * The code addApproval reports for a hash no version is stored under. Not yet in the registry
+ * (src/core/errors.ts): the integrator adds RAMPART_CONFIG_VERSION_UNKNOWN (404, "Unknown
+ * configuration version"); this is the one place the literal lives meanwhile.
+ */
+export const CONFIG_VERSION_UNKNOWN = 'RAMPART_CONFIG_VERSION_UNKNOWN';
+
+/** addApproval named a hash that no stored version has (nothing was written). */
+export function configVersionUnknown(hash: string, cause?: unknown): Error {
+  return Object.assign(new Error(`configuration version '${hash}' is not stored`), { code: CONFIG_VERSION_UNKNOWN }, cause === undefined ? {} : { cause });
+}
+
+/** What src/config/hash.ts produces: the only form of id a configuration version has. */
+const CONFIG_HASH = /^sha256:[0-9a-f]{64}$/;
+
+function configHashArg(hash: unknown, what: string): string {
+  if (typeof hash !== 'string' || !CONFIG_HASH.test(hash)) throw new TypeError(`${what}: hash must be 'sha256:' and 64 lower-case hex digits (src/config/hash.ts)`);
+  return hash;
+}
+
+function nameArg(v: unknown, what: string): string {
+  if (typeof v !== 'string' || v.length === 0) throw new TypeError(`${what} is required (an admin plane identity, R17a4-3)`);
+  return v;
+}
+
+function msArg(v: unknown, what: string): number {
+  if (!Number.isSafeInteger(v)) throw new RangeError(`${what} must be integer milliseconds (got ${String(v)})`);
+  return v as number;
+}
+
+/** A version as putVersion stores it, checked before it reaches SQL (the author names who submitted it, R17a4-3). */
+export function newConfigVersion(v: ConfigVersionRow): ConfigVersionRow {
+  configHashArg(v.hash, 'config version');
+  msArg(v.createdAt, `config version ${v.hash}: createdAt`);
+  nameArg(v.author, `config version ${v.hash}: author`);
+  if (!isBytes(v.bundle) || v.bundle.length === 0) throw new TypeError(`config version ${v.hash}: bundle bytes are required`);
+  nameArg(v.profile, `config version ${v.hash}: profile`);
+  if (typeof v.message !== 'string') throw new TypeError(`config version ${v.hash}: message must be a string`);
+  return v;
+}
+
+/** An approval as addApproval stores it, checked. */
+export function newConfigApproval(a: ConfigApprovalRow): ConfigApprovalRow {
+  configHashArg(a.hash, 'config approval');
+  nameArg(a.approver, `config approval of ${a.hash}: approver`);
+  msArg(a.at, `config approval of ${a.hash}: at`);
+  if (typeof a.comment !== 'string') throw new TypeError(`config approval of ${a.hash}: comment must be a string`);
+  return a;
+}
+
+/** An activation as recordActivation stores it, checked (its seq is the store's to assign). */
+export function newConfigActivation(a: Omit<ConfigActivationRow, 'seq'>): Omit<ConfigActivationRow, 'seq'> {
+  configHashArg(a.hash, 'config activation');
+  msArg(a.at, `config activation of ${a.hash}: at`);
+  nameArg(a.by, `config activation of ${a.hash}: by`);
+  nameArg(a.node, `config activation of ${a.hash}: node`);
+  return { hash: a.hash, at: a.at, by: a.by, node: a.node };
+}
+
+/** The limit of listVersions and activations: a positive integer, at most 10 000 rows (caller misuse is a RangeError). */
+export function configListLimit(limit: number): number {
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`config store: limit must be a positive integer (got ${String(limit)})`);
+  return Math.min(limit, 10_000);
+}
+
+/** A config_versions row with the driver's types converted (BLOB/BYTEA as Buffer, BIGINT as number); no bundle in a listing. */
+export interface ConfigVersionRowValues {
+  hash: string;
+  created_at: number;
+  author: string;
+  profile: string;
+  message: string;
+}
+
+export const CONFIG_VERSION_COLUMNS = 'hash, created_at, author, profile, message';
+
+export function configVersionFromRow(row: ConfigVersionRowValues): Omit<ConfigVersionRow, 'bundle'> {
+  return { hash: row.hash, createdAt: row.created_at, author: row.author, profile: row.profile, message: row.message };
+}
+
+export interface ConfigApprovalRowValues {
+  hash: string;
+  approver: string;
+  at: number;
+  comment: string;
+}
+
+export function configApprovalFromRow(row: ConfigApprovalRowValues): ConfigApprovalRow {
+  return { hash: row.hash, approver: row.approver, at: row.at, comment: row.comment };
+}
+
+export const CONFIG_APPROVAL_COLUMNS = 'hash, approver, at, comment';
+
+export interface ConfigActivationRowValues {
+  seq: number;
+  hash: string;
+  at: number;
+  by: string;
+  node: string;
+}
+
+export function configActivationFromRow(row: ConfigActivationRowValues): ConfigActivationRow {
+  return { seq: row.seq, hash: row.hash, at: row.at, by: row.by, node: row.node };
+}
+
+/** `by` is an SQL keyword: quoted, so both dialects read it as a column name. */
+export const CONFIG_ACTIVATION_COLUMNS = 'seq, hash, at, "by", node';

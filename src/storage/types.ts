@@ -425,6 +425,56 @@ export interface RetentionStore {
   pruneState(): Promise<PruneState | undefined>;
 }
 
+/**
+ * A configuration version as submitted (R17a4-3): its bundle holds no secrets. Issue 6: every
+ * configuration the gateway runs is stored with its hash, time, the authenticated admin who
+ * submitted it and its approvers, identities from the admin plane (never git metadata).
+ */
+export interface ConfigVersionRow {
+  /** The configuration hash (src/config/hash.ts), 'sha256:<hex>': the id. */
+  hash: string;
+  createdAt: number;          // ms since epoch
+  /** The admin plane username who submitted it (never git metadata). */
+  author: string;
+  /** The version's files as one gzip'd JSON bundle (the config text and the documents it names). */
+  bundle: Buffer;
+  profile: string;            // 'default' | 'finra' at submission
+  /** The author's one-line description. */
+  message: string;
+}
+/** One admin's approval of a configuration version (R17a4-3: who, when, what). */
+export interface ConfigApprovalRow { hash: string; approver: string; at: number; comment: string }
+/** A configuration version taking effect on a node; seq orders them (R17a4-7). */
+export interface ConfigActivationRow { seq: number; hash: string; at: number; by: string; node: string }
+/**
+ * Configuration versions, approvals and activations (issue 6). Append-only by design: nothing
+ * here updates or deletes, and in PostgreSQL the gateway's role may only SELECT and INSERT these
+ * tables (AU-9(4) spirit: what was approved and applied cannot be rewritten by the gateway).
+ * Whether enough approvers other than the author approved is the caller's rule (the profile's),
+ * not the store's: the store keeps what happened.
+ */
+export interface ConfigStore {
+  /** false when a version with this hash already exists (the stored one is unchanged). */
+  putVersion(v: ConfigVersionRow): Promise<boolean>;
+  getVersion(hash: string): Promise<ConfigVersionRow | undefined>;
+  /**
+   * Newest first, without bundles (createdAt descending, then hash in byte order). `limit` is a
+   * positive integer (RangeError otherwise), at most 10 000 rows are returned.
+   */
+  listVersions(limit: number): Promise<Omit<ConfigVersionRow, 'bundle'>[]>;
+  /**
+   * false when this approver already approved this hash (the first approval stays); throws an
+   * Error with code RAMPART_CONFIG_VERSION_UNKNOWN for an unknown hash (src/storage/rows.ts).
+   */
+  addApproval(a: ConfigApprovalRow): Promise<boolean>;
+  /** In approval order (at, then approver in byte order); [] for an unknown hash. */
+  approvals(hash: string): Promise<ConfigApprovalRow[]>;
+  /** Appends; seq is assigned by the store (the returned row has it). */
+  recordActivation(a: Omit<ConfigActivationRow, 'seq'>): Promise<ConfigActivationRow>;
+  /** Newest first (seq descending); `limit` as for listVersions. */
+  activations(limit: number): Promise<ConfigActivationRow[]>;
+}
+
 /** What a backup copy holds, read from the copy itself (src/ledger/backup.ts puts it in the manifest). */
 export interface BackupCopy {
   schemaVersion: number;
@@ -440,6 +490,8 @@ export interface Storage {
   readonly dataKeys: DataKeyStore;
   readonly checkpoints: CheckpointStore;
   readonly retention: RetentionStore;
+  /** Configuration versions, approvals and activations (issue 6). */
+  readonly configs: ConfigStore;
   /**
    * An online, consistent copy of the whole database into `destPath` (a file that must not exist;
    * its folder must), taken while the gateway keeps writing (R17a4-9, src/ledger/backup.ts).

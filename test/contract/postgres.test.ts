@@ -15,11 +15,15 @@ import { openStorage } from '../../src/storage/open.js';
 import { openPostgresStorage, type PostgresStorage } from '../../src/storage/postgres/store.js';
 import { createTempDatabase } from '../helpers/pg.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
-import { decision, handBatch, storageContract, tagOf, testSealer } from './storage-contract.js';
+import { configHashOf, configVersion, decision, handBatch, storageContract, tagOf, testSealer } from './storage-contract.js';
+
+/** As Rampart left the schema before migration 8: no configuration tables. */
+const UNDO_8 = `DROP TABLE rampart.config_approvals; DROP TABLE rampart.config_activations; DROP TABLE rampart.config_versions;
+  DELETE FROM rampart.schema_version WHERE version > 7;`;
 
 /** Removes what migration 6 added, leaving a schema as Rampart left it at version 5. */
 /** As Rampart left the schema before migration 7: ledger_records a plain table again. */
-const UNDO_7 = `DROP FUNCTION rampart.ensure_month_partitions(TEXT, BIGINT, BIGINT); DROP FUNCTION rampart.ledger_default_probe(TEXT, BIGINT, BIGINT);
+const UNDO_7 = UNDO_8 + `DROP FUNCTION rampart.ensure_month_partitions(TEXT, BIGINT, BIGINT); DROP FUNCTION rampart.ledger_default_probe(TEXT, BIGINT, BIGINT);
   CREATE TABLE rampart.ledger_records_plain (LIKE rampart.ledger_records);
   INSERT INTO rampart.ledger_records_plain SELECT * FROM rampart.ledger_records;
   DROP TABLE rampart.ledger_records;
@@ -64,7 +68,7 @@ describe('postgres backend', () => {
       await c.connect();
       try {
         const v = await c.query('SELECT version FROM audit_x.schema_version ORDER BY version');
-        assert.deepEqual(v.rows, [1, 2, 3, 4, 5, 6, 7].map((version) => ({ version })));
+        assert.deepEqual(v.rows, [1, 2, 3, 4, 5, 6, 7, 8].map((version) => ({ version })));
         // Partitions (migration 7) are listed apart: the parents' own indexes and tables first.
         const partitions = "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'audit_x' AND c.relispartition";
         const idx = await c.query(`SELECT indexname FROM pg_indexes WHERE schemaname = 'audit_x' AND tablename LIKE 'ledger%' AND tablename NOT IN (${partitions}) AND indexname NOT LIKE '%_pkey' ORDER BY indexname`);
@@ -74,7 +78,8 @@ describe('postgres backend', () => {
         for (const p of [`ledger_records_${month}`, 'ledger_records_default', `ledger_index_${month}`, 'ledger_index_default']) assert.ok(parts.includes(p), `partition ${p} exists (storage partitioned by time)`);
         const t = await c.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'audit_x' AND table_name NOT IN (${partitions}) ORDER BY table_name`);
         assert.deepEqual(t.rows.map((r: { table_name: string }) => r.table_name), [
-          'admin_passkeys', 'admin_sessions', 'admin_users', 'api_keys', 'chain_head', 'data_keys', 'key_changes', 'ledger_bodies', 'ledger_checkpoints',
+          'admin_passkeys', 'admin_sessions', 'admin_users', 'api_keys', 'chain_head', 'config_activations', 'config_approvals', 'config_versions', 'data_keys',
+          'key_changes', 'ledger_bodies', 'ledger_checkpoints',
           'ledger_index', 'ledger_private', 'ledger_prune', 'ledger_records', 'ledger_sealed', 'ledger_signing_keys', 'legal_holds', 'schema_version',
         ]);
         const pub = await c.query("SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'");
@@ -134,6 +139,60 @@ describe('postgres backend', () => {
         assert.equal(r.rows[0].n, 0);
       } finally {
         await c.end();
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('upgrades a version 7 schema to 8 (configuration versions); a read-only open before that answers with none', async () => {
+    const db = await createTempDatabase();
+    try {
+      const s1 = await openPostgresStorage({ url: db.url });
+      const first = handBatch(1, 2, GENESIS_HASH, { priv: () => 'dk' });
+      await s1.ledger.append(first);
+      await s1.close();
+      // As Rampart left the schema at version 7, the previous latest.
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      try {
+        await c.query(UNDO_8);
+      } finally {
+        await c.end();
+      }
+      const ro = await openPostgresStorage({ url: db.url, readOnly: true });
+      try {
+        assert.equal((await verifyChain(ro.ledger)).count, 2);
+        assert.deepEqual(await ro.configs.listVersions(10), []);
+        assert.equal(await ro.configs.getVersion(configHashOf(1)), undefined);
+        assert.deepEqual(await ro.configs.approvals(configHashOf(1)), []);
+        assert.deepEqual(await ro.configs.activations(10), []);
+        await assert.rejects(ro.configs.putVersion(configVersion(1)), /read-only/);
+        // A gateway migrates it; the read-only handle then sees what is stored.
+        const s2 = await openPostgresStorage({ url: db.url });
+        try {
+          assert.equal((await verifyChain(s2.ledger)).ok, true);
+          assert.deepEqual((await s2.ledger.readPrivate([1, 2])).map((p) => p.seq), [1, 2]);
+          assert.equal(await s2.configs.putVersion(configVersion(1)), true);
+          assert.equal(await s2.configs.addApproval({ hash: configHashOf(1), approver: 'bob', at: 2, comment: '' }), true);
+          assert.equal((await s2.configs.recordActivation({ hash: configHashOf(1), at: 3, by: 'alice', node: 'n1' })).seq, 1);
+        } finally {
+          await s2.close();
+        }
+        assert.deepEqual((await ro.configs.listVersions(10)).map((v) => v.hash), [configHashOf(1)]);
+        assert.deepEqual((await ro.configs.activations(10)).map((a) => a.seq), [1]);
+      } finally {
+        await ro.close();
+      }
+      const c2 = new pg.Client({ connectionString: db.url });
+      await c2.connect();
+      try {
+        const v = await c2.query('SELECT max(version) AS v FROM rampart.schema_version');
+        assert.equal(v.rows[0].v, 8);
+        // The server enforces the foreign key too (the store turns it into RAMPART_CONFIG_VERSION_UNKNOWN).
+        await assert.rejects(c2.query("INSERT INTO rampart.config_approvals (hash, approver, at, comment) VALUES ('sha256:none', 'x', 1, '')"), (e: { code?: string }) => e.code === '23503');
+      } finally {
+        await c2.end();
       }
     } finally {
       await db.drop();

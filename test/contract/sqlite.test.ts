@@ -17,10 +17,14 @@ import { verifyChain } from '../../src/ledger/verify.js';
 import { tempDir } from '../helpers/tmp.js';
 import { GENESIS_HASH } from '../../src/ledger/chain.js';
 import { MIGRATIONS } from '../../src/storage/sqlite/schema.js';
-import { decision, handBatch, storageContract, tagOf, testSealer } from './storage-contract.js';
+import { configHashOf, configVersion, decision, handBatch, storageContract, tagOf, testSealer } from './storage-contract.js';
 
-/** Removes what migration 6 added, leaving a file as Rampart left it at schema 5. */
-const UNDO_6 = `DROP TABLE ledger_sealed; DROP TABLE ledger_bodies; DROP TABLE ledger_index; DROP TABLE data_keys; DROP TABLE ledger_checkpoints;
+/** Removes what migration 7 added, leaving a file as Rampart left it at schema 6. */
+const UNDO_7 = `DROP TABLE config_approvals; DROP TABLE config_activations; DROP TABLE config_versions; DELETE FROM sqlite_sequence WHERE name = 'config_activations';
+  DELETE FROM schema_version WHERE version > 6;`;
+
+/** Removes what migrations 6 and 7 added, leaving a file as Rampart left it at schema 5. */
+const UNDO_6 = UNDO_7 + `DROP TABLE ledger_sealed; DROP TABLE ledger_bodies; DROP TABLE ledger_index; DROP TABLE data_keys; DROP TABLE ledger_checkpoints;
   DROP TABLE ledger_signing_keys; DROP TABLE legal_holds; DROP TABLE ledger_prune; DELETE FROM schema_version WHERE version > 5;`;
 
 /** A clear private part as Rampart wrote them before encryption (schema <= 5). */
@@ -69,7 +73,7 @@ describe('sqlite backend', () => {
       await (await openSqliteStorage(path)).close();
       await (await openSqliteStorage(path)).close();
       const raw = new Database(path);
-      assert.deepEqual(raw.prepare('SELECT version FROM schema_version ORDER BY version').all(), [1, 2, 3, 4, 5, 6].map((version) => ({ version })));
+      assert.deepEqual(raw.prepare('SELECT version FROM schema_version ORDER BY version').all(), [1, 2, 3, 4, 5, 6, 7].map((version) => ({ version })));
       // Migration 2: only the time index is maintained at commit on the records (each index is
       // CPU per record); migration 6 adds the index by seq of the blind index (purge, prune) and
       // by data key of the sealed rows (purge, reseal).
@@ -118,9 +122,84 @@ describe('sqlite backend', () => {
       }
       const after = new Database(path, { readonly: true });
       assert.deepEqual(after.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND name LIKE 'ledger_records%'").all(), [{ name: 'ledger_records_ts' }]);
-      assert.deepEqual(after.prepare('SELECT max(version) AS v FROM schema_version').get(), { v: 6 });
+      assert.deepEqual(after.prepare('SELECT max(version) AS v FROM schema_version').get(), { v: 7 });
       assert.deepEqual(after.prepare('SELECT count(*) AS n FROM ledger_private').get(), { n: 3 }, 'no new clear rows');
       after.close();
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('upgrades a schema 6 file to 7 in place (configuration versions): its ledger and keys stay, the config tables start empty and append-only', async () => {
+    const dir = tempDir();
+    try {
+      const path = join(dir.path, 'r.db');
+      const s1 = await openSqliteStorage(path);
+      const first = handBatch(1, 3, GENESIS_HASH, { priv: () => 'dk-1', tags: () => [tagOf('principal', 'p')] });
+      await s1.ledger.append(first);
+      await s1.dataKeys.insertDataKey({ id: 'dk-1', recordClass: 'personal', expiryDay: 20_000, kekId: 'env:aaaaaaaa', wrapped: Buffer.from('w'), createdAt: 1 });
+      await s1.close();
+      // As Rampart left the file at schema 6, the previous latest version.
+      const raw = new Database(path);
+      raw.exec(UNDO_7);
+      assert.deepEqual(raw.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'config%'").all(), []);
+      raw.close();
+      const s2 = await openSqliteStorage(path);
+      try {
+        assert.equal((await verifyChain(s2.ledger)).ok, true);
+        assert.equal((await s2.dataKeys.getDataKey('dk-1'))!.id, 'dk-1');
+        assert.deepEqual(await s2.configs.listVersions(10), [], 'migration 7 added the config tables, empty');
+        assert.deepEqual(await s2.configs.activations(10), []);
+        assert.equal(await s2.configs.putVersion(configVersion(1)), true);
+        assert.equal(await s2.configs.addApproval({ hash: configHashOf(1), approver: 'bob', at: 2, comment: '' }), true);
+        assert.equal((await s2.configs.recordActivation({ hash: configHashOf(1), at: 3, by: 'alice', node: 'n1' })).seq, 1);
+      } finally {
+        await s2.close();
+      }
+      const after = new Database(path);
+      try {
+        assert.deepEqual(after.prepare('SELECT version FROM schema_version ORDER BY version').all(), [1, 2, 3, 4, 5, 6, 7].map((version) => ({ version })));
+        assert.deepEqual(after.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name LIKE 'config%' AND sql IS NOT NULL").all(), [{ name: 'config_versions_created_at' }]);
+        // The foreign key is declared (the writer connection enforces it; so does this one, with the pragma).
+        after.pragma('foreign_keys = ON');
+        assert.throws(() => after.prepare("INSERT INTO config_approvals (hash, approver, at, comment) VALUES ('sha256:none', 'x', 1, '')").run(), /FOREIGN KEY constraint failed/);
+      } finally {
+        after.close();
+      }
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('a read-only open of a file from before migration 7 has no configuration versions (empty answers) and refuses to write them', async () => {
+    const dir = tempDir();
+    try {
+      const path = join(dir.path, 'r.db');
+      const s1 = await openSqliteStorage(path);
+      await s1.ledger.append(handBatch(1, 2, GENESIS_HASH));
+      await s1.close();
+      const raw = new Database(path);
+      raw.exec(UNDO_7);
+      raw.close();
+      const ro = await openSqliteStorage(path, { readOnly: true });
+      try {
+        assert.equal((await verifyChain(ro.ledger)).count, 2);
+        assert.deepEqual(await ro.configs.listVersions(10), []);
+        assert.equal(await ro.configs.getVersion(configHashOf(1)), undefined);
+        assert.deepEqual(await ro.configs.approvals(configHashOf(1)), []);
+        assert.deepEqual(await ro.configs.activations(10), []);
+        await assert.rejects(ro.configs.putVersion(configVersion(1)), /read-only/);
+        // A gateway migrates it meanwhile: the same read-only handle then sees what it stores.
+        const s2 = await openSqliteStorage(path);
+        try {
+          await s2.configs.putVersion(configVersion(1));
+        } finally {
+          await s2.close();
+        }
+        assert.deepEqual((await ro.configs.listVersions(10)).map((v) => v.hash), [configHashOf(1)]);
+      } finally {
+        await ro.close();
+      }
     } finally {
       dir.remove();
     }

@@ -19,7 +19,8 @@ import { createSealer, type Sealer } from '../../src/ledger/sealer.js';
 import { verifyChain } from '../../src/ledger/verify.js';
 import { createLedger } from '../../src/ledger/writer.js';
 import type {
-  AdminPasskey, AdminSession, AdminUser, ApiKeyRecord, AppendItem, CheckpointRow, LegalHold, PruneState, SealedPrivate, Storage, WrappedDataKey,
+  AdminPasskey, AdminSession, AdminUser, ApiKeyRecord, AppendItem, CheckpointRow, ConfigVersionRow, LegalHold, PruneState, SealedPrivate, Storage,
+  WrappedDataKey,
 } from '../../src/storage/types.js';
 
 export interface OpenedStorage {
@@ -141,6 +142,14 @@ function adminSession(id: string, userId: string, over: Partial<AdminSession> = 
 
 function passkey(credentialId: string, over: Partial<AdminPasskey> = {}): AdminPasskey {
   return { credentialId, publicKey: `pQECAyYgASFYI-${credentialId}`, counter: 0, transports: ['usb', 'nfc'], name: `key ${credentialId}`, createdAt: T0, ...over };
+}
+
+/** A configuration hash as src/config/hash.ts makes them ('sha256:<hex>'), distinct per n. */
+export const configHashOf = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
+
+/** A configuration version row with a random bundle. */
+export function configVersion(n: number, over: Partial<ConfigVersionRow> = {}): ConfigVersionRow {
+  return { hash: configHashOf(n), createdAt: T0 + n, author: 'alice', bundle: randomBytes(200), profile: 'finra', message: `change ${n}`, ...over };
 }
 
 /** The object without its keys whose value is undefined (absent optional fields). */
@@ -598,6 +607,9 @@ export function storageContract(name: string, harness: StorageHarness): void {
         await s.checkpoints.insertCheckpoint(checkpoint(5, 'periodic'));
         await s.checkpoints.insertSigningKey({ verifierKey: 'rampart.test+0123abcd+AAAA', createdAt: T0 });
         await s.retention.insertHold(hold('hold-ro', 'dk-ro'));
+        await s.configs.putVersion(configVersion(1));
+        await s.configs.addApproval({ hash: configHashOf(1), approver: 'bob', at: T0, comment: 'ok' });
+        await s.configs.recordActivation({ hash: configHashOf(1), at: T0, by: 'alice', node: 'n1' });
         assert.deepEqual(await ro.ledger.head(), await s.ledger.head());
         assert.equal((await ro.ledger.read(1, 10)).length, 5);
         assert.deepEqual(await ro.ledger.readLeaves(1, 10), await s.ledger.readLeaves(1, 10));
@@ -614,6 +626,10 @@ export function storageContract(name: string, harness: StorageHarness): void {
         assert.deepEqual(await ro.retention.listHolds(), await s.retention.listHolds());
         assert.deepEqual(await ro.retention.itemsUnderKey('dk-ro'), { privates: 5, bodies: 5 });
         assert.equal(await ro.retention.pruneState(), undefined);
+        assert.deepEqual(await ro.configs.getVersion(configHashOf(1)), await s.configs.getVersion(configHashOf(1)));
+        assert.deepEqual(await ro.configs.listVersions(10), await s.configs.listVersions(10));
+        assert.deepEqual(await ro.configs.approvals(configHashOf(1)), await s.configs.approvals(configHashOf(1)));
+        assert.deepEqual(await ro.configs.activations(10), await s.configs.activations(10));
         await ro.ledger.ping();
         const head = await s.ledger.head();
         const refused: [string, () => Promise<unknown>][] = [
@@ -630,6 +646,9 @@ export function storageContract(name: string, harness: StorageHarness): void {
           ['resealItems', () => ro.retention.resealItems({ privates: [{ seq: 1, dekId: 'dk-x', sealed: randomBytes(10) }], bodies: [] })],
           ['purgeDataKeys', () => ro.retention.purgeDataKeys(['dk-ro'])],
           ['pruneThrough', () => ro.retention.pruneThrough({ seq: 1, chainHash: batch[0]!.stored.chainHash, compactRange: [], note: 'n' })],
+          ['putVersion', () => ro.configs.putVersion(configVersion(2))],
+          ['addApproval', () => ro.configs.addApproval({ hash: configHashOf(1), approver: 'carol', at: T0, comment: '' })],
+          ['recordActivation', () => ro.configs.recordActivation({ hash: configHashOf(1), at: T0, by: 'x', node: 'n1' })],
         ];
         for (const [what, call] of refused) await assert.rejects(call(), /read-only/, what);
         assert.deepEqual(await s.ledger.head(), head, 'nothing was written');
@@ -641,6 +660,9 @@ export function storageContract(name: string, harness: StorageHarness): void {
         assert.deepEqual((await s.retention.listHolds()).map((x) => [x.id, x.liftedAt]), [['hold-ro', undefined]]);
         assert.deepEqual(await s.ledger.readPrivate([1]), [{ seq: 1, sealed: batch[0]!.priv! }]);
         assert.equal((await s.ledger.read(1, 10)).length, 5);
+        assert.deepEqual((await s.configs.listVersions(10)).map((v) => v.hash), [configHashOf(1)]);
+        assert.deepEqual((await s.configs.approvals(configHashOf(1))).map((a) => a.approver), ['bob']);
+        assert.equal((await s.configs.activations(10)).length, 1);
       } finally {
         await ro.close();
         await dispose();
@@ -886,6 +908,100 @@ export function storageContract(name: string, harness: StorageHarness): void {
           assert.equal((await s.ledger.head())!.seq, 7, 'appends continue after a prune');
         } finally {
           await dispose();
+        }
+      });
+    });
+
+    describe('configuration versions, approvals and activations (issue 6, R17a4-3)', () => {
+      before(fresh);
+      after(dispose);
+
+      it('put twice: the second is false and the stored version is unchanged', async () => {
+        const v = configVersion(1);
+        assert.equal(await s.configs.putVersion(v), true);
+        assert.equal(await s.configs.putVersion({ ...v, author: 'mallory', bundle: randomBytes(200), message: 'rewritten', createdAt: T0 + 999, profile: 'default' }), false);
+        assert.deepEqual(await s.configs.getVersion(v.hash), v, 'the first one stays, every field');
+        assert.equal(await s.configs.getVersion(configHashOf(404)), undefined);
+      });
+
+      it('the bundle bytes round-trip exactly (random 100 KB)', async () => {
+        const bundle = randomBytes(100 * 1024);
+        const v = configVersion(2, { bundle });
+        assert.equal(await s.configs.putVersion(v), true);
+        const got = await s.configs.getVersion(v.hash);
+        assert.ok(got && Buffer.isBuffer(got.bundle), 'a Buffer');
+        assert.equal(got.bundle.length, bundle.length);
+        assert.ok(got.bundle.equals(bundle), 'byte for byte');
+      });
+
+      it('list: newest first (ties by hash, byte order descending), without bundles, at most limit', async () => {
+        await s.configs.putVersion(configVersion(3, { createdAt: T0 + 50 }));
+        await s.configs.putVersion(configVersion(0xa, { createdAt: T0 + 50 }));
+        await s.configs.putVersion(configVersion(4, { createdAt: T0 + 40, message: 'ünïcode ✓', author: 'bob' }));
+        const list = await s.configs.listVersions(10);
+        assert.deepEqual(list.map((v) => v.hash), [configHashOf(0xa), configHashOf(3), configHashOf(4), configHashOf(2), configHashOf(1)]);
+        for (const v of list) assert.equal('bundle' in v, false, 'no bundle in a listing');
+        const { bundle: _, ...four } = configVersion(4, { createdAt: T0 + 40, message: 'ünïcode ✓', author: 'bob' });
+        assert.deepEqual(list[2], four, 'every other field');
+        assert.deepEqual((await s.configs.listVersions(2)).map((v) => v.hash), [configHashOf(0xa), configHashOf(3)]);
+        await assert.rejects(s.configs.listVersions(0), RangeError);
+        await assert.rejects(s.configs.listVersions(1.5), RangeError);
+      });
+
+      it('approvals: one per approver and hash (a repeat is false, the first stays), listed in order', async () => {
+        const h = configHashOf(1);
+        assert.equal(await s.configs.addApproval({ hash: h, approver: 'carol', at: T0 + 20, comment: 'reviewed the diff' }), true);
+        assert.equal(await s.configs.addApproval({ hash: h, approver: 'bob', at: T0 + 10, comment: '' }), true);
+        assert.equal(await s.configs.addApproval({ hash: h, approver: 'carol', at: T0 + 30, comment: 'again' }), false);
+        assert.equal(await s.configs.addApproval({ hash: configHashOf(2), approver: 'carol', at: T0 + 40, comment: 'other version' }), true, 'distinct per hash');
+        assert.deepEqual(await s.configs.approvals(h), [
+          { hash: h, approver: 'bob', at: T0 + 10, comment: '' },
+          { hash: h, approver: 'carol', at: T0 + 20, comment: 'reviewed the diff' },
+        ]);
+        assert.deepEqual(await s.configs.approvals(configHashOf(2)), [{ hash: configHashOf(2), approver: 'carol', at: T0 + 40, comment: 'other version' }]);
+        assert.deepEqual(await s.configs.approvals(configHashOf(404)), []);
+      });
+
+      it('an approval of an unknown hash is refused with RAMPART_CONFIG_VERSION_UNKNOWN and writes nothing', async () => {
+        const unknown = configHashOf(404);
+        await assert.rejects(s.configs.addApproval({ hash: unknown, approver: 'carol', at: T0, comment: '' }), hasCode('RAMPART_CONFIG_VERSION_UNKNOWN'));
+        assert.deepEqual(await s.configs.approvals(unknown), []);
+        await assert.rejects(s.configs.addApproval({ hash: 'git:deadbeef', approver: 'carol', at: T0, comment: '' }), TypeError);
+        await assert.rejects(s.configs.addApproval({ hash: configHashOf(1), approver: '', at: T0, comment: '' }), TypeError, 'an approver is an identity');
+        await assert.rejects(s.configs.putVersion(configVersion(5, { author: '' })), TypeError);
+        await assert.rejects(s.configs.putVersion(configVersion(5, { bundle: Buffer.alloc(0) })), TypeError);
+        assert.equal(await s.configs.getVersion(configHashOf(5)), undefined);
+      });
+
+      it('activations: seq assigned by the store, increasing; listed newest first', async () => {
+        const a1 = await s.configs.recordActivation({ hash: configHashOf(1), at: T0 + 100, by: 'alice', node: 'gw-1' });
+        const a2 = await s.configs.recordActivation({ hash: configHashOf(2), at: T0 + 200, by: 'bob', node: 'gw-2' });
+        const a3 = await s.configs.recordActivation({ hash: configHashOf(1), at: T0 + 300, by: 'alice', node: 'gw-1' });
+        assert.deepEqual(a1, { seq: a1.seq, hash: configHashOf(1), at: T0 + 100, by: 'alice', node: 'gw-1' });
+        assert.ok(Number.isSafeInteger(a1.seq) && a1.seq >= 1, String(a1.seq));
+        assert.ok(a1.seq < a2.seq && a2.seq < a3.seq, `${a1.seq} < ${a2.seq} < ${a3.seq}`);
+        assert.deepEqual(await s.configs.activations(10), [a3, a2, a1]);
+        assert.deepEqual(await s.configs.activations(1), [a3]);
+        await assert.rejects(s.configs.activations(-1), RangeError);
+        await assert.rejects(s.configs.recordActivation({ hash: configHashOf(1), at: T0, by: '', node: 'gw-1' }), TypeError);
+        assert.equal((await s.configs.activations(10)).length, 3, 'nothing written by the refused one');
+      });
+
+      it('through two handles: what one puts the other sees, and of racing approvals by one approver exactly one counts', async () => {
+        const other = await h.openSecond();
+        try {
+          assert.equal(await other.configs.putVersion(configVersion(6)), true);
+          assert.equal(await s.configs.putVersion(configVersion(6)), false);
+          assert.deepEqual(await s.configs.getVersion(configHashOf(6)), await other.configs.getVersion(configHashOf(6)));
+          const results = await Promise.all(
+            Array.from({ length: 10 }, (_, i) => (i % 2 ? s : other).configs.addApproval({ hash: configHashOf(6), approver: 'dave', at: T0 + i, comment: `try ${i}` })),
+          );
+          assert.equal(results.filter(Boolean).length, 1, JSON.stringify(results));
+          assert.equal((await s.configs.approvals(configHashOf(6))).length, 1);
+          const acts = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? s : other).configs.recordActivation({ hash: configHashOf(6), at: T0, by: 'dave', node: `n${i}` })));
+          assert.equal(new Set(acts.map((a) => a.seq)).size, 6, 'every activation has a seq of its own');
+        } finally {
+          await other.close();
         }
       });
     });

@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { GENESIS_HASH } from '../../src/ledger/chain.js';
-import { applyPgRoles, LEDGER_TABLES, pgRoleGrants } from '../../src/storage/postgres/roles.js';
+import { applyPgRoles, CONFIG_TABLES, LEDGER_TABLES, pgRoleGrants } from '../../src/storage/postgres/roles.js';
 import { openPostgresStorage } from '../../src/storage/postgres/store.js';
 import { createTempDatabase, PG_ADMIN_URL, type TempDatabase } from '../helpers/pg.js';
-import { handBatch, tagOf } from '../contract/storage-contract.js';
+import { configHashOf, configVersion, handBatch, tagOf } from '../contract/storage-contract.js';
 
 const suffix = randomBytes(4).toString('hex');
 const roles = { owner: `rampart_owner_${suffix}`, gateway: `rampart_gw_${suffix}`, retention: `rampart_ret_${suffix}` };
@@ -36,7 +36,10 @@ async function sql(url: string, text: string, values: unknown[] = []): Promise<p
 }
 
 /** A column of each table that has no `seq`, for a no-op UPDATE. */
-const COLUMN: Record<string, string> = { data_keys: 'id', legal_holds: 'id', ledger_checkpoints: 'tree_size', ledger_signing_keys: 'created_at' };
+const COLUMN: Record<string, string> = {
+  data_keys: 'id', legal_holds: 'id', ledger_checkpoints: 'tree_size', ledger_signing_keys: 'created_at',
+  config_versions: 'message', config_approvals: 'comment', config_activations: 'node',
+};
 
 const denied = (err: unknown): boolean => (err as { code?: string }).code === '42501';
 
@@ -59,6 +62,12 @@ describe('postgres roles (AU-9(4))', () => {
       assert.doesNotMatch(grants[0]!, /UPDATE|DELETE|TRUNCATE/, t);
     }
     assert.match(text, /GRANT SELECT, UPDATE ON "rampart"\.chain_head TO "gw";/);
+    // Issue 6: the configuration history is append-only for the gateway, and none of retention's business.
+    for (const t of CONFIG_TABLES) {
+      assert.match(text, new RegExp(`^GRANT SELECT, INSERT ON "rampart"\\.${t} TO "gw";$`, 'm'), t);
+      assert.doesNotMatch(text, new RegExp(`"rampart"\\.${t} TO "ret"`), t);
+      assert.match(text, new RegExp(`^ALTER TABLE "rampart"\\.${t} OWNER TO "own";$`, 'm'), t);
+    }
     assert.throws(() => pgRoleGrants('rampart', { gateway: 'gw', retention: 'gw' }), /must be different roles/);
     assert.throws(() => pgRoleGrants('rampart', { gateway: 'gw', retention: 'ret', owner: 'gw' }), /must be different roles/);
     assert.throws(() => pgRoleGrants('rampart', { gateway: 'gw"; DROP ROLE postgres; --', retention: 'ret' }), TypeError);
@@ -106,6 +115,16 @@ describe('postgres roles (AU-9(4))', () => {
       await gw.admin.createSession({ id: 's', userId: 'u', createdAt: 1, lastSeenAt: 1, expiresAt: 2, csrfToken: 'c', authenticatedAt: 1 });
       assert.equal(await gw.admin.deleteUserSessions('u'), 1);
       assert.equal((await gw.ledger.readPrivate([1, 2, 3, 4])).length, 4);
+      // Issue 6: the gateway's role submits, approves, activates and reads configuration versions.
+      const v1 = configVersion(1);
+      assert.equal(await gw.configs.putVersion(v1), true);
+      assert.equal(await gw.configs.putVersion({ ...v1, message: 'rewritten' }), false);
+      assert.equal(await gw.configs.addApproval({ hash: v1.hash, approver: 'bob', at: 2, comment: 'ok' }), true);
+      assert.equal(await gw.configs.addApproval({ hash: v1.hash, approver: 'bob', at: 3, comment: 'again' }), false);
+      await assert.rejects(gw.configs.addApproval({ hash: configHashOf(2), approver: 'bob', at: 2, comment: '' }), (e: { code?: string }) => e.code === 'RAMPART_CONFIG_VERSION_UNKNOWN');
+      const act = await gw.configs.recordActivation({ hash: v1.hash, at: 4, by: 'alice', node: 'gw-1' });
+      assert.deepEqual(await gw.configs.activations(10), [act]);
+      assert.deepEqual(await gw.configs.getVersion(v1.hash), v1);
 
       // The server refuses the gateway every change to what is written.
       const gwUrl = urlAs(db, roles.gateway);
@@ -114,6 +133,14 @@ describe('postgres roles (AU-9(4))', () => {
         await assert.rejects(sql(gwUrl, `DELETE FROM rampart.${t}`), denied, `DELETE ${t}`);
         await assert.rejects(sql(gwUrl, `TRUNCATE rampart.${t}`), denied, `TRUNCATE ${t}`);
       }
+      // Nor may it rewrite what was submitted, approved or applied (AU-9(4) spirit, issue 6).
+      for (const t of CONFIG_TABLES) {
+        await assert.rejects(sql(gwUrl, `UPDATE rampart.${t} SET ${COLUMN[t]} = ${COLUMN[t]}`), denied, `UPDATE ${t}`);
+        await assert.rejects(sql(gwUrl, `DELETE FROM rampart.${t}`), denied, `DELETE ${t}`);
+        await assert.rejects(sql(gwUrl, `TRUNCATE rampart.${t}`), denied, `TRUNCATE ${t}`);
+      }
+      await assert.rejects(sql(gwUrl, 'UPDATE rampart.config_versions SET author = $1 WHERE hash = $2', ['mallory', v1.hash]), denied);
+      await assert.rejects(sql(gwUrl, 'INSERT INTO rampart.config_activations (seq, hash, at, "by", node) OVERRIDING SYSTEM VALUE VALUES (1, $1, 5, $2, $3)', [v1.hash, 'x', 'n']), (e: { code?: string }) => e.code === '23505', 'a seq cannot be reused');
       await assert.rejects(sql(gwUrl, "UPDATE rampart.ledger_records SET canonical = '{}' WHERE seq = 1"), denied);
       await assert.rejects(sql(gwUrl, 'INSERT INTO rampart.ledger_prune (id, seq, chain_hash, compact_range, note) VALUES (1, 1, $1, $2, $3)', ['0', [], 'n']), denied);
       await assert.rejects(sql(gwUrl, 'CREATE TABLE rampart.sneaky (x int)'), denied, 'no CREATE in the schema');
@@ -136,9 +163,13 @@ describe('postgres roles (AU-9(4))', () => {
       assert.equal(await ret.retention.pruneThrough({ seq: 1, chainHash: chain, compactRange: [], note: 'prune 1' }), 1);
       await assert.rejects(ret.ledger.append(handBatch(5, 1, 'f'.repeat(64))), denied, 'the retention role cannot write records');
       await assert.rejects(ret.keys.list(), denied, 'nor read keys');
+      await assert.rejects(ret.configs.listVersions(10), denied, 'nor touch configuration versions');
+      await assert.rejects(ret.configs.putVersion(configVersion(3)), denied);
     } finally {
       await ret.close();
     }
+    const stored = await sql(db.url, 'SELECT author, message FROM rampart.config_versions');
+    assert.deepEqual(stored.rows, [{ author: 'alice', message: 'change 1' }], 'the version is as submitted');
     const left = await sql(db.url, 'SELECT seq, dek_id FROM rampart.ledger_sealed ORDER BY seq');
     assert.deepEqual(left.rows.map((r: { seq: string; dek_id: string }) => [Number(r.seq), r.dek_id]), [[3, 'dk-new'], [4, 'dk-new']]);
   });

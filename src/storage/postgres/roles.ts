@@ -9,10 +9,11 @@
  * - gateway: USAGE on the schema; SELECT and INSERT on the ledger tables, SELECT only on
  *   ledger_prune and the legacy ledger_private, UPDATE on chain_head alone (the head moves with
  *   each append); on api_keys, key_changes and admin_* exactly what the key and admin stores do
- *   today; SELECT on schema_version. It can neither UPDATE, DELETE nor TRUNCATE any ledger table.
+ *   today; SELECT and INSERT on the config_* tables (issue 6); SELECT on schema_version. It can
+ *   neither UPDATE, DELETE nor TRUNCATE any ledger or config table.
  * - retention: SELECT and DELETE on the ledger tables and data_keys (purge, prune), UPDATE on
  *   ledger_sealed, ledger_bodies and data_keys (re-seal under a hold key, KEK re-wrap) and on
- *   legal_holds (lift), INSERT and UPDATE on ledger_prune; nothing on keys or admin tables.
+ *   legal_holds (lift), INSERT and UPDATE on ledger_prune; nothing on keys, admin or config tables.
  *
  * A fresh database is migrated by the owner: create it first (CREATE ROLE ... LOGIN, then GRANT
  * CREATE ON DATABASE, or CREATE SCHEMA ... AUTHORIZATION it) and start Rampart once as it; then
@@ -40,10 +41,17 @@ const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 /** The ledger's own tables: the gateway may never UPDATE, DELETE or TRUNCATE them. */
 export const LEDGER_TABLES = ['ledger_records', 'ledger_sealed', 'ledger_bodies', 'ledger_index', 'ledger_checkpoints', 'ledger_signing_keys'] as const;
 
-/** Every table of schema version 6; a schema at another version needs this list changed. */
+/**
+ * The configuration history (issue 6): versions, approvals, activations. Append-only like the
+ * ledger: the gateway may never UPDATE, DELETE or TRUNCATE them (AU-9(4) spirit: what was approved
+ * and applied cannot be rewritten by the gateway).
+ */
+export const CONFIG_TABLES = ['config_versions', 'config_approvals', 'config_activations'] as const;
+
+/** Every table of schema version 8 (PG_LATEST_VERSION); a schema at another version needs this list changed. */
 const ALL_TABLES = [
   ...LEDGER_TABLES, 'ledger_private', 'ledger_prune', 'chain_head', 'data_keys', 'legal_holds',
-  'api_keys', 'key_changes', 'admin_users', 'admin_sessions', 'admin_passkeys', 'schema_version',
+  'api_keys', 'key_changes', 'admin_users', 'admin_sessions', 'admin_passkeys', ...CONFIG_TABLES, 'schema_version',
 ] as const;
 
 type Table = (typeof ALL_TABLES)[number];
@@ -70,6 +78,10 @@ const GATEWAY: Readonly<Record<Table, string>> = {
   // Sessions end by deletion.
   admin_sessions: 'SELECT, INSERT, UPDATE, DELETE',
   admin_passkeys: 'SELECT, INSERT, UPDATE',
+  // Submitted, approved, applied: each only ever added (./schema.ts migration 8).
+  config_versions: 'SELECT, INSERT',
+  config_approvals: 'SELECT, INSERT',
+  config_activations: 'SELECT, INSERT',
   schema_version: 'SELECT',
 };
 

@@ -8,7 +8,8 @@
  * the personal fields, and `object_ids` (the path parameter values) as a GIN-indexed array for
  * object-id search. The gateway's role needs INSERT and SELECT on the ledger tables and UPDATE on
  * chain_head only; purge runs under another role (AU-9(4): ./roles.ts sets both up). The admin
- * tables (migrations 3 and 4) take SELECT, INSERT, UPDATE and DELETE (sessions end by deletion).
+ * tables (migrations 3 and 4) take SELECT, INSERT, UPDATE and DELETE (sessions end by deletion);
+ * the configuration tables (migration 8) SELECT and INSERT only.
  */
 import { GENESIS_HASH } from '../../ledger/chain.js';
 
@@ -340,6 +341,43 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       DROP TABLE ${s}.ledger_index_v6;
     `,
   },
+  {
+    // As SQLite migration 7 (read its comment): configuration versions, approvals, activations
+    // (issue 6). BYTEA bundles, BIGINT times. The foreign key from approvals to versions is
+    // enforced by the server. seq is an identity column: INSERT on the table is all the gateway's
+    // role needs (an identity sequence is not checked for USAGE, unlike a serial's). AU-9(4)
+    // spirit: the gateway's role gets SELECT and INSERT only (./roles.ts), so what was approved
+    // and applied cannot be rewritten through it; retention gets nothing.
+    version: 8,
+    description: 'configuration versions, approvals and activations',
+    sql: (s) => `
+      CREATE TABLE ${s}.config_versions (
+        hash TEXT PRIMARY KEY,
+        created_at BIGINT NOT NULL,
+        author TEXT NOT NULL,
+        bundle BYTEA NOT NULL,
+        profile TEXT NOT NULL,
+        message TEXT NOT NULL
+      );
+      CREATE INDEX config_versions_created_at ON ${s}.config_versions (created_at);
+
+      CREATE TABLE ${s}.config_approvals (
+        hash TEXT NOT NULL REFERENCES ${s}.config_versions (hash),
+        approver TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        comment TEXT NOT NULL,
+        PRIMARY KEY (hash, approver)
+      );
+
+      CREATE TABLE ${s}.config_activations (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        hash TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        "by" TEXT NOT NULL,
+        node TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The first version with the admin tables: a read-only open of an older schema has no admin accounts. */
@@ -350,5 +388,8 @@ export const PG_PASSKEY_VERSION = 4;
 
 /** The first version with sealed private parts, checkpoints and retention tables. */
 export const PG_VAULT_VERSION = 6;
+
+/** The first version with configuration versions: a read-only open of an older schema has none. */
+export const PG_CONFIG_STORE_VERSION = 8;
 
 export const PG_LATEST_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;

@@ -1,5 +1,5 @@
 /**
- * PostgreSQL storage: the ledger, keys, admin, data keys, checkpoints and retention stores over a
+ * PostgreSQL storage: the ledger, keys, admin, data keys, checkpoints, retention and config stores over a
  * pg Pool, in a schema of their own.
  *
  * Durability: every session of the pool starts with synchronous_commit=on (a startup option, so
@@ -23,7 +23,9 @@
  */
 import {
   ADMIN_PASSKEY_COLUMNS, ADMIN_SESSION_COLUMNS, ADMIN_USER_COLUMNS, adminPasskeyExists, adminPasskeyFromRow, adminSessionFromRow, adminUsername,
-  adminUserExists, adminUserFromRow, adminUserMissing, beforeVault, CHECKPOINT_COLUMNS, checkAppendItems, checkpointFromRow, DATA_KEY_COLUMNS,
+  adminUserExists, adminUserFromRow, adminUserMissing, beforeVault, CHECKPOINT_COLUMNS, checkAppendItems, checkpointFromRow, CONFIG_ACTIVATION_COLUMNS,
+  CONFIG_APPROVAL_COLUMNS, CONFIG_VERSION_COLUMNS, configActivationFromRow, configApprovalFromRow, configListLimit, configVersionFromRow, configVersionUnknown,
+  DATA_KEY_COLUMNS, newConfigActivation, newConfigApproval, newConfigVersion,
   dataKeyFromRow, HOLD_COLUMNS, holdExists, holdFromRow, keyFromRow, loginFailureArgs, newAdminPasskey, newAdminUser, newCheckpoint, newDataKey,
   newHold, passkeyUseArgs, privateFromRow, pruneArgs, pruneBackwards, pruneBeyondHead, pruneMismatch, purgeHeld, resealArgs, resealMissing,
   rewrapArgs, searchIndexArgs, searchSelect, searchTags, storedFromRow, totpStep,
@@ -33,10 +35,11 @@ import pg from 'pg';
 import { ChainContinuityError, checkBatchContinues } from '../../ledger/chain.js';
 import type { PersonalFields, PrivatePart, StoredRecord } from '../../ledger/record.js';
 import type {
-  AdminPasskey, AdminSession, AdminStore, AdminUser, ApiKeyRecord, AppendItem, ChainHead, ChainRow, IndexEntry, CheckpointRow, CheckpointStore, DataKeyStore, KeyStore,
+  AdminPasskey, AdminSession, AdminStore, AdminUser, ApiKeyRecord, AppendItem, ChainHead, ChainRow, IndexEntry, CheckpointRow, CheckpointStore, ConfigActivationRow,
+  ConfigApprovalRow, ConfigStore, ConfigVersionRow, DataKeyStore, KeyStore,
   LedgerQuery, LedgerStore, LegalHold, PruneState, RetentionStore, SealedBody, SealedPrivate, SigningKeyRow, Storage, StoredPrivate, WrappedDataKey,
 } from '../types.js';
-import { PG_ADMIN_VERSION, PG_LATEST_VERSION, PG_MIGRATIONS, PG_PASSKEY_VERSION, PG_VAULT_VERSION } from './schema.js';
+import { PG_ADMIN_VERSION, PG_CONFIG_STORE_VERSION, PG_LATEST_VERSION, PG_MIGRATIONS, PG_PASSKEY_VERSION, PG_VAULT_VERSION } from './schema.js';
 
 export interface PostgresOptions {
   url: string;
@@ -623,7 +626,71 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Postgr
     },
   };
 
-  return { driver: 'postgres', schema, ledger, keys, admin, dataKeys, checkpoints, retention, close };
+  /** Whether the schema has the configuration tables (migration 8); as hasVault for an older read-only open. */
+  const hasConfigs = async (): Promise<boolean> => {
+    if (version >= PG_CONFIG_STORE_VERSION) return true;
+    version = await checkVersion(pool, schema, s);
+    return version >= PG_CONFIG_STORE_VERSION;
+  };
+
+  // Configuration versions (issue 6): inserts and selects only, on the gateway's pool (its role has
+  // no UPDATE or DELETE on these tables, AU-9(4) spirit). A read-only open of a schema from before
+  // migration 8 answers with nothing: no version was ever submitted to it.
+  const configs: ConfigStore = {
+    async putVersion(v: ConfigVersionRow) {
+      const c = newConfigVersion(v);
+      needWritable();
+      const r = await pool.query(sql.configPut, [c.hash, c.createdAt, c.author, c.profile, c.message, asBuffer(c.bundle)]);
+      return r.rowCount === 1;
+    },
+    async getVersion(hash: string) {
+      if (!(await hasConfigs())) return undefined;
+      const r = await pool.query<ConfigVersionRowPg & { bundle: Buffer }>(sql.configGet, [hash]);
+      const row = r.rows[0];
+      return row ? { ...toConfigVersion(row), bundle: row.bundle } : undefined;
+    },
+    async listVersions(limit: number) {
+      const n = configListLimit(limit);
+      if (!(await hasConfigs())) return [];
+      const r = await pool.query<ConfigVersionRowPg>(sql.configList, [n]);
+      return r.rows.map(toConfigVersion);
+    },
+    /**
+     * One statement: the foreign key refuses an unknown hash (23503, turned into
+     * RAMPART_CONFIG_VERSION_UNKNOWN) and the primary key keeps the first approval of an approver.
+     */
+    async addApproval(approval: ConfigApprovalRow) {
+      const a = newConfigApproval(approval);
+      needWritable();
+      try {
+        const r = await pool.query(sql.configApprove, [a.hash, a.approver, a.at, a.comment]);
+        return r.rowCount === 1;
+      } catch (err) {
+        const e = err as { code?: string; constraint?: string };
+        if (e.code === '23503' && e.constraint === 'config_approvals_hash_fkey') throw configVersionUnknown(a.hash, err);
+        throw err;
+      }
+    },
+    async approvals(hash: string) {
+      if (!(await hasConfigs())) return [];
+      const r = await pool.query<ConfigApprovalRowPg>(sql.configApprovals, [hash]);
+      return r.rows.map((row) => configApprovalFromRow({ ...row, at: toNum(row.at) }));
+    },
+    async recordActivation(activation: Omit<ConfigActivationRow, 'seq'>) {
+      const a = newConfigActivation(activation);
+      needWritable();
+      const r = await pool.query<{ seq: string }>(sql.configActivate, [a.hash, a.at, a.by, a.node]);
+      return { seq: toNum(r.rows[0]!.seq), ...a };
+    },
+    async activations(limit: number) {
+      const n = configListLimit(limit);
+      if (!(await hasConfigs())) return [];
+      const r = await pool.query<ConfigActivationRowPg>(sql.configActivations, [n]);
+      return r.rows.map((row) => configActivationFromRow({ ...row, seq: toNum(row.seq), at: toNum(row.at) }));
+    },
+  };
+
+  return { driver: 'postgres', schema, ledger, keys, admin, dataKeys, checkpoints, retention, configs, close };
 }
 
 /** The 64-bit advisory lock key for a name. */
@@ -864,6 +931,14 @@ function statements(s: string) {
     pruneUpsert: `
       INSERT INTO ${s}.ledger_prune (id, seq, chain_hash, compact_range, note) VALUES (1, $1, $2, $3::text[], $4)
       ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, chain_hash = excluded.chain_hash, compact_range = excluded.compact_range, note = excluded.note`,
+    configPut: `INSERT INTO ${s}.config_versions (${CONFIG_VERSION_COLUMNS}, bundle) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (hash) DO NOTHING`,
+    configGet: `SELECT ${CONFIG_VERSION_COLUMNS}, bundle FROM ${s}.config_versions WHERE hash = $1`,
+    // Byte order for the tie-break, as SQLite sorts.
+    configList: `SELECT ${CONFIG_VERSION_COLUMNS} FROM ${s}.config_versions ORDER BY created_at DESC, hash COLLATE "C" DESC LIMIT $1`,
+    configApprove: `INSERT INTO ${s}.config_approvals (${CONFIG_APPROVAL_COLUMNS}) VALUES ($1, $2, $3, $4) ON CONFLICT (hash, approver) DO NOTHING`,
+    configApprovals: `SELECT ${CONFIG_APPROVAL_COLUMNS} FROM ${s}.config_approvals WHERE hash = $1 ORDER BY at, approver COLLATE "C"`,
+    configActivate: `INSERT INTO ${s}.config_activations (hash, at, "by", node) VALUES ($1, $2, $3, $4) RETURNING seq`,
+    configActivations: `SELECT ${CONFIG_ACTIVATION_COLUMNS} FROM ${s}.config_activations ORDER BY seq DESC LIMIT $1`,
     keyInsert: `
       WITH c AS (UPDATE ${s}.key_changes SET n = n + 1 WHERE id = 1 RETURNING n)
       INSERT INTO ${s}.api_keys (${keyCols})
@@ -1022,6 +1097,29 @@ interface LegalHoldRow {
   lifted_by: string | null;
 }
 
+interface ConfigVersionRowPg {
+  hash: string;
+  created_at: string;
+  author: string;
+  profile: string;
+  message: string;
+}
+
+interface ConfigApprovalRowPg {
+  hash: string;
+  approver: string;
+  at: string;
+  comment: string;
+}
+
+interface ConfigActivationRowPg {
+  seq: string;
+  hash: string;
+  at: string;
+  by: string;
+  node: string;
+}
+
 interface KeyRow {
   id: string;
   name: string;
@@ -1099,6 +1197,10 @@ function toCheckpoint(row: CheckpointRowPg): CheckpointRow {
 
 function toHold(row: LegalHoldRow): LegalHold {
   return holdFromRow({ ...row, created_at: toNum(row.created_at), lifted_at: row.lifted_at === null ? null : toNum(row.lifted_at) });
+}
+
+function toConfigVersion(row: ConfigVersionRowPg): Omit<ConfigVersionRow, 'bundle'> {
+  return configVersionFromRow({ ...row, created_at: toNum(row.created_at) });
 }
 
 function toKey(row: KeyRow): ApiKeyRecord {

@@ -15,6 +15,8 @@
  * - admin_passkeys: the admins' WebAuthn credentials (migration 4).
  * - ledger_sealed, ledger_bodies, ledger_index, data_keys, ledger_checkpoints, ledger_signing_keys,
  *   legal_holds, ledger_prune: the encrypted, checkpointed, purgeable ledger (migration 6).
+ * - config_versions, config_approvals, config_activations: every configuration submitted, who
+ *   approved it and when it took effect on which node (issue 6, migration 7). Append-only.
  */
 import { GENESIS_HASH } from '../../ledger/chain.js';
 
@@ -257,6 +259,46 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    // Issue 6, compliance as code: every configuration version with its hash, time, author and
+    // bundle (the config text and the documents it names, gzip'd JSON, no secrets), the approvals
+    // of admins and each activation on a node (R17a4-3: what, when, who). Append-only: the store
+    // has no update or delete for these, so what was approved and applied stays as it was. The
+    // foreign key is enforced on the writer connection (PRAGMA foreign_keys, ./worker.ts) and
+    // checked first in addApproval's transaction, which gives the caller a code. Activations
+    // name a hash without a foreign key: the store records what ran, and the caller decides
+    // whether it must have been submitted first. seq is AUTOINCREMENT, so a number is never
+    // handed out twice (R17a4-7).
+    version: 7,
+    description: 'configuration versions, approvals and activations',
+    sql: `
+      CREATE TABLE config_versions (
+        hash TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL,
+        author TEXT NOT NULL,
+        bundle BLOB NOT NULL,
+        profile TEXT NOT NULL,
+        message TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX config_versions_created_at ON config_versions (created_at);
+
+      CREATE TABLE config_approvals (
+        hash TEXT NOT NULL REFERENCES config_versions (hash),
+        approver TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        comment TEXT NOT NULL,
+        PRIMARY KEY (hash, approver)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE config_activations (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        hash TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        "by" TEXT NOT NULL,
+        node TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 /** The first version with the admin tables: a read-only open of an older file has no admin accounts. */
@@ -267,5 +309,8 @@ export const PASSKEY_VERSION = 4;
 
 /** The first version with sealed private parts, checkpoints and retention tables. */
 export const VAULT_VERSION = 6;
+
+/** The first version with configuration versions: a read-only open of an older file has none. */
+export const CONFIG_STORE_VERSION = 7;
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,5 +1,5 @@
 /**
- * SQLite storage: the ledger, keys, admin, data keys, checkpoints and retention stores over one
+ * SQLite storage: the ledger, keys, admin, data keys, checkpoints, retention and config stores over one
  * database file, driven through worker threads (./worker.ts). A writer worker performs every
  * write, each batch in one IMMEDIATE transaction with synchronous=FULL in WAL mode, so an append
  * resolves only once it is fsynced. A
@@ -20,12 +20,14 @@
 import { existsSync } from 'node:fs';
 import type { StoredRecord } from '../../ledger/record.js';
 import type {
-  AdminPasskey, AdminSession, AdminStore, AdminUser, ApiKeyRecord, AppendItem, BackupCopy, ChainHead, ChainRow, CheckpointRow, CheckpointStore, DataKeyStore, IndexEntry, KeyStore,
+  AdminPasskey, AdminSession, AdminStore, AdminUser, ApiKeyRecord, AppendItem, BackupCopy, ChainHead, ChainRow, CheckpointRow, CheckpointStore, ConfigActivationRow,
+  ConfigApprovalRow, ConfigStore, ConfigVersionRow, DataKeyStore, IndexEntry, KeyStore,
   LedgerQuery, LedgerStore, LegalHold, PackedChainPage, PruneState, RetentionStore, SealedBody, SealedPrivate, SigningKeyRow, Storage, StoredPrivate, WrappedDataKey,
 } from '../types.js';
 import { checkBatchContinues } from '../../ledger/chain.js';
 import {
-  adminUsername, adminUserMissing, checkAppendItems, loginFailureArgs, newAdminPasskey, newAdminUser, newCheckpoint, newDataKey, newHold, passkeyUseArgs,
+  adminUsername, adminUserMissing, checkAppendItems, configListLimit, loginFailureArgs, newAdminPasskey, newAdminUser, newCheckpoint, newConfigActivation,
+  newConfigApproval, newConfigVersion, newDataKey, newHold, passkeyUseArgs,
   pruneArgs, resealArgs, rewrapArgs, searchIndexArgs, searchTags, totpStep,
 } from '../rows.js';
 import { SqliteWorkerClient } from './client.js';
@@ -301,6 +303,27 @@ export async function openSqliteStorage(path: string, opts: SqliteOptions = {}):
     pruneState: () => current<PruneState | undefined>('retention.pruneState'),
   };
 
+  // Configuration versions (issue 6): rare, small reads, so they go to the writer like the admin
+  // plane's (a version put a moment ago is found by the next call). Append-only: no update or
+  // delete exists here. A read-only open of a file from before migration 7 answers with nothing.
+  const configs: ConfigStore = {
+    async putVersion(v: ConfigVersionRow) {
+      const c = newConfigVersion(v);
+      return write<boolean>('configs.put', { v: { ...c, bundle: ownBytes(c.bundle) } });
+    },
+    async getVersion(hash: string) {
+      const v = await current<ConfigVersionRow | undefined>('configs.get', { hash });
+      if (v) v.bundle = asBuffer(v.bundle);
+      return v;
+    },
+    listVersions: async (limit: number) => current<Omit<ConfigVersionRow, 'bundle'>[]>('configs.list', { limit: configListLimit(limit) }),
+    /** Throws RAMPART_CONFIG_VERSION_UNKNOWN (nothing written) for a hash no version has. */
+    addApproval: async (a: ConfigApprovalRow) => write<boolean>('configs.approve', { a: newConfigApproval(a) }),
+    approvals: (hash: string) => current<ConfigApprovalRow[]>('configs.approvals', { hash }),
+    recordActivation: async (a: Omit<ConfigActivationRow, 'seq'>) => write<ConfigActivationRow>('configs.activate', { a: newConfigActivation(a) }),
+    activations: async (limit: number) => current<ConfigActivationRow[]>('configs.activations', { limit: configListLimit(limit) }),
+  };
+
   /**
    * On the reader's connection (read-only opens included, such as the CLI's beside a running
    * gateway), copied in one step: a consistent snapshot that never holds up the writer (./worker.ts).
@@ -311,7 +334,7 @@ export async function openSqliteStorage(path: string, opts: SqliteOptions = {}):
     return read<BackupCopy>('backup', { dest: destPath });
   };
 
-  return { driver: 'sqlite', path, ledger, keys, admin, dataKeys, checkpoints, retention, backup, close };
+  return { driver: 'sqlite', path, ledger, keys, admin, dataKeys, checkpoints, retention, configs, backup, close };
 }
 
 /** A Uint8Array that crossed the thread boundary (structured clone drops Buffer's prototype), as a Buffer over the same bytes. */

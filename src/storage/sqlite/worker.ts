@@ -16,9 +16,10 @@
  * the copy is complete, and `close` waits for it.
  */
 import {
-  type CheckpointRowValues, type DataKeyRowValues, type LegalHoldRowValues, type RecordRowValues,
+  type CheckpointRowValues, type ConfigActivationRowValues, type ConfigApprovalRowValues, type ConfigVersionRowValues, type DataKeyRowValues, type LegalHoldRowValues, type RecordRowValues,
   ADMIN_PASSKEY_COLUMNS, ADMIN_SESSION_COLUMNS, ADMIN_USER_COLUMNS, adminPasskeyExists, adminPasskeyFromRow, adminSessionFromRow, adminUserExists,
-  adminUserFromRow, adminUserMissing, beforeVault, CHECKPOINT_COLUMNS, checkpointFromRow, DATA_KEY_COLUMNS, dataKeyFromRow, HOLD_COLUMNS,
+  adminUserFromRow, adminUserMissing, beforeVault, CHECKPOINT_COLUMNS, checkpointFromRow, CONFIG_ACTIVATION_COLUMNS, CONFIG_APPROVAL_COLUMNS,
+  CONFIG_VERSION_COLUMNS, configActivationFromRow, configApprovalFromRow, configVersionFromRow, configVersionUnknown, DATA_KEY_COLUMNS, dataKeyFromRow, HOLD_COLUMNS,
   holdExists, holdFromRow, keyFromRow, privateFromRow, pruneBackwards, pruneBeyondHead, pruneMismatch, purgeHeld, RECORD_COLUMNS, resealMissing,
   searchSelect, searchTags, storedFromRow,
 } from '../rows.js';
@@ -28,13 +29,13 @@ import { ChainContinuityError, chainHash } from '../../ledger/chain.js';
 import { packChainRows, pageFromAggregate, type RawChainRow } from '../../ledger/packed-chain.js';
 import type { LedgerRecord, PersonalFields, PrivatePart } from '../../ledger/record.js';
 import type {
-  AdminPasskey, AdminSession, AdminUser, ApiKeyRecord, BackupCopy, ChainHead, CheckpointRow, LedgerQuery, LegalHold, PruneState, SealedBody, SealedPrivate,
-  SigningKeyRow, StoredPrivate, WrappedDataKey,
+  AdminPasskey, AdminSession, AdminUser, ApiKeyRecord, BackupCopy, ChainHead, CheckpointRow, ConfigActivationRow, ConfigApprovalRow, ConfigVersionRow,
+  LedgerQuery, LegalHold, PruneState, SealedBody, SealedPrivate, SigningKeyRow, StoredPrivate, WrappedDataKey,
 } from '../types.js';
 import {
   serializeError, SHAPE_STRIDE, TEXT_STRIDE, type AppendMessage, type WorkerInit, type WorkerReady, type WorkerReply, type WorkerRequest,
 } from './protocol.js';
-import { ADMIN_VERSION, LATEST_VERSION, MIGRATIONS, PASSKEY_VERSION, VAULT_VERSION } from './schema.js';
+import { ADMIN_VERSION, CONFIG_STORE_VERSION, LATEST_VERSION, MIGRATIONS, PASSKEY_VERSION, VAULT_VERSION } from './schema.js';
 
 type Db = Database.Database;
 
@@ -60,6 +61,11 @@ function openDatabase(o: WorkerInit): Db {
       d.pragma('secure_delete = ON');
       if (Number(d.pragma('secure_delete', { simple: true })) !== 1) throw new Error(`sqlite: could not turn secure_delete on for ${o.path}`);
       migrate(d);
+      // config_approvals references config_versions (migration 7): enforced on this connection,
+      // which makes every write. better-sqlite3 builds SQLite with foreign keys on; set and checked
+      // here so that the guarantee does not hang on a build option (SQLite's own default is off).
+      d.pragma('foreign_keys = ON');
+      if (Number(d.pragma('foreign_keys', { simple: true })) !== 1) throw new Error(`sqlite: could not turn foreign_keys on for ${o.path}`);
     } else {
       if (!o.readOnlyFile) d.pragma('synchronous = FULL');
       d.pragma('query_only = ON');
@@ -277,6 +283,21 @@ function vaultReads(d: Db) {
   };
 }
 
+/**
+ * The reads of the configuration tables (migration 7), prepared like vaultReads: a read-only open
+ * of an older file (the audit CLI on an old copy) has no configuration versions, so it answers
+ * with none rather than failing (nothing was ever submitted to it).
+ */
+function configReads(d: Db) {
+  return {
+    version: d.prepare(`SELECT ${CONFIG_VERSION_COLUMNS}, bundle FROM config_versions WHERE hash = ?`),
+    // hash is TEXT with the BINARY collation: byte order for the tie-break, as PostgreSQL's "C".
+    versions: d.prepare(`SELECT ${CONFIG_VERSION_COLUMNS} FROM config_versions ORDER BY created_at DESC, hash DESC LIMIT ?`),
+    approvals: d.prepare(`SELECT ${CONFIG_APPROVAL_COLUMNS} FROM config_approvals WHERE hash = ? ORDER BY at, approver`),
+    activations: d.prepare(`SELECT ${CONFIG_ACTIVATION_COLUMNS} FROM config_activations ORDER BY seq DESC LIMIT ?`),
+  };
+}
+
 function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
   const writer = init.role === 'writer';
   const selectHead = d.prepare('SELECT seq, chain_hash FROM chain_head WHERE id = 1');
@@ -300,6 +321,12 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
     const v = tryVault();
     if (!v) throw beforeVault(`sqlite: ${d.name}`, currentVersion(d), what);
     return v;
+  };
+  let configStmts: ReturnType<typeof configReads> | undefined;
+  /** The configuration reads, or undefined on a file from before migration 7 (read-only opens; a gateway may migrate it meanwhile). */
+  const tryConfigs = (): ReturnType<typeof configReads> | undefined => {
+    if (!configStmts && currentVersion(d) >= CONFIG_STORE_VERSION) configStmts = configReads(d);
+    return configStmts;
   };
   const readLegacy = d.prepare(
     'SELECT seq, personal_json, personal_salt, request_body_salt, response_body_salt FROM ledger_private WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq',
@@ -402,6 +429,13 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
       const row = tryVault()?.prune.get() as PruneRow | undefined;
       return row ? { seq: row.seq, chainHash: row.chain_hash, compactRange: JSON.parse(row.compact_range) as string[], note: row.note } : undefined;
     },
+    'configs.get': (a: { hash: string }): ConfigVersionRow | undefined => {
+      const row = tryConfigs()?.version.get(a.hash) as (ConfigVersionRowValues & { bundle: Buffer }) | undefined;
+      return row ? { ...configVersionFromRow(row), bundle: row.bundle } : undefined;
+    },
+    'configs.list': (a: { limit: number }) => ((tryConfigs()?.versions.all(a.limit) ?? []) as ConfigVersionRowValues[]).map(configVersionFromRow),
+    'configs.approvals': (a: { hash: string }) => ((tryConfigs()?.approvals.all(a.hash) ?? []) as ConfigApprovalRowValues[]).map(configApprovalFromRow),
+    'configs.activations': (a: { limit: number }) => ((tryConfigs()?.activations.all(a.limit) ?? []) as ConfigActivationRowValues[]).map(configActivationFromRow),
     search: (q: LedgerQuery) => {
       if (searchTags(q).length > 0) vault('no blind index to search by principal, subject or object id');
       const { sql, params } = searchSql(q);
@@ -624,6 +658,18 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
     }
   };
 
+  // Configuration versions, approvals, activations (issue 6, migration 7): inserts only. A version
+  // or approval that exists is left as it is (ON CONFLICT DO NOTHING), so the first one stays.
+  const insertConfigVersion = d.prepare(`INSERT INTO config_versions (${CONFIG_VERSION_COLUMNS}, bundle) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`);
+  const configVersionExists = d.prepare('SELECT 1 FROM config_versions WHERE hash = ?');
+  const insertConfigApproval = d.prepare(`INSERT INTO config_approvals (${CONFIG_APPROVAL_COLUMNS}) VALUES (?, ?, ?, ?) ON CONFLICT (hash, approver) DO NOTHING`);
+  const configApprove = d.transaction((x: ConfigApprovalRow): boolean => {
+    // The foreign key is the backstop; this gives the caller a code it can act on.
+    if (!configVersionExists.get(x.hash)) throw configVersionUnknown(x.hash);
+    return insertConfigApproval.run(x.hash, x.approver, x.at, x.comment).changes === 1;
+  });
+  const insertConfigActivation = d.prepare('INSERT INTO config_activations (hash, at, "by", node) VALUES (?, ?, ?, ?) RETURNING seq');
+
   const bumpKeys = d.prepare('UPDATE key_changes SET n = n + 1 WHERE id = 1 RETURNING n');
   const insertKey = d.prepare(
     'INSERT INTO api_keys (id, name, hash, scopes, subject, created_at, expires_at, revoked_at, last_used_at, created_by, change_seq, public_key_jwk) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -806,6 +852,15 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
       // Pruned rows may include clear private parts from before encryption: scrub their frames too.
       scrubWal();
       return n;
+    },
+    'configs.put': (a: { v: ConfigVersionRow }) => {
+      const v = a.v;
+      return insertConfigVersion.run(v.hash, v.createdAt, v.author, v.profile, v.message, v.bundle).changes === 1;
+    },
+    'configs.approve': (a: { a: ConfigApprovalRow }) => configApprove.immediate(a.a),
+    'configs.activate': (a: { a: Omit<ConfigActivationRow, 'seq'> }): ConfigActivationRow => {
+      const { seq } = insertConfigActivation.get(a.a.hash, a.a.at, a.a.by, a.a.node) as { seq: number };
+      return { seq, ...a.a };
     },
     'keys.insert': (a: { key: ApiKeyRecord }) => {
       keyInsert.immediate(a.key);
