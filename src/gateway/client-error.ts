@@ -5,9 +5,9 @@
  * problem+json and a ledger record (stage `parse`), through this 'clientError' handler.
  * (RFC 9112 §6.1, §6.3: a message with both framings "ought to be handled as an error".)
  */
+import { requestId as newRequestId } from '../core/request-id.js';
 import type { Socket } from 'node:net';
 import { STATUS_CODES, type ServerResponse } from 'node:http';
-import { randomUUID } from 'node:crypto';
 import type { ErrorCode } from '../core/errors.js';
 import { ERRORS } from '../core/errors.js';
 import { problemJson } from '../core/problem.js';
@@ -53,7 +53,7 @@ export function createClientErrorHandler(deps: { current: () => GatewayRuntime; 
     }
     const rt = deps.current();
     const reason = classifyParserError(code);
-    const requestId = randomUUID();
+    const requestId = newRequestId();
     const status = ERRORS[reason].status;
     const body = problemJson(reason, { requestId });
     const head = [

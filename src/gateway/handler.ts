@@ -10,7 +10,7 @@
  *     → the exchange is fed to the anomaly model and charged to the volume quotas
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { randomUUID } from 'node:crypto';
+import { requestId } from '../core/request-id.js';
 import type { Denial, RequestContext } from '../core/context.js';
 import { ERRORS } from '../core/errors.js';
 import { channels, type ExchangeEndMessage } from '../core/diagnostics.js';
@@ -149,7 +149,7 @@ export function createHandler(deps: HandlerDeps) {
     }
     const ci = clientInfo(req, rt.trusted, tls);
     const ctx: RequestContext = {
-      requestId: randomUUID(),
+      requestId: requestId(),
       startNs: process.hrtime.bigint(),
       receivedAt: Date.now(),
       runtime: rt,

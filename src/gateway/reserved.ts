@@ -7,7 +7,7 @@
  * ../identity/token-endpoint.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { randomUUID } from 'node:crypto';
+import { requestId } from '../core/request-id.js';
 import type { Metrics } from './metrics.js';
 import type { Readiness } from './readiness.js';
 import type { GatewayRuntime } from './runtime.js';
@@ -27,13 +27,13 @@ export function createReservedHandler(deps: {
     const q = url.indexOf('?');
     const path = (q === -1 ? url : url.slice(0, q)).slice(rt.config.reservedPrefix.length);
     const o = { headersCfg: rt.config.headers, tls: deps.tls };
-    const notFound = (): void => void sendProblem(res, { code: 'RAMPART_ROUTE_NOT_FOUND' }, { requestId: randomUUID(), ...o, head: req.method === 'HEAD', close: false });
+    const notFound = (): void => void sendProblem(res, { code: 'RAMPART_ROUTE_NOT_FOUND' }, { requestId: requestId(), ...o, head: req.method === 'HEAD', close: false });
     if (path === '/oauth/token' || path === '/oauth/revoke') {
       deps.oauth(req, res, rt, path === '/oauth/token' ? 'token' : 'revoke');
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      sendProblem(res, { code: 'RAMPART_METHOD_NOT_ALLOWED', headers: { allow: 'GET, HEAD' } }, { requestId: randomUUID(), ...o, head: false, close: false });
+      sendProblem(res, { code: 'RAMPART_METHOD_NOT_ALLOWED', headers: { allow: 'GET, HEAD' } }, { requestId: requestId(), ...o, head: false, close: false });
       return;
     }
     switch (path) {
