@@ -16,6 +16,7 @@ import { register as registerAdmin, registerUsers } from './admin.js';
 import { register as registerEvidence } from './evidence.js';
 import { register as registerLedger } from './ledger.js';
 import { register as registerDb } from './db.js';
+import { registerCheck } from './check.js';
 
 export function buildProgram(): Command {
   const program = new Command('rampart')
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerEvidence(program);
   registerLedger(program);
   registerDb(program);
+  registerCheck(program);
   return program;
 }
 
