@@ -39,6 +39,7 @@ export function register(program: Command): void {
     const username = opts.username.toLowerCase();
     if (!/^[a-z0-9][a-z0-9._-]{2,63}$/.test(username)) throw new CliExit(EXIT.USAGE, 'rampart: --username: 3-64 characters, letters, digits, . _ -');
     const password = process.env.RAMPART_ADMIN_PASSWORD ?? (process.stdin.isTTY ? await promptHidden('password for the owner: ') : undefined);
+    // eslint-disable-next-line security/detect-possible-timing-attacks -- a presence check against undefined, not a comparison of the password's value
     if (password === undefined) throw new CliExit(EXIT.USAGE, 'rampart: set RAMPART_ADMIN_PASSWORD or run in a terminal to be asked');
     const policy = checkPasswordPolicy(password, { username });
     if (!policy.ok) throw new CliExit(EXIT.USAGE, `rampart: password refused (${policy.reason}); use a long passphrase (N63-7)`);
@@ -158,6 +159,7 @@ export function registerUsers(program: Command): void {
     const { config } = await loadCliConfig(opts);
     needAdmin(config);
     const password = process.env.RAMPART_NEW_ADMIN_PASSWORD ?? (process.stdin.isTTY ? await promptHidden(`initial password for ${opts.username}: `) : undefined);
+    // eslint-disable-next-line security/detect-possible-timing-attacks -- a presence check against undefined, not a comparison of the password's value
     if (password === undefined) throw new CliExit(EXIT.USAGE, 'rampart: set RAMPART_NEW_ADMIN_PASSWORD or run in a terminal to be asked');
     const made = await asPerson(config, opts.as, (s) => adminCall(config, 'POST', '/admin/api/users', { ...s, body: { username: opts.username, password, roles: opts.roles.split(',').map((r) => r.trim()).filter(Boolean) } }));
     const b = made.body as { user: { id: string; username: string; roles: string[] }; totp: { uri: string }; recoveryCodes: string[] };

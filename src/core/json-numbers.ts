@@ -72,6 +72,7 @@ export function protectNumbers(text: string, prefix: string): string | undefined
  * restoreNumbers('{"n":"P:12345678901234567890"}', 'P:'); // '{"n":12345678901234567890}'
  */
 export function restoreNumbers(text: string, prefix: string): string {
+  // eslint-disable-next-line security/detect-non-literal-regexp -- prefix comes from newNumberPrefix (generated here, not from input) and every regex metacharacter in it is escaped
   const re = new RegExp(`"${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}([-+.eE0-9]+)"`, 'g');
   return text.replace(re, '$1');
 }

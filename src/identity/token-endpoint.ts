@@ -129,6 +129,7 @@ export function createTokenEndpoint(deps: TokenEndpointDeps) {
     let id: string | undefined;
     let secret: string | undefined;
     const auth = req.headers.authorization;
+    // eslint-disable-next-line security/detect-possible-timing-attacks -- a presence check against undefined, not a comparison of the credential's value
     if (auth !== undefined) {
       const m = /^Basic +([A-Za-z0-9+/]+=*) *$/i.exec(auth);
       const decoded = m ? Buffer.from(m[1]!, 'base64').toString('utf8') : '';

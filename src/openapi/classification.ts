@@ -640,6 +640,7 @@ const SECRET_TERMS = [
   'apikey', 'privatekey', 'pin', 'cvv', 'cvc', 'otp', 'totp', 'mfacode', 'recoverycode', 'sessionid', 'cookie',
 ];
 /** Compound names ending in a term are secrets too (`newPassword`, `client_secret`, `x-api-key`, `cardCvv`). */
+// eslint-disable-next-line security/detect-non-literal-regexp -- constant source: the literal SECRET_TERMS words above
 const SECRET_SUFFIX = new RegExp(`(?:${SECRET_TERMS.join('|')})$`);
 /** `authorization` only as a whole name: `preAuthorization` is a payment, not a credential. */
 const SECRET_EXACT = new Set(['authorization', 'proxyauthorization']);

@@ -236,6 +236,7 @@ export function findSyntaxError(s: string): number {
     }
     return false;
   };
+  // eslint-disable-next-line security/detect-unsafe-regex -- linear: sticky, one start; `[0-9]*`, `\.[0-9]+` and `[eE][+-]?[0-9]+` are separated by '.' and 'e', which the digit runs cannot match
   const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
   const value = (): boolean => {
     const c = s.charCodeAt(i);

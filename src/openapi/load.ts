@@ -437,6 +437,7 @@ function checkVersion(b: Bundle, fail: (p: string, m: string) => never, warn: (m
   }
   const v = doc['openapi'];
   if (typeof v !== 'string') fail(v === undefined ? '' : '/openapi', 'not an OpenAPI document: the openapi field (3.0.x or 3.1.x) is missing');
+  // eslint-disable-next-line security/detect-unsafe-regex -- linear: anchored; `\d+` and `[0-9A-Za-z.-]+` are separated by '-' and '.'; input is the operator's document's openapi field
   const m = /^3\.([01])(?:\.(\d+))?(-[0-9A-Za-z.-]+)?$/.exec(v as string);
   if (!m) fail('/openapi', `OpenAPI ${String(v)} is not supported: Rampart reads OpenAPI 3.0.x and 3.1.x`);
   if (m![2] === undefined) warn(`openapi: '${String(v)}' should name a patch version (e.g. ${String(v)}.0)`);

@@ -224,6 +224,7 @@ export function createNormalizer(doc: JsonObject, opts: NormalizeOptions): Norma
     if (isObject(s['patternProperties'])) {
       for (const re of Object.keys(s['patternProperties'])) {
         try {
+          // eslint-disable-next-line security/detect-non-literal-regexp -- the operator's own OpenAPI document (patternProperties key): compiled only to check that it is valid, never run here
           new RegExp(re, 'u');
         } catch {
           warnOnce(`pp:${pointer}`, `schema ${pointer}: patternProperties key is not a valid unicode regular expression; operations using it fail closed`);
@@ -277,6 +278,7 @@ export function createNormalizer(doc: JsonObject, opts: NormalizeOptions): Norma
   function checkPattern(s: JsonObject, pointer: string): void {
     const p = s['pattern'] as string;
     try {
+      // eslint-disable-next-line security/detect-non-literal-regexp -- the operator's own OpenAPI document (`pattern`): compiled only to check that it is valid
       new RegExp(p, 'u');
       return;
     } catch {
@@ -284,6 +286,7 @@ export function createNormalizer(doc: JsonObject, opts: NormalizeOptions): Norma
     }
     delete s['pattern'];
     try {
+      // eslint-disable-next-line security/detect-non-literal-regexp -- the operator's own OpenAPI document (`pattern`): compiled only to check that it is valid
       new RegExp(p);
       s[NON_UNICODE_PATTERN] = p;
     } catch {

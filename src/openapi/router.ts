@@ -19,8 +19,8 @@ interface Leaf {
 }
 
 interface MixedChild {
-  /** Anchored regex with one capture per variable. */
-  re: RegExp;
+  /** The segment's literal parts around its variables (one more than there are variables). */
+  literals: string[];
   /** Number of variables (captures). */
   count: number;
   /** The segment template, for identity when inserting. */
@@ -72,7 +72,7 @@ export function createRouter(operations: readonly OperationModel[]): Router {
         node.mixed ??= [];
         let child = node.mixed.find((m) => m.template === seg.replace(VAR, '{}'));
         if (!child) {
-          child = { re: mixedRegex(seg), count: vars.length, template: seg.replace(VAR, '{}'), node: newNode() };
+          child = { literals: mixedLiterals(seg), count: vars.length, template: seg.replace(VAR, '{}'), node: newNode() };
           node.mixed.push(child);
           // More literal text is more specific: try `{id}.json` before `{id}.{ext}`.
           node.mixed.sort((a, b) => b.template.replace(/\{\}/g, '').length - a.template.replace(/\{\}/g, '').length);
@@ -110,10 +110,10 @@ export function createRouter(operations: readonly OperationModel[]): Router {
     }
     if (node.mixed && seg !== '') {
       for (const m of node.mixed) {
-        const hit = m.re.exec(seg);
+        const hit = matchMixed(m.literals, seg);
         if (!hit) continue;
         const mark = values.length;
-        for (let k = 1; k <= m.count; k++) values.push(hit[k]!);
+        for (const v of hit) values.push(v);
         const r = walk(m.node, segs, i + 1);
         if (r) return r;
         values.length = mark;
@@ -161,20 +161,61 @@ function splitPath(path: string): string[] {
   return path.slice(1).split('/');
 }
 
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-/** `{name}.json` → /^([^/]+?)\.json$/ ; each variable matches at least one character. */
-function mixedRegex(seg: string): RegExp {
-  let src = '^';
+/** `{name}.json` → ['', '.json']: the canonical literal text around each variable. */
+function mixedLiterals(seg: string): string[] {
+  const literals: string[] = [];
   let last = 0;
   for (const m of seg.matchAll(VAR)) {
-    src += escapeRegex(canonicalLiteral(seg.slice(last, m.index))) + '(.+?)';
+    literals.push(canonicalLiteral(seg.slice(last, m.index)));
     last = m.index + m[0].length;
   }
-  src += escapeRegex(canonicalLiteral(seg.slice(last))) + '$';
-  return new RegExp(src);
+  literals.push(canonicalLiteral(seg.slice(last)));
+  return literals;
+}
+
+/** Characters `.` does not match: a variable never held one (they are percent-encoded anyway). */
+const LINE_TERMINATOR = /[\n\r\u2028\u2029]/;
+
+/**
+ * Matches a segment against literals L0..Lk around k variables, giving exactly what the regex
+ * `^L0(.+?)L1(.+?)…(.+?)Lk$` gave (each variable at least one character, the shortest that lets
+ * the rest match, left to right), in O(k·n). The regex backtracked polynomially: with three
+ * variables and a 4 KiB segment that does not match (`{a}-{b}-{c}.json` against
+ * `'-'.repeat(4000)`) one request took seconds of CPU (API4; test/unit/redos-router.test.ts).
+ * A variable may hold any character but a line terminator, so an occurrence of a literal can
+ * always be moved later by growing the variable before it: the latest feasible start of each
+ * variable, computed right to left, decides everything, and then each variable ends at the first
+ * occurrence of the next literal that stays within that bound.
+ */
+function matchMixed(literals: readonly string[], seg: string): string[] | null {
+  const k = literals.length - 1;
+  const first = literals[0]!;
+  const lastLit = literals[k]!;
+  if (!seg.startsWith(first) || !seg.endsWith(lastLit) || LINE_TERMINATOR.test(seg)) return null;
+  const end = seg.length - lastLit.length; // where the last variable ends
+  // latest[j]: the latest index at which variable j (1-based) can start and the rest still match.
+  const latest = new Array<number>(k + 1);
+  latest[k] = end - 1;
+  for (let j = k - 1; j >= 1; j--) {
+    const lit = literals[j]!;
+    const bound = latest[j + 1]! - lit.length; // L_j must start at or before this
+    if (bound < 0) return null;
+    const q = seg.lastIndexOf(lit, bound);
+    if (q === -1) return null;
+    latest[j] = q - 1;
+  }
+  let at = first.length;
+  if (at > latest[1]!) return null;
+  const out: string[] = [];
+  for (let j = 1; j < k; j++) {
+    const lit = literals[j]!;
+    const q = seg.indexOf(lit, at + 1);
+    // q exists and fits: latest[j] >= at guarantees an occurrence at or before latest[j + 1] - |L_j|.
+    out.push(seg.slice(at, q));
+    at = q + lit.length;
+  }
+  out.push(seg.slice(at, end));
+  return out;
 }
 
 /**

@@ -96,6 +96,7 @@ export function createAuthenticateStage(keys: KeyCache, throttle: AuthThrottle, 
       const found: string[] = [];
       const names: string[] = [];
       const auth = h.authorization;
+      // eslint-disable-next-line security/detect-possible-timing-attacks -- a presence check against undefined, not a comparison of the credential's value
       if (auth !== undefined) {
         names.push('authorization');
         const m = BEARER.exec(auth);

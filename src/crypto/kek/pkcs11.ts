@@ -152,6 +152,7 @@ class Pkcs11KekProvider implements KeyEncryptionKeyProvider {
     private readonly opts: Pkcs11KekOptions,
   ) {
     this.#m = m;
+    // eslint-disable-next-line security/detect-non-literal-regexp -- keyLabel is the operator's configuration, escaped by escapeRegExp; the pattern is anchored and linear
     this.#labelPattern = new RegExp(`^${escapeRegExp(opts.keyLabel)}-v([1-9][0-9]{0,8})$`);
     this.#slotKey = slot.toString('hex');
   }

@@ -45,7 +45,23 @@ const AMBIGUOUS = new Set([
 /** Ambiguous commands that payloads run without arguments (`;id`, `|ls`, `$(date)`). */
 const ARGLESS = new Set(['id', 'ls', 'dir', 'env', 'uptime', 'who', 'date', 'set', 'ver', 'ps', 'cat']);
 
-const IFS = /\$\{?ifs\b|\$\{[a-z_]+:[0-9]+(?::[0-9]+)?\}|\$\{[a-z_]+\/\/?[^}]*\}|\$'\\x[0-9a-f]{2}|\$'\\[0-7]{3}/;
+// `$IFS`, `${IFS}`, substring expansion `${v:0:1}` and ANSI-C quoting `$'\x20'`: one pass, no
+// nested unbounded repetition (API4: a ReDoS would stall the event loop on a 1 MiB value).
+// eslint-disable-next-line security/detect-unsafe-regex -- linear: `[a-z_]+`, `[0-9]+` and `(?::[0-9]+)?` are separated by ':' and '}', which they cannot match, so each `${` start is scanned once
+const IFS = /\$\{?ifs\b|\$\{[a-z_]+:[0-9]+(?::[0-9]+)?\}|\$'\\x[0-9a-f]{2}|\$'\\[0-7]{3}/;
+/**
+ * Pattern substitution `${v/a/b}` / `${v//a/b}`: the opening part, with a `}` anywhere after it.
+ * It was `\$\{[a-z_]+\/\/?[^}]*\}` inside IFS, which is quadratic: every `${v/` re-scans the
+ * rest of the value for a `}` (`'${a/'.repeat(25_000)` took seconds). The first opening has the
+ * longest tail, so one indexOf after it answers for all of them (test/unit/redos-command.test.ts).
+ */
+const PATTERN_SUBST = /\$\{[a-z_]+\/\/?/;
+
+function hasIfsTrick(lower: string): boolean {
+  if (IFS.test(lower)) return true;
+  const m = PATTERN_SUBST.exec(lower);
+  return m !== null && lower.indexOf('}', m.index + m[0].length) !== -1;
+}
 const SHELLSHOCK = /\(\s*\)\s*\{\s*(?::|[a-z_]+\s*;|\(\s*\))/;
 const JNDI = /\$\{\s*(?:jndi|\$\{)|\$\{(?:env|sys|ctx|lower|upper|main|java|date|base64|docker|k8s|log4j|spring|web|bundle|jvmrunargs|marker):/;
 const CODE = /<\?(?:php|=)|\bchild_process\b|\brequire\s*\(\s*['"`](?:child_process|fs|net|os|vm)['"`]|\bprocess\.(?:mainmodule|binding|dlopen)|__import__\s*\(|\bos\.(?:system|popen|exec[lv]p?e?)\s*\(|\bsubprocess\.(?:call|run|popen|check_output)|runtime\.getruntime\s*\(|\bprocessbuilder\s*\(|\bsystem\s*\(\s*['"`]|\bpassthru\s*\(|\bshell_exec\s*\(|\bproc_open\s*\(|\bpopen\s*\(\s*['"`]|\bassert\s*\(\s*['"`]|\bcreate_function\s*\(/;
@@ -64,7 +80,7 @@ const WIN_ENV = /%(?:comspec|systemroot|windir|programfiles|programdata|appdata|
  */
 export function detectCommand(lower: string, encoded: boolean): string | undefined {
   if (lower.includes('$')) {
-    if (IFS.test(lower)) return 'command.ifs';
+    if (hasIfsTrick(lower)) return 'command.ifs';
     if (lower.includes('${') && JNDI.test(lower)) return 'command.jndi';
   }
   if (lower.includes('(') && lower.includes('{') && SHELLSHOCK.test(lower)) return 'command.shellshock';
@@ -115,6 +131,9 @@ function scanSeparators(s: string, encoded: boolean): string | undefined {
       case 13: // \r
         kind = encoded ? 'strong' : 'weak';
         while (j < n && (s.charCodeAt(j) === 10 || s.charCodeAt(j) === 13)) j++;
+        // Every newline of a run gives the same kind and the same command position j, so the
+        // rest of the run is skipped: re-scanning it from each newline was quadratic (API4).
+        i = j - 1;
         break;
       case 96: // `
         kind = 'subst';
@@ -208,6 +227,7 @@ function argumentEvidence(s: string, k: number, word: string, kind: Kind): boole
   switch (word) {
     case 'sleep':
     case 'timeout':
+      // eslint-disable-next-line security/detect-unsafe-regex -- linear: anchored, `arg` is at most 64 characters (slice above), and `\d+`, `\.\d+`, `\s*` cannot overlap
       return /^\d+(?:\.\d+)?\s*(?:[;|&`)#\n]|$)/.test(arg);
     case 'ping':
     case 'host':
@@ -217,6 +237,7 @@ function argumentEvidence(s: string, k: number, word: string, kind: Kind): boole
     case 'fetch':
     case 'curl':
     case 'lynx':
+      // eslint-disable-next-line security/detect-unsafe-regex -- bounded: anchored, `arg` is at most 64 characters (slice above); the dotted-name part splits only at '.', which the labels cannot contain
       return /^(?:(?:https?|ftp|file|gopher|dict):\/\/|\d{1,3}(?:\.\d{1,3}){3}\b|localhost\b|\$\(|`|[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b)/.test(arg);
     case 'echo':
     case 'printf':

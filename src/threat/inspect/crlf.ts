@@ -21,10 +21,13 @@ import type { ValueLocation } from './families.js';
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]/;
 export const BREAK = /[\r\n\x85\u2028\u2029]/;
-const ANY_HEADER_LINE = /[\r\n\x85\u2028\u2029]\s*[a-z0-9!#$%&'*+.^_`|~-]{2,40}\s*:\s*\S/;
+// After a line break, only non-break whitespace: the match then starts at the last break of a
+// run, which accepts exactly the values `\s*` did, but scans each run once (with `\s*` a run of
+// 40k newlines took seconds: every break restarted the scan over the rest of the run, API4).
+const ANY_HEADER_LINE = /[\r\n\x85\u2028\u2029][^\S\r\n\u2028\u2029]*[a-z0-9!#$%&'*+.^_`|~-]{2,40}\s*:\s*\S/;
 /** A textual `\r\n` (or `\n` before a header that matters) for an upstream that unescapes values. */
 const TEXT_ESCAPE = /\\r\\n\s*[a-z0-9-]{2,40}\s*:|\\n\s*(?:set-cookie|location|content-type|content-length|transfer-encoding|x-[a-z-]+)\s*:/;
-const KNOWN_HEADER = /[\r\n]\s*(?:set-cookie\s*:\s*[^=\s]+=|location\s*:\s*(?:https?:|\/)|content-type\s*:\s*[a-z]+\/[a-z]|content-length\s*:\s*\d|transfer-encoding\s*:|refresh\s*:\s*\d|x-xss-protection\s*:|access-control-allow-[a-z]+\s*:|content-security-policy\s*:|http\/\d(?:\.\d)?\s+\d{3}\b)/;
+const KNOWN_HEADER = /[\r\n][^\S\r\n]*(?:set-cookie\s*:\s*[^=\s]+=|location\s*:\s*(?:https?:|\/)|content-type\s*:\s*[a-z]+\/[a-z]|content-length\s*:\s*\d|transfer-encoding\s*:|refresh\s*:\s*\d|x-xss-protection\s*:|access-control-allow-[a-z]+\s*:|content-security-policy\s*:|http\/\d(?:\.\d)?\s+\d{3}\b)/;
 
 /**
  * The CRLF rule a (lower-cased) variant triggers, or undefined. `raw` says the variant is the

@@ -68,7 +68,9 @@ export function detectSsrf(lower: string, hostField: boolean): string | undefine
       colon = s.indexOf(':', colon + 1);
     }
     // host:port as the whole value
+    // eslint-disable-next-line security/detect-unsafe-regex -- linear: anchored; `[a-z0-9._-]+` stops at ':', `\d{1,5}` is bounded, and `\S*` / `\s*` cannot overlap
     const hp = /^\s*(\[[0-9a-f:.%]+\]|[a-z0-9._-]+):(\d{1,5})(?:\/\S*)?\s*$/.exec(s);
+    // eslint-disable-next-line security/detect-unsafe-regex -- bounded: `\d{1,3}(?:\.\d{1,3}){3}` has at most 15 characters to try, anchored
     if (hp && (hp[1]!.startsWith('[') || /[a-z]/.test(hp[1]!) || /^\d{1,3}(?:\.\d{1,3}){3}$/.test(hp[1]!))) {
       const r = classifyHost(hp[1]!);
       if (r) return r;

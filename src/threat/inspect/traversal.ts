@@ -18,13 +18,15 @@
  */
 
 const DOT_DOT = /(?:^|[\\/])\.\.;?(?:[\\/]|$)|(?:^|[\\/])\.{3,}[\\/]|(?:^|[\\/])\.\.\.?[\\/]\.?[\\/]/;
+// Built from the literal alternatives below (no input in it); joined for readability.
+// eslint-disable-next-line security/detect-non-literal-regexp -- constant source: the array of literals below, no configuration or request data
 const SENSITIVE = new RegExp(
   [
     '(?:^|[^a-z0-9_.-])\\/?etc[\\\\/]+(?:passwd|shadow|group|hosts|issue|hostname|sudoers|crontab|fstab|mtab|motd|profile|bashrc|ssh|ssl|nginx|apache2?|httpd|mysql|my\\.cnf|resolv\\.conf|environment|master\\.passwd|security|pam\\.d|network|sysconfig|php)',
     '\\/proc\\/(?:self|\\d+|version|cmdline|environ|net|sched_debug|mounts)',
     '\\/(?:root|home\\/[^/\\s]+)\\/\\.(?:ssh|bash_history|aws|docker|kube|gnupg|npmrc|netrc|git-credentials)',
     '\\.ssh[\\\\/](?:id_[a-z0-9]+|authorized_keys|known_hosts|config)',
-    '\\/var\\/(?:log|run\\/secrets|lib\\/mysql|www\\/html\\/[^\\s]*\\.(?:php|env))',
+    '\\/var\\/(?:log|run\\/secrets|lib\\/mysql)',
     '\\/(?:usr\\/local\\/)?(?:apache2?|nginx|httpd)\\/(?:conf|logs)',
     '\\/dev\\/(?:tcp|udp|shm|stdin|fd\\/)',
     '\\/run\\/secrets\\/',
@@ -37,7 +39,34 @@ const SENSITIVE = new RegExp(
   ].join('|'),
 );
 const SCHEME = /(?:^|[^a-z0-9+.-])(?:file|php|phar|zip|compress\.zlib|compress\.bzip2|expect|glob|ogg|rar|ssh2|data|netdoc|jar|zip|gopher)\s*:\s*\/\/|(?:^|[^a-z0-9+.-])(?:jar|netdoc):[a-z]+:/;
+// eslint-disable-next-line security/detect-unsafe-regex -- linear: anchored at ^, and `[a-z0-9._-]+` cannot match the '@' or '\\' that follow it, so no input has two ways to match
 const UNC = /^\s*\\\\[a-z0-9._-]+(?:@ssl)?(?:@\d+)?\\[^\\]/;
+
+const WEB_ROOT = '/var/www/html/';
+const WHITESPACE = /\s/g;
+
+/**
+ * A script or .env file under the default web root: `/var/www/html/` followed, within the same
+ * run of non-whitespace, by `.php` or `.env`. As the regex `\/var\/www\/html\/[^\s]*\.(?:php|env)`
+ * in SENSITIVE this was quadratic (every occurrence re-scanned the rest of the run; 100 kB took
+ * seconds, API4). The first occurrence in a run sees the longest tail, so one check per run is
+ * enough: linear (test/unit/redos-traversal.test.ts).
+ */
+function webRootScript(s: string): boolean {
+  let at = s.indexOf(WEB_ROOT);
+  while (at !== -1) {
+    const from = at + WEB_ROOT.length;
+    WHITESPACE.lastIndex = from;
+    const ws = WHITESPACE.exec(s);
+    const end = ws === null ? s.length : ws.index;
+    // Search only this run (runs are disjoint, so the whole walk stays linear).
+    const tail = s.slice(from, end);
+    if (tail.includes('.php') || tail.includes('.env')) return true;
+    if (ws === null) return false;
+    at = s.indexOf(WEB_ROOT, end);
+  }
+  return false;
+}
 
 /**
  * The traversal rule `lower` triggers, or undefined.
@@ -50,7 +79,7 @@ export function detectTraversal(lower: string): string | undefined {
   if (lower.includes('\0')) return 'traversal.nul';
   const s = /[\u2215\u2044\u29f8\u2216\u29f5\u29f9\uff0f\uff3c]/.test(lower) ? lower.replace(/[\u2215\u2044\u29f8\uff0f]/g, '/').replace(/[\u2216\u29f5\u29f9\uff3c]/g, '\\') : lower;
   if (s.includes('..') && DOT_DOT.test(s)) return 'traversal.dot-dot';
-  if ((s.includes('/') || s.includes('\\')) && SENSITIVE.test(s)) return 'traversal.sensitive';
+  if ((s.includes('/') || s.includes('\\')) && (SENSITIVE.test(s) || webRootScript(s))) return 'traversal.sensitive';
   if (s.includes(':') && SCHEME.test(s)) return 'traversal.scheme';
   if (s.includes('\\\\') && UNC.test(s)) return 'traversal.unc';
   return undefined;
