@@ -42,6 +42,8 @@ import { ADMIN_ROLES, may, type AdminAction } from './roles.js';
 import { createAdminTokens, MAX_ADMIN_TOKEN_MINUTES, type AdminTokenClaims } from './tokens.js';
 import type { RunningLedger } from '../ledger/open-ledger.js';
 import { ledgerRoutes } from './ledger-routes.js';
+import { configRoutes, submissionBodyLimit, type ConfigVersionDeps } from './config-routes.js';
+import { verifyRoutes } from './verify-routes.js';
 import type { Keyset } from '../identity/keyset.js';
 import { createExternalIssuers } from '../identity/external-issuers.js';
 import {
@@ -80,6 +82,8 @@ export interface AdminServerDeps {
   keyset: Keyset;
   /** The ledger's encryption, checkpoints and self-verification (holds, purge, evidence routes). */
   ledgerParts?: RunningLedger;
+  /** Configuration versions, approvals and live activation (issue 6, ./config-routes.ts); absent: no config routes. */
+  configVersions?: ConfigVersionDeps;
   now?: () => number;
 }
 
@@ -106,6 +110,8 @@ export interface Route {
   reauth?: boolean;
   /** Only with a session (not with an admin token): reauth, logout, minting tokens. */
   sessionOnly?: boolean;
+  /** Largest JSON body (default 16 KiB); a configuration bundle needs more. */
+  maxBodyBytes?: number;
   handler: Handler;
 }
 
@@ -191,6 +197,7 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
 
   async function callerOf(req: IncomingMessage): Promise<Caller> {
     const auth = req.headers.authorization;
+    // eslint-disable-next-line security/detect-possible-timing-attacks -- a presence check against undefined, not a comparison of the credential's value
     if (auth !== undefined) {
       const m = /^Bearer +([A-Za-z0-9._-]+) *$/.exec(auth);
       const claims = m ? adminTokens.check(m[1]!) : undefined;
@@ -604,6 +611,8 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
     { method: 'POST', pattern: /^\/admin\/api\/me\/totp$/, action: 'self', sessionOnly: true, reauth: true, handler: totpStart },
     { method: 'POST', pattern: /^\/admin\/api\/me\/totp\/confirm$/, action: 'self', sessionOnly: true, reauth: true, handler: totpConfirm },
     ...(deps.ledgerParts ? ledgerRoutes({ config: deps.config, storage, ledger, parts: deps.ledgerParts, configHash: deps.configHash, json, record, now }) : []),
+    ...verifyRoutes({ config: deps.config, storage, ledger, keyset: deps.keyset, secret: deps.secret, configHash: deps.configHash, json, record, now, ...(deps.ledgerParts ? { drained: () => deps.ledgerParts!.drained() } : {}) }),
+    ...(deps.configVersions ? configRoutes({ ...deps.configVersions, storage, ledger, configHash: deps.configHash, headers: deps.config.headers, maxSubmissionBytes: submissionBodyLimit(deps.config), json, now }) : []),
   ];
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -618,7 +627,8 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
       if (!route) throw new AdminFailure('RAMPART_ADMIN_NOT_FOUND', 'Wrong method.', { allow: matches.map((r) => r.method).join(', ') });
       const params = route.pattern.exec(path)!.slice(1);
       let body: Record<string, unknown> = {};
-      if (req.method === 'POST') body = await jsonBody(req, deps.config.limits.requestTimeoutMs);
+      // A large body (a configuration bundle) is read only once the caller is known to be allowed.
+      if (req.method === 'POST' && route.maxBodyBytes === undefined) body = await jsonBody(req, deps.config.limits.requestTimeoutMs, MAX_JSON_BYTES);
       let caller: Caller | undefined;
       if (route.action !== undefined) {
         caller = await callerOf(req);
@@ -634,6 +644,7 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
         // actions TOKEN_ACTIONS allows (never user changes): it needs no second re-authentication.
         if (route.reauth && caller.session !== undefined && now() - caller.session.authenticatedAt > reauthMs) throw new AdminFailure('RAMPART_ADMIN_REAUTH_REQUIRED');
       }
+      if (req.method === 'POST' && route.maxBodyBytes !== undefined) body = await jsonBody(req, deps.config.limits.requestTimeoutMs, route.maxBodyBytes);
       await route.handler(req, res, { client, params, body, ...(caller ? { caller } : {}), requestId });
     } catch (err) {
       if (res.headersSent) {
@@ -733,13 +744,13 @@ function cookieValue(header: string | undefined, name: string): string | undefin
   return undefined;
 }
 
-async function jsonBody(req: IncomingMessage, timeoutMs: number): Promise<Record<string, unknown>> {
+async function jsonBody(req: IncomingMessage, timeoutMs: number, maxBytes: number): Promise<Record<string, unknown>> {
   // An action without parameters (revoke, disable, logout) may come without a body.
   if (req.headers['transfer-encoding'] === undefined && (req.headers['content-length'] === undefined || req.headers['content-length'] === '0')) return {};
   // JSON only: a cross-site form cannot send it without a CORS preflight (login CSRF).
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json') throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', 'Send application/json.');
-  const r = await readBody(req, MAX_JSON_BYTES, Date.now() + timeoutMs);
+  const r = await readBody(req, maxBytes, Date.now() + timeoutMs);
   if (!r.ok) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', 'The body could not be read.');
   try {
     const v: unknown = JSON.parse(r.body.toString('utf8'));

@@ -59,7 +59,7 @@ export function register(program: Command): void {
         const configFile = await writeDemoConfig(dir, opts.port || (await freePort()), upstream.url, opts.adminPort || (await freePort()));
         const config = await loadConfig(configFile);
         const secrets = await ensureSecrets(config.secretsFile);
-        const gw = await startGateway({ config, configDir: dir, logger: createLogger({ level: process.env.RAMPART_LOG_LEVEL ?? 'warn' }) });
+        const gw = await startGateway({ config, configDir: dir, configFile, logger: createLogger({ level: process.env.RAMPART_LOG_LEVEL ?? 'warn' }) });
         gateway = gw;
         const mk = (name: string, scopes: string[], subject?: string) =>
           createKey(gw.storage.keys, secrets.keyHashSecret, { name, scopes, ...(subject ? { subject } : {}), createdBy: 'demo', expiresAt: Date.now() + 7 * 86_400_000 });

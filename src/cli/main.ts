@@ -17,6 +17,8 @@ import { register as registerEvidence } from './evidence.js';
 import { register as registerLedger } from './ledger.js';
 import { register as registerDb } from './db.js';
 import { registerCheck } from './check.js';
+import { registerConfigCommands } from './config-cmds.js';
+import { registerVerify } from './verify.js';
 
 export function buildProgram(): Command {
   const program = new Command('rampart')
@@ -36,6 +38,8 @@ export function buildProgram(): Command {
   registerLedger(program);
   registerDb(program);
   registerCheck(program);
+  registerConfigCommands(program);
+  registerVerify(program);
   return program;
 }
 

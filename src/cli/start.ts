@@ -19,7 +19,7 @@ export function register(program: Command): void {
   ).action(async (opts: { config: string; keyPollMs: number }) => {
     const { config, warnings } = await loadConfigWithWarnings(opts.config);
     for (const w of warnings) process.stderr.write(`rampart: warning: ${formatConfigIssue(w)}\n`);
-    const gw = await startGateway({ config, configDir: dirname(resolve(opts.config)), keyPollMs: opts.keyPollMs });
+    const gw = await startGateway({ config, configDir: dirname(resolve(opts.config)), configFile: resolve(opts.config), keyPollMs: opts.keyPollMs });
     process.stdout.write(`rampart: listening on ${gw.url} (config ${gw.runtime().hash.slice(0, 19)})\n`);
     await waitForSignal();
     await gw.close();

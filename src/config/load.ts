@@ -49,6 +49,13 @@ type Env = Readonly<Record<string, string | undefined>>;
 export interface ParseOptions {
   /** Variables for `${NAME}` substitution; defaults to `process.env`. */
   env?: Env;
+  /**
+   * Where a relative path written at `pointer` (e.g. `/listen/tls/cert`, `/apis/0/openapi`)
+   * lives; absent: against the file's folder. A configuration version shipped by `rampart apply`
+   * (src/config/bundle.ts) resolves its shipped files into the version's folder and everything
+   * else (keys, secrets, storage) against the gateway's own folder. Absolute paths are passed too.
+   */
+  resolveFile?: (pointer: string, path: string) => string;
 }
 
 /**
@@ -77,6 +84,8 @@ export const CONFIG_DEFAULTS = deepFreeze({
   responses: { contract: 'strip' as const, invalid: 'block' as const, undeclaredStatus: 'allow-errors' as const, undocumentedBody: 'allow' as const, maxInspectBytes: 8 * 1024 * 1024, maxPageSize: 500 },
   reservedPrefix: '/.rampart',
   headers: { hstsMaxAgeSeconds: 63_072_000, cacheControl: 'no-store' },
+  // Issue 6: no approvals by default (the finra profile asks for 1); bundles up to 8 MiB.
+  changes: { approvals: 0, maxBundleBytes: 8 * 1024 * 1024 },
   api: {
     mount: { prefix: '/' },
     closedObjects: false,
@@ -183,7 +192,7 @@ export function parseConfigWithWarnings(text: string, file: string, options: Par
   if (issues.length > 0) throw new ConfigError(issues.sort(byPosition));
 
   // 5. Defaults and paths.
-  const config = deepFreeze(applyDefaults(raw, dirname(resolvePath(file))));
+  const config = deepFreeze(applyDefaults(raw, dirname(resolvePath(file)), options.resolveFile));
   return { config, warnings: warnings.sort(byPosition) };
 }
 
@@ -477,6 +486,7 @@ interface RawConfig {
   anomaly?: Partial<RampartConfig['anomaly']>;
   reservedPrefix?: string;
   headers?: Partial<RampartConfig['headers']>;
+  changes?: Partial<RampartConfig['changes']>;
   apis: RawApi[];
 }
 
@@ -524,6 +534,7 @@ export function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
   if (h === 'localhost' || h.endsWith('.localhost')) return true;
   if (isIP(h) === 4) return h.startsWith('127.');
+  // eslint-disable-next-line security/detect-unsafe-regex -- bounded: {1,4}, {7} and {0,3} cap the match at 39 characters, and h already passed isIP
   if (isIP(h) === 6) return h === '::1' || /^::ffff:127\./.test(h) || /^(0{1,4}:){7}0{0,3}1$/.test(h);
   return false;
 }
@@ -669,16 +680,16 @@ function threatChecks(c: RawConfig, issue: (list: ConfigIssue[], pointer: string
 // ---------------------------------------------------------------------------------------------
 // Defaults and paths
 
-function applyDefaults(c: RawConfig, dir: string): RampartConfig {
+function applyDefaults(c: RawConfig, dir: string, resolveFile?: ParseOptions['resolveFile']): RampartConfig {
   const D = CONFIG_DEFAULTS;
-  const path = (p: string) => resolvePath(dir, p);
+  const path = (p: string, pointer: string) => (resolveFile ? resolveFile(pointer, p) : resolvePath(dir, p));
   const profile = c.profile ?? 'default';
 
   const tls: TlsConfig | undefined = c.listen.tls
     ? {
-        cert: path(c.listen.tls.cert),
-        key: path(c.listen.tls.key),
-        ...(c.listen.tls.ca !== undefined ? { ca: path(c.listen.tls.ca) } : {}),
+        cert: path(c.listen.tls.cert, '/listen/tls/cert'),
+        key: path(c.listen.tls.key, '/listen/tls/key'),
+        ...(c.listen.tls.ca !== undefined ? { ca: path(c.listen.tls.ca, '/listen/tls/ca') } : {}),
         minVersion: c.listen.tls.minVersion ?? D.listen.tls.minVersion,
       }
     : undefined;
@@ -694,18 +705,18 @@ function applyDefaults(c: RawConfig, dir: string): RampartConfig {
             poolSize: c.storage.postgres.poolSize ?? D.storage.postgres.poolSize,
           },
         }
-      : { driver: 'sqlite', sqlite: { path: path(c.storage?.sqlite?.path ?? D.storage.sqlite.path) } };
+      : { driver: 'sqlite', sqlite: { path: path(c.storage?.sqlite?.path ?? D.storage.sqlite.path, '/storage/sqlite/path') } };
 
-  const apis: ApiConfig[] = c.apis.map((a) => ({
+  const apis: ApiConfig[] = c.apis.map((a, i) => ({
     name: a.name,
-    openapi: path(a.openapi),
+    openapi: path(a.openapi, `/apis/${i}/openapi`),
     upstream: {
       url: a.upstream.url,
       timeoutMs: a.upstream.timeoutMs ?? D.api.upstream.timeoutMs,
       connectTimeoutMs: a.upstream.connectTimeoutMs ?? D.api.upstream.connectTimeoutMs,
       connections: a.upstream.connections ?? D.api.upstream.connections,
-      ...(a.upstream.ca !== undefined ? { ca: path(a.upstream.ca) } : {}),
-      ...(a.upstream.clientCertificate !== undefined ? { clientCertificate: { cert: path(a.upstream.clientCertificate.cert), key: path(a.upstream.clientCertificate.key) } } : {}),
+      ...(a.upstream.ca !== undefined ? { ca: path(a.upstream.ca, `/apis/${i}/upstream/ca`) } : {}),
+      ...(a.upstream.clientCertificate !== undefined ? { clientCertificate: { cert: path(a.upstream.clientCertificate.cert, `/apis/${i}/upstream/clientCertificate/cert`), key: path(a.upstream.clientCertificate.key, `/apis/${i}/upstream/clientCertificate/key`) } } : {}),
     },
     mount: {
       prefix: a.mount?.prefix ?? D.api.mount.prefix,
@@ -747,13 +758,13 @@ function applyDefaults(c: RawConfig, dir: string): RampartConfig {
       allowHeaders: [...(c.cors?.allowHeaders ?? D.cors.allowHeaders)],
       maxAgeSeconds: c.cors?.maxAgeSeconds ?? D.cors.maxAgeSeconds,
     },
-    secretsFile: path(c.secretsFile ?? D.secretsFile),
+    secretsFile: path(c.secretsFile ?? D.secretsFile, '/secretsFile'),
     ...(c.admin
       ? {
           admin: {
             listen: { host: c.admin.listen.host ?? '127.0.0.1', port: c.admin.listen.port },
             // semanticChecks guarantees one of the two.
-            tls: c.admin.tls ? { cert: path(c.admin.tls.cert), key: path(c.admin.tls.key) } : { cert: tls!.cert, key: tls!.key },
+            tls: c.admin.tls ? { cert: path(c.admin.tls.cert, '/admin/tls/cert'), key: path(c.admin.tls.key, '/admin/tls/key') } : { cert: tls!.cert, key: tls!.key },
             sessions: { idleMinutes: c.admin.sessions?.idleMinutes ?? 30, absoluteHours: c.admin.sessions?.absoluteHours ?? 12, reauthMinutes: c.admin.sessions?.reauthMinutes ?? 5 },
             lockout: { maxFailures: c.admin.lockout?.maxFailures ?? 5, lockMinutes: c.admin.lockout?.lockMinutes ?? 15 },
             // Port 0 (tests) is resolved when the listener starts.
@@ -774,7 +785,7 @@ function applyDefaults(c: RawConfig, dir: string): RampartConfig {
         }
       : {}),
     identity: {
-      signingKeysFile: c.identity?.signingKeysFile !== undefined ? path(c.identity.signingKeysFile) : join(dirname(path(c.secretsFile ?? D.secretsFile)), 'signing-keys.json'),
+      signingKeysFile: c.identity?.signingKeysFile !== undefined ? path(c.identity.signingKeysFile, '/identity/signingKeysFile') : join(dirname(path(c.secretsFile ?? D.secretsFile, '/secretsFile')), 'signing-keys.json'),
       issuer: c.identity?.issuer ?? 'rampart',
       assertion: {
         header: c.identity?.assertion?.header ?? 'x-rampart-identity',
@@ -803,6 +814,11 @@ function applyDefaults(c: RawConfig, dir: string): RampartConfig {
     ...threatOf(c),
     reservedPrefix: c.reservedPrefix ?? D.reservedPrefix,
     headers: { ...D.headers, ...c.headers },
+    changes: {
+      // R17a4-3, AU-10: the finra profile has every change approved by someone other than its author.
+      approvals: c.changes?.approvals ?? (profile === 'finra' ? 1 : D.changes.approvals),
+      maxBundleBytes: c.changes?.maxBundleBytes ?? D.changes.maxBundleBytes,
+    },
     apis,
   };
 }
@@ -844,20 +860,20 @@ function threatOf(c: RawConfig): Pick<RampartConfig, 'inspection' | 'responses' 
 }
 
 /** The ledger section with its defaults; files default to the secrets file's folder (never committed). */
-function ledgerOf(c: RawConfig, D: typeof CONFIG_DEFAULTS, path: (p: string) => string, node: string): RampartConfig['ledger'] {
+function ledgerOf(c: RawConfig, D: typeof CONFIG_DEFAULTS, path: (p: string, pointer: string) => string, node: string): RampartConfig['ledger'] {
   const l = c.ledger ?? {};
-  const secretsDir = dirname(path(c.secretsFile ?? D.secretsFile));
+  const secretsDir = dirname(path(c.secretsFile ?? D.secretsFile, '/secretsFile'));
   const kek: KekConfig = l.encryption?.kek
     ? l.encryption.kek.provider === 'file'
-      ? { ...l.encryption.kek, file: path(l.encryption.kek.file) }
+      ? { ...l.encryption.kek, file: path(l.encryption.kek.file, '/ledger/encryption/kek/file') }
       : l.encryption.kek.provider === 'pkcs11'
-        ? { ...l.encryption.kek, module: path(l.encryption.kek.module) }
+        ? { ...l.encryption.kek, module: path(l.encryption.kek.module, '/ledger/encryption/kek/module') }
         : { ...l.encryption.kek }
     : { provider: 'file', file: join(secretsDir, 'ledger-kek.json') };
   return {
     durability: l.durability ?? D.ledger.durability,
     maxBatch: l.maxBatch ?? D.ledger.maxBatch,
-    spill: { dir: l.spill?.dir !== undefined ? path(l.spill.dir) : join(secretsDir, 'spill'), maxBytes: l.spill?.maxBytes ?? 256 * 1024 * 1024 },
+    spill: { dir: l.spill?.dir !== undefined ? path(l.spill.dir, '/ledger/spill/dir') : join(secretsDir, 'spill'), maxBytes: l.spill?.maxBytes ?? 256 * 1024 * 1024 },
     encryption: { kek },
     retention: { ...DEFAULT_RETENTION_DAYS, ...l.retention },
     bodies: {
@@ -870,11 +886,11 @@ function ledgerOf(c: RawConfig, D: typeof CONFIG_DEFAULTS, path: (p: string) => 
     checkpoints: {
       intervalSeconds: l.checkpoints?.intervalSeconds ?? 60,
       origin: l.checkpoints?.origin ?? `rampart/${node}`,
-      signingKeyFile: l.checkpoints?.signingKeyFile !== undefined ? path(l.checkpoints.signingKeyFile) : join(secretsDir, 'checkpoint-key.json'),
-      publish: (l.checkpoints?.publish ?? []).map((t) => ('file' in t ? { file: path(t.file) } : { ...t })),
+      signingKeyFile: l.checkpoints?.signingKeyFile !== undefined ? path(l.checkpoints.signingKeyFile, '/ledger/checkpoints/signingKeyFile') : join(secretsDir, 'checkpoint-key.json'),
+      publish: (l.checkpoints?.publish ?? []).map((t, i) => ('file' in t ? { file: path(t.file, `/ledger/checkpoints/publish/${i}/file`) } : { ...t })),
     },
     selfVerify: { intervalSeconds: l.selfVerify?.intervalSeconds ?? 3600 },
-    stream: streamTargetsOf(l.stream, path),
+    stream: streamTargetsOf(l.stream, (p) => path(p, '/ledger/stream')),
   };
 }
 

@@ -37,7 +37,21 @@ export interface RampartConfig {
   reservedPrefix: string;
   /** Security and cache headers added to every response (ENC-3, API8). */
   headers: HeadersConfig;
+  /** How configuration versions are changed through `rampart apply` (issue 6, R17a4-3, AU-10). */
+  changes: ChangesConfig;
   apis: ApiConfig[];
+}
+
+/**
+ * Peer approval of configuration changes (issue 6; src/config/approval-policy.ts). A new version
+ * needs `max(live approvals, new approvals)` distinct approvers other than its author, so a
+ * version cannot lower the bar to pass itself.
+ */
+export interface ChangesConfig {
+  /** Distinct admins other than the author who must approve a version (default 0; 1 under `finra`). */
+  approvals: number;
+  /** Largest configuration bundle (the config, its documents and certificates) the gateway accepts. */
+  maxBundleBytes: number;
 }
 
 import type { ExternalIssuerConfig } from '../identity/external-issuers.js';

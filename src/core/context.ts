@@ -46,6 +46,11 @@ export interface Denial {
 
 export interface RequestContext {
   readonly requestId: string;
+  /**
+   * The verification run this request is a probe of (`rampart verify`, ../gateway/probe-marker.ts):
+   * an authenticated label carried into the ledger records' detail, never a relaxation of any control.
+   */
+  probe?: string;
   /** process.hrtime.bigint() at arrival. */
   readonly startNs: bigint;
   /** UTC ms at arrival (AU-8). */

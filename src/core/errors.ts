@@ -77,6 +77,14 @@ export const ERRORS = {
   RAMPART_ADMIN_BAD_REQUEST: { status: 400, title: 'Bad request', detail: 'The request is not what this endpoint expects.' },
   RAMPART_ADMIN_NOT_FOUND: { status: 404, title: 'Not found', detail: 'No such resource.' },
   RAMPART_ADMIN_CONFLICT: { status: 409, title: 'Conflict', detail: 'It exists already.' },
+  // configuration versions (issue 6: rampart apply, approve, plan)
+  RAMPART_CONFIG_INVALID: { status: 422, title: 'Configuration refused', detail: 'The configuration version does not validate; the running version is unchanged.' },
+  RAMPART_CONFIG_BUNDLE_TOO_LARGE: { status: 413, title: 'Configuration bundle too large', detail: 'The configuration bundle exceeds changes.maxBundleBytes.' },
+  RAMPART_CONFIG_VERSION_UNKNOWN: { status: 404, title: 'Unknown configuration version', detail: 'No configuration version with this hash was submitted.' },
+  RAMPART_CONFIG_SELF_APPROVAL: { status: 403, title: 'Author cannot approve', detail: 'The author of a configuration version cannot approve it; another admin must.' },
+  RAMPART_CONFIG_APPROVALS_MISSING: { status: 409, title: 'Approvals missing', detail: 'This configuration version needs more approvals before it can be applied.' },
+  RAMPART_CONFIG_HASH_MISMATCH: { status: 409, title: 'Configuration version differs here', detail: 'Loaded on this gateway, the version has another hash (an ${ENV} value differs); submit it again.' },
+  RAMPART_CONFIG_ACTIVATION_UNAVAILABLE: { status: 503, title: 'Live activation unavailable', detail: 'This gateway cannot activate configuration versions live.' },
   RAMPART_SHUTTING_DOWN: { status: 503, title: 'Shutting down', detail: 'The gateway is shutting down; retry on another node.' },
   RAMPART_INTERNAL: { status: 500, title: 'Internal error', detail: 'The gateway could not process the request; it was not forwarded.' },
 } as const satisfies Record<string, ErrorSpec>;

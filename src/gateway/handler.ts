@@ -11,6 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { requestId } from '../core/request-id.js';
+import { PROBE_HEADER, type ProbeMarkers } from './probe-marker.js';
 import type { Denial, RequestContext } from '../core/context.js';
 import { ERRORS } from '../core/errors.js';
 import { channels, type ExchangeEndMessage } from '../core/diagnostics.js';
@@ -38,6 +39,8 @@ export interface HandlerDeps {
   reserved: (req: IncomingMessage, res: ServerResponse, rt: GatewayRuntime) => void;
   /** Rate limits' counters, the anomaly model, security events (absent in the benchmark's pass-through). */
   threat?: ThreatServices;
+  /** Verification probes' markers (`rampart verify`): a label for the records, nothing more. */
+  probes?: ProbeMarkers;
 }
 
 export function createHandler(deps: HandlerDeps) {
@@ -165,6 +168,11 @@ export function createHandler(deps: HandlerDeps) {
       bytesIn: 0,
       forwardedFor: ci.forwardedFor,
     };
+    const marker = req.headers[PROBE_HEADER];
+    if (marker !== undefined && deps.probes) {
+      const run = deps.probes.check(marker);
+      if (run !== undefined) ctx.probe = run;
+    }
     if (handleCors(ctx, rt, tls, ledger)) return;
     let p: Promise<void>;
     try {

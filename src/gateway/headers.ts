@@ -1,6 +1,7 @@
 /**
  * Header hygiene for both directions of the proxy.
  */
+import { PROBE_HEADER } from './probe-marker.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RampartConfig } from '../config/types.js';
 
@@ -48,7 +49,8 @@ export function upstreamRequestHeaders(i: UpstreamHeaderInput): Record<string, s
   const drop = new Set(connectionTokens(i.headers.connection));
   for (const name in i.headers) {
     if (HOP_BY_HOP.has(name) || drop.has(name) || FORWARDED.has(name) || name.startsWith(RESERVED_UPSTREAM_PREFIX)) continue;
-    if (i.credentialHeaders.includes(name)) continue;
+    // The verification marker is the gateway's label (./probe-marker.ts), not the upstream's business.
+    if (i.credentialHeaders.includes(name) || name === PROBE_HEADER) continue;
     const v = i.headers[name];
     if (v !== undefined) out[name] = v;
   }

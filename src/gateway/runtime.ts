@@ -47,7 +47,12 @@ export interface GatewayRuntime {
 
 export type StageFactory = (runtime: Omit<GatewayRuntime, 'pipeline' | 'close'>) => Stage[];
 
-export async function buildRuntime(config: RampartConfig, stages: StageFactory, opts: { configDir?: string } = {}): Promise<GatewayRuntime> {
+/**
+ * `hash`: the version hash when the caller has computed it over the version's files
+ * (src/config/bundle.ts `versionHash`: the documents plus the files they reference and the
+ * certificates); otherwise hash.ts's hash over the configuration and its documents.
+ */
+export async function buildRuntime(config: RampartConfig, stages: StageFactory, opts: { configDir?: string; hash?: string } = {}): Promise<GatewayRuntime> {
   const qualify = config.apis.length > 1;
   const warnings: string[] = [];
   const docs: Buffer[] = [];
@@ -88,7 +93,7 @@ export async function buildRuntime(config: RampartConfig, stages: StageFactory, 
   const base = {
     // Paths hash relative to the config folder, so the same repository checked out anywhere
     // yields the same version hash (what `rampart plan` compares).
-    hash: configHash(config, docs, opts.configDir ? { baseDir: opts.configDir } : {}),
+    hash: opts.hash ?? configHash(config, docs, opts.configDir ? { baseDir: opts.configDir } : {}),
     config,
     apis,
     trusted: trustedProxies(config.trustedProxies),

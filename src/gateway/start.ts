@@ -40,6 +40,8 @@ import { createLimitsRuntime } from '../threat/limits-runtime.js';
 import { compileDlpPolicies } from './response-controls.js';
 import { buildRuntime, type GatewayRuntime, type StageFactory } from './runtime.js';
 import { restartOnlyChanges } from './restart-only.js';
+import { createProbeMarkers } from './probe-marker.js';
+import { checkStartAllowed, recordStartedVersion, startedVersion } from './started-version.js';
 import { createHandler } from './handler.js';
 import { createClientErrorHandler } from './client-error.js';
 import { createMetrics } from './metrics.js';
@@ -53,6 +55,14 @@ export interface StartOptions {
   config: RampartConfig;
   /** Folder of the configuration file: paths are hashed relative to it (portable version hash). */
   configDir?: string;
+  /**
+   * The configuration file `config` was loaded from. With it the version hash covers every file
+   * of the version (src/config/bundle.ts: the documents, the files they reference and the
+   * certificates), so it equals what `rampart plan` and `rampart apply` compute over the
+   * repository, and the version is stored with its bundle (issue 6: every configuration the
+   * gateway runs is stored). Without it (tests, benchmarks) the hash is hash.ts's alone.
+   */
+  configFile?: string;
   logger?: Logger;
   /** Key-cache poll interval (ms); how soon a key created or revoked elsewhere takes effect. */
   keyPollMs?: number;
@@ -78,6 +88,8 @@ export interface ActivationInput {
   configDir: string;
   /** The configuration file's name, for error messages. */
   file?: string;
+  /** The version hash computed over its bundle (src/config/bundle.ts); default hash.ts's over config and documents. */
+  hash?: string;
 }
 
 export interface ActivationResult {
@@ -178,7 +190,10 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
         createAuthorizeStage(rt, identity),
       ];
     };
-    const runtime = await buildRuntime(config, stagesOf, opts.configDir ? { configDir: opts.configDir } : {});
+    // The version as started: its hash over every file of the version when the file is known.
+    const started = opts.configFile && !opts.benchmarkPassThrough && !opts.benchmarkNullLedger ? await startedVersion(config, opts.configFile, logger) : undefined;
+    if (started) await checkStartAllowed(storage, config, started);
+    const runtime = await buildRuntime(config, stagesOf, { ...(opts.configDir ? { configDir: opts.configDir } : {}), ...(started ? { hash: started.hash } : {}) });
     for (const w of runtime.warnings) logger.warn(w);
     // Swapped atomically by activate() below; each request keeps the runtime it started with
     // (the handler reads current() once per request).
@@ -206,6 +221,7 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
       closing: () => closing,
       reserved: createReservedHandler({ metrics, readiness, tls, jwks: () => keyset.jwks(), oauth: createTokenEndpoint({ keys, tokens, throttle, ledger, tls }) }),
       ...(threat ? { threat } : {}),
+      probes: createProbeMarkers(secrets.keyHashSecret),
     });
     const serverOpts: http.ServerOptions = {
       maxHeaderSize: config.limits.maxHeaderBytes,
@@ -239,7 +255,23 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
     const url = `${tls ? 'https' : 'http'}://${hostForUrl}:${addr.port}`;
     // The admin plane: its own TLS listener (never the data plane's port).
     const admin = config.admin
-      ? await startAdminServer({ config, storage, keys, ledger, secret: secrets.keyHashSecret, throttle: createAuthThrottle(config.authThrottle), logger, configHash: () => current.hash, keyset, ...(running ? { ledgerParts: running } : {}) })
+      ? await startAdminServer({
+          config,
+          storage,
+          keys,
+          ledger,
+          secret: secrets.keyHashSecret,
+          throttle: createAuthThrottle(config.authThrottle),
+          logger,
+          configHash: () => current.hash,
+          keyset,
+          ...(running ? { ledgerParts: running } : {}),
+          configVersions: {
+            live: () => ({ hash: current.hash, config: current.config, configDir: opts.configDir ?? process.cwd(), ...(opts.configFile ? { configFile: opts.configFile } : {}) }),
+            // Called only after start (an admin's request), when activate below exists.
+            activate: (l) => activate({ config: l.config, configDir: l.dir, file: l.file, hash: l.hash }),
+          },
+        })
       : undefined;
     if (admin) {
       cleanup.unshift(() => admin.close());
@@ -247,6 +279,7 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
     }
     await readiness.check().catch(() => {});
     await ledger.append({ type: 'system.event', outcome: 'info', configHash: runtime.hash, reason: 'RAMPART_OK', detail: { event: 'gateway.started', version: VERSION, listen: url } });
+    if (started) await recordStartedVersion(storage, config, started, logger);
     logger.info({ url, configHash: runtime.hash, apis: config.apis.map((a) => a.name) }, 'rampart gateway listening');
 
     /** One activation at a time: a second waits, so versions are never interleaved. */
@@ -260,7 +293,7 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
         // Everything that can fail is done before the swap: the new runtime (documents, upstreams,
         // stages) and the TLS material (read and checked by tlsServerOptions).
         const secure = tls && next.config.listen.tls ? await tlsServerOptions(next.config.listen.tls) : undefined;
-        const rt = await buildRuntime(next.config, stagesOf, { configDir: next.configDir });
+        const rt = await buildRuntime(next.config, stagesOf, { configDir: next.configDir, ...(next.hash !== undefined ? { hash: next.hash } : {}) });
         if (secure) {
           try {
             (server as https.Server).setSecureContext(secure);

@@ -4,6 +4,7 @@
  * checkpointed, purgeable ledger (schema 6). Each backend converts its driver's types first
  * (BIGINT strings from pg, JSON text from SQLite) and supplies its placeholder style.
  */
+import type { ErrorCode } from '../core/errors.js';
 import type { LedgerRecord, PersonalFields, PrivatePart, StoredRecord } from '../ledger/record.js';
 import type {
   AdminPasskey, AdminRole, AdminSession, AdminUser, ApiKeyRecord, AppendItem, CheckpointRow, ConfigActivationRow, ConfigApprovalRow, ConfigVersionRow,
@@ -509,12 +510,8 @@ export function beforeVault(where: string, version: number, what: string): Error
 // Configuration versions, approvals and activations (issue 6): checks, row mapping and errors
 // shared by both backends, so both refuse the same things with the same codes.
 
-/**
- * The code addApproval reports for a hash no version is stored under. Not yet in the registry
- * (src/core/errors.ts): the integrator adds RAMPART_CONFIG_VERSION_UNKNOWN (404, "Unknown
- * configuration version"); this is the one place the literal lives meanwhile.
- */
-export const CONFIG_VERSION_UNKNOWN = 'RAMPART_CONFIG_VERSION_UNKNOWN';
+/** The code addApproval reports for a hash no version is stored under (404 in src/core/errors.ts). */
+export const CONFIG_VERSION_UNKNOWN: ErrorCode = 'RAMPART_CONFIG_VERSION_UNKNOWN';
 
 /** addApproval named a hash that no stored version has (nothing was written). */
 export function configVersionUnknown(hash: string, cause?: unknown): Error {
