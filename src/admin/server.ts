@@ -90,6 +90,12 @@ export interface AdminServerDeps {
 export interface AdminServer {
   url: string;
   port: number;
+  /**
+   * Replaces the listener's certificate and key (a configuration version activated live, issue 6:
+   * 90-day certificates rotate without a restart). New handshakes get them; open connections keep
+   * theirs. Throws ConfigError naming the file when the pair cannot be used (nothing changed).
+   */
+  setTls(tls: { cert: string; key: string; minVersion: 'TLSv1.2' | 'TLSv1.3' }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -699,6 +705,9 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
   return {
     url: `https://${host}:${port}`,
     port,
+    async setTls(tls) {
+      server.setSecureContext(await tlsServerOptions(tls));
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -293,6 +293,9 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
         // Everything that can fail is done before the swap: the new runtime (documents, upstreams,
         // stages) and the TLS material (read and checked by tlsServerOptions).
         const secure = tls && next.config.listen.tls ? await tlsServerOptions(next.config.listen.tls) : undefined;
+        // The admin listener's pair is read and checked now too (tlsServerOptions), applied below.
+        const adminTls = admin && next.config.admin ? { cert: next.config.admin.tls.cert, key: next.config.admin.tls.key, minVersion: next.config.listen.tls?.minVersion ?? ('TLSv1.2' as const) } : undefined;
+        if (adminTls) await tlsServerOptions(adminTls);
         const rt = await buildRuntime(next.config, stagesOf, { configDir: next.configDir, ...(next.hash !== undefined ? { hash: next.hash } : {}) });
         if (secure) {
           try {
@@ -302,6 +305,7 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
             throw new ConfigError([{ file: next.config.listen.tls!.cert, pointer: '/listen/tls', message: `the TLS settings could not be applied: ${(err as Error).message}` }]);
           }
         }
+        if (adminTls) await admin!.setTls(adminTls);
         current = rt;
         // New connections and requests get these; existing keep-alive connections keep their
         // sockets (nothing is dropped).

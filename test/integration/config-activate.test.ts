@@ -4,8 +4,9 @@
  * - under continuous load over kept-alive and fresh connections, versions are swapped back and
  *   forth and not one request fails; a request in flight finishes on the version it started
  *   with (its completion record names that version, R17a4-3), later ones carry the new hash;
- * - a certificate is rotated live: new handshakes present the new certificate, a connection
- *   opened before keeps working (no restart, no dropped connection, ENC-1);
+ * - a certificate is rotated live, on the data plane and the admin listener: new handshakes
+ *   present the new certificate, a connection opened before keeps working (no restart, no
+ *   dropped connection, ENC-1);
  * - a version that cannot be built (a broken OpenAPI document, a missing key file) or that
  *   changes a restart-only field is refused, naming the file or field, and the running version
  *   keeps serving.
@@ -40,8 +41,8 @@ describe('live activation of a configuration version (issue 6)', () => {
     return (await t.gw.storage.ledger.read(1, 100_000)).map((r) => r.record);
   }
 
-  function fingerprint(): Promise<string> {
-    const u = new URL(t.gw.url);
+  function fingerprint(url = t.gw.url): Promise<string> {
+    const u = new URL(url);
     return new Promise((resolve, reject) => {
       const s = tls.connect({ host: u.hostname, port: Number(u.port), rejectUnauthorized: false, servername: 'localhost' }, () => {
         const fp = s.getPeerCertificate().fingerprint256;
@@ -53,7 +54,8 @@ describe('live activation of a configuration version (issue 6)', () => {
   }
 
   before(async () => {
-    t = await startTestGateway({ tls: true });
+    // An admin plane too: its listener follows listen.tls (no admin.tls of its own).
+    t = await startTestGateway({ tls: true, yaml: { admin: { listen: { port: 0 } } } });
     original = parse(readFileSync(t.configFile, 'utf8')) as Record<string, unknown>;
   });
   after(async () => {
@@ -125,6 +127,8 @@ describe('live activation of a configuration version (issue 6)', () => {
 
   it('rotates the certificate live: new handshakes get the new one, an open connection keeps working', async () => {
     const before = await fingerprint();
+    const adminBefore = await fingerprint(t.gw.admin!.url);
+    assert.equal(adminBefore, before);
     const keepAlive = new https.Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false });
     try {
       const r1 = await rawRequest(t.gw.url, 'GET', '/public/ping', { agent: keepAlive });
@@ -145,6 +149,7 @@ describe('live activation of a configuration version (issue 6)', () => {
       assert.notEqual(afterFp, before, 'a new handshake presents the new certificate');
       const expected = new (await import('node:crypto')).X509Certificate(c.certPem).fingerprint256;
       assert.equal(afterFp, expected);
+      assert.equal(await fingerprint(t.gw.admin!.url), expected, 'the admin listener rotated with it (90-day certificates, no restart)');
 
       // The connection opened before the rotation is reused, not dropped.
       const r2 = await new Promise<{ status: number; reused: boolean }>((resolve, reject) => {
