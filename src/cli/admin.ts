@@ -21,7 +21,7 @@ import { newAdminUser } from '../admin/server.js';
 import { checkPasswordPolicy } from '../admin/password.js';
 import { otpauthUri, terminalQr } from '../admin/totp.js';
 import { CliExit, EXIT } from './exit-codes.js';
-import { adminCall, operatorToken, saveToken } from './admin-client.js';
+import { adminCall, asPerson, operatorToken, promptHidden, saveToken } from './admin-client.js';
 import { loadCliConfig, output, withConfigOption, withStorage } from './common.js';
 
 export function register(program: Command): void {
@@ -111,27 +111,6 @@ export function registerLogin(admin: Command): void {
   });
 }
 
-/**
- * A person's session for one command: user changes are never allowed to admin tokens, so
- * `rampart users create|roles|disable` log the operator in (password and a TOTP or recovery
- * code, from RAMPART_ADMIN_PASSWORD / RAMPART_ADMIN_TOTP / RAMPART_ADMIN_RECOVERY_CODE or
- * prompts), act, and log out.
- */
-async function asPerson<T>(config: Parameters<typeof adminCall>[0], username: string, fn: (s: { cookie?: string; csrf: string }) => Promise<T>): Promise<T> {
-  const password = process.env.RAMPART_ADMIN_PASSWORD ?? (process.stdin.isTTY ? await promptHidden(`password for ${username}: `) : undefined);
-  const recoveryCode = process.env.RAMPART_ADMIN_RECOVERY_CODE;
-  const totp = recoveryCode ? undefined : (process.env.RAMPART_ADMIN_TOTP ?? (process.stdin.isTTY ? await promptHidden('code from your authenticator app: ') : undefined));
-  if (password === undefined || (totp === undefined && recoveryCode === undefined)) throw new CliExit(EXIT.USAGE, 'rampart: set RAMPART_ADMIN_PASSWORD and RAMPART_ADMIN_TOTP (or RAMPART_ADMIN_RECOVERY_CODE), or run in a terminal to be asked');
-  const login = await adminCall(config, 'POST', '/admin/api/login', { body: { username, password, ...(recoveryCode ? { recoveryCode } : { totp }) } });
-  const setCookie = login.headers['set-cookie'];
-  const cookie = (Array.isArray(setCookie) ? setCookie[0] : setCookie)?.split(';')[0];
-  const session = { ...(cookie ? { cookie } : {}), csrf: (login.body as { csrfToken: string }).csrfToken };
-  try {
-    return await fn(session);
-  } finally {
-    await adminCall(config, 'POST', '/admin/api/logout', session).catch(() => {});
-  }
-}
 
 export function registerUsers(program: Command): void {
   const users = program.command('users').description('admin users, through the admin API');
@@ -197,28 +176,3 @@ function safeUser(): string {
   }
 }
 
-function promptHidden(question: string): Promise<string> {
-  return new Promise((resolve) => {
-    const stdin = process.stdin;
-    process.stdout.write(question);
-    stdin.setRawMode?.(true);
-    stdin.resume();
-    let value = '';
-    const onData = (d: Buffer) => {
-      for (const ch of d.toString('utf8')) {
-        if (ch === '\r' || ch === '\n') {
-          stdin.off('data', onData);
-          stdin.setRawMode?.(false);
-          stdin.pause();
-          process.stdout.write('\n');
-          resolve(value);
-          return;
-        }
-        if (ch === '\u0003') process.exit(130);
-        if (ch === '\u007f') value = value.slice(0, -1);
-        else value += ch;
-      }
-    };
-    stdin.on('data', onData);
-  });
-}

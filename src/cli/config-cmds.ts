@@ -19,7 +19,7 @@ import { bundleText, hashOfBundle, localVersion, makeBundle, type ConfigBundle }
 import { unifiedDiff } from '../config/line-diff.js';
 import type { RampartConfig } from '../config/types.js';
 import { ConfigError } from '../core/errors.js';
-import { adminBase, adminCall, operatorToken, tokenFile } from './admin-client.js';
+import { adminBase, adminCall, asPerson, operatorToken, tokenFile } from './admin-client.js';
 import { loadCliConfig, output, withConfigOption } from './common.js';
 import { CliExit, EXIT, positiveInt } from './exit-codes.js';
 
@@ -155,52 +155,7 @@ function registerApprove(program: Command): void {
   });
 }
 
-/**
- * A person's session for one approval (as `rampart users roles --as` does in ./admin.ts): the
- * login proves the password and a TOTP or recovery code just now, which is the re-authentication
- * the approve route asks for (AU-10, FC-1); the session ends afterwards.
- */
-async function asPerson<T>(config: RampartConfig, username: string, fn: (s: { cookie?: string; csrf: string }) => Promise<T>): Promise<T> {
-  const password = process.env.RAMPART_ADMIN_PASSWORD ?? (process.stdin.isTTY ? await promptHidden(`password for ${username}: `) : undefined);
-  const recoveryCode = process.env.RAMPART_ADMIN_RECOVERY_CODE;
-  const totp = recoveryCode ? undefined : (process.env.RAMPART_ADMIN_TOTP ?? (process.stdin.isTTY ? await promptHidden('code from your authenticator app: ') : undefined));
-  if (password === undefined || (totp === undefined && recoveryCode === undefined)) throw new CliExit(EXIT.USAGE, 'rampart: set RAMPART_ADMIN_PASSWORD and RAMPART_ADMIN_TOTP (or RAMPART_ADMIN_RECOVERY_CODE), or run in a terminal to be asked');
-  const login = await adminCall(config, 'POST', '/admin/api/login', { body: { username, password, ...(recoveryCode ? { recoveryCode } : { totp }) } });
-  const setCookie = login.headers['set-cookie'];
-  const cookie = (Array.isArray(setCookie) ? setCookie[0] : setCookie)?.split(';')[0];
-  const session = { ...(cookie ? { cookie } : {}), csrf: (login.body as { csrfToken: string }).csrfToken };
-  try {
-    return await fn(session);
-  } finally {
-    await adminCall(config, 'POST', '/admin/api/logout', session).catch(() => {});
-  }
-}
 
-function promptHidden(question: string): Promise<string> {
-  return new Promise((resolve) => {
-    const stdin = process.stdin;
-    process.stdout.write(question);
-    stdin.setRawMode?.(true);
-    stdin.resume();
-    let value = '';
-    const onData = (d: Buffer) => {
-      for (const ch of d.toString('utf8')) {
-        if (ch === '\r' || ch === '\n') {
-          stdin.off('data', onData);
-          stdin.setRawMode?.(false);
-          stdin.pause();
-          process.stdout.write('\n');
-          resolve(value);
-          return;
-        }
-        if (ch === '\u0003') process.exit(130);
-        if (ch === '\u007f') value = value.slice(0, -1);
-        else value += ch;
-      }
-    };
-    stdin.on('data', onData);
-  });
-}
 
 // -- plan -----------------------------------------------------------------------------------------
 

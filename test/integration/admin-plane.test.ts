@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import https from 'node:https';
 import { authenticator } from 'otplib';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { newAdminUser } from '../../src/admin/server.js';
+import { addTestAdmin, adminRequest } from '../helpers/admin.js';
 import type { AdminRole } from '../../src/storage/types.js';
 import { gatewayPrivates } from '../helpers/ledger-crypto.js';
 
@@ -32,36 +32,9 @@ describe('admin plane', () => {
   const users: Record<string, { id: string; totp: string; codes: string[] }> = {};
 
   function call(method: string, path: string, o: { cookie?: string; csrf?: string; body?: unknown; origin?: string } = {}): Promise<Res> {
-    const body = o.body === undefined ? undefined : JSON.stringify(o.body);
-    return new Promise((resolve, reject) => {
-      const req = https.request(
-        {
-          host: '127.0.0.1',
-          port,
-          method,
-          path,
-          rejectUnauthorized: false,
-          agent: false,
-          headers: {
-            ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-            ...(o.cookie ? { cookie: o.cookie } : {}),
-            ...(o.csrf ? { 'x-csrf-token': o.csrf } : {}),
-            ...(o.origin ? { origin: o.origin } : {}),
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            resolve({ status: res.statusCode!, headers: res.headers, json: text ? JSON.parse(text) : undefined });
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
+    return adminRequest(port, method, path, o);
   }
+
 
   async function login(username: string, factor: { totp?: string; recoveryCode?: string }, password = PASSWORD): Promise<{ res: Res; cookie?: string; csrf?: string }> {
     const res = await call('POST', '/admin/api/login', { body: { username, password, ...factor } });
@@ -71,9 +44,7 @@ describe('admin plane', () => {
   }
 
   async function addUser(username: string, roles: AdminRole[]): Promise<void> {
-    const c = await newAdminUser({ username, password: PASSWORD, roles, createdBy: 'test' }, t.secret, Date.now());
-    await t.gw.storage.admin.insertUser(c.user);
-    users[username] = { id: c.user.id, totp: c.totpSecret, codes: c.recoveryCodes };
+    users[username] = await addTestAdmin(t, username, roles);
   }
 
   before(async () => {

@@ -14,19 +14,19 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { Command } from 'commander';
 import { parse, stringify } from 'yaml';
-import { newAdminUser } from '../../src/admin/server.js';
 import { makeBundle } from '../../src/config/bundle.js';
 import { registerConfigCommands } from '../../src/cli/config-cmds.js';
 import { CliExit } from '../../src/cli/exit-codes.js';
 import type { AdminRole } from '../../src/storage/types.js';
 import { generateDevCertificate } from '../../src/tls/dev-cert.js';
 import { FIXTURE_SPEC, rawRequest, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { addTestAdmin, adminRequest } from '../helpers/admin.js';
 import { gatewayPrivates } from '../helpers/ledger-crypto.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -47,36 +47,9 @@ describe('configuration versions through the admin API (issue 6)', () => {
   let ownerToken: string;
 
   function call(method: string, path: string, o: { token?: string; cookie?: string; csrf?: string; body?: unknown } = {}): Promise<Res> {
-    const body = o.body === undefined ? undefined : JSON.stringify(o.body);
-    return new Promise((resolve, reject) => {
-      const req = https.request(
-        {
-          host: '127.0.0.1',
-          port,
-          method,
-          path,
-          rejectUnauthorized: false,
-          agent: false,
-          headers: {
-            ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-            ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
-            ...(o.cookie ? { cookie: o.cookie } : {}),
-            ...(o.csrf ? { 'x-csrf-token': o.csrf } : {}),
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            resolve({ status: res.statusCode!, headers: res.headers, json: text ? JSON.parse(text) : undefined });
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
+    return adminRequest(port, method, path, o);
   }
+
 
   /** A person's session: password and a fresh recovery code (each works once), so reauth is fresh. */
   async function session(username: string): Promise<{ cookie: string; csrf: string }> {
@@ -87,9 +60,7 @@ describe('configuration versions through the admin API (issue 6)', () => {
   }
 
   async function addUser(username: string, roles: AdminRole[]): Promise<void> {
-    const c = await newAdminUser({ username, password: PASSWORD, roles, createdBy: 'test' }, t.secret, Date.now());
-    await t.gw.storage.admin.insertUser(c.user);
-    users[username] = { totp: c.totpSecret, codes: [...c.recoveryCodes] };
+    users[username] = await addTestAdmin(t, username, roles);
   }
 
   async function tokenOf(username: string): Promise<string> {
@@ -332,7 +303,10 @@ describe('configuration versions through the admin API (issue 6)', () => {
     process.env.RAMPART_ADMIN_TOKEN = ownerToken;
     try {
       const target = `https://127.0.0.1:${port}`;
-      const args = ['-c', repoFile, '--target', target, '--ca', join(t.dir, 'tls', 'cert.pem')];
+      // The admin listener follows listen.tls, so it presents whatever certificate the repository
+      // names now (an earlier test rotated it): trust that one.
+      const cert = (parse(readFileSync(repoFile, 'utf8')) as { listen: { tls: { cert: string } } }).listen.tls.cert;
+      const args = ['-c', repoFile, '--target', target, '--ca', join(existsSync(join(repoDir.path, cert)) ? repoDir.path : t.dir, cert)];
       // Whatever earlier tests left live: apply the repository as it is now.
       const sub = await submit();
       const ap = await call('POST', `/admin/api/config/versions/${sub.json.hash}/apply`, { token: ownerToken });

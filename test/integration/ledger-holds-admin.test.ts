@@ -11,12 +11,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import https from 'node:https';
 import { authenticator } from 'otplib';
 import { newAdminUser } from '../../src/admin/server.js';
 import type { StoredRecord } from '../../src/ledger/record.js';
 import type { AdminRole } from '../../src/storage/types.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { adminRequest } from '../helpers/admin.js';
 import { gatewayPrivates } from '../helpers/ledger-crypto.js';
 
 interface Res {
@@ -40,34 +40,9 @@ describe('legal holds and the purge through the admin API', () => {
   let holdId = '';
 
   function call(method: string, path: string, o: { s?: Session; body?: unknown } = {}): Promise<Res> {
-    const body = o.body === undefined ? undefined : JSON.stringify(o.body);
-    return new Promise((resolve, reject) => {
-      const req = https.request(
-        {
-          host: '127.0.0.1',
-          port,
-          method,
-          path,
-          rejectUnauthorized: false,
-          agent: false,
-          headers: {
-            ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-            ...(o.s ? { cookie: o.s.cookie, ...(method !== 'GET' ? { 'x-csrf-token': o.s.csrf } : {}) } : {}),
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            resolve({ status: res.statusCode!, headers: res.headers, json: text ? JSON.parse(text) : undefined });
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
+    return adminRequest(port, method, path, { ...(o.s ? { cookie: o.s.cookie, ...(method !== 'GET' ? { csrf: o.s.csrf } : {}) } : {}), ...(o.body !== undefined ? { body: o.body } : {}) });
   }
+
 
   /** Creates the admin and logs in once with password and TOTP. */
   async function admin(username: string, roles: AdminRole[]): Promise<Session> {

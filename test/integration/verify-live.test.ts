@@ -29,6 +29,7 @@ import { compactVerify, createLocalJWKSet } from 'jose';
 import { authenticator } from 'otplib';
 import { stringify } from 'yaml';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { adminRequest, type AdminRes } from '../helpers/admin.js';
 import { newAdminUser } from '../../src/admin/server.js';
 import { createAccessTokens } from '../../src/identity/access-tokens.js';
 import { registerVerify } from '../../src/cli/verify.js';
@@ -72,23 +73,8 @@ async function verifyCli(args: string[], env: Record<string, string>): Promise<n
   }
 }
 
-function adminCall(port: number, method: string, path: string, o: { cookie?: string; csrf?: string; body?: unknown } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; json: any }> {
-  const body = o.body === undefined ? undefined : JSON.stringify(o.body);
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      { host: '127.0.0.1', port, method, path, rejectUnauthorized: false, agent: false, headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(o.cookie ? { cookie: o.cookie } : {}), ...(o.csrf ? { 'x-csrf-token': o.csrf } : {}) } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: res.statusCode!, headers: res.headers, json: text ? JSON.parse(text) : undefined });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+function adminCall(port: number, method: string, path: string, o: { cookie?: string; csrf?: string; body?: unknown } = {}): Promise<AdminRes> {
+  return adminRequest(port, method, path, o);
 }
 
 /** A person logs in with password + TOTP and mints a short admin token for the verifier. */
