@@ -79,6 +79,12 @@ export interface StartOptions {
    * configuration or the CLI.
    */
   benchmarkNullLedger?: boolean;
+  /**
+   * Tests only: the admin plane's clock (session idle and absolute timeouts, re-authentication),
+   * so a browser test can let a session expire without waiting for minutes. Not reachable from
+   * configuration or the CLI.
+   */
+  adminClockForTests?: () => number;
 }
 
 /** A loaded configuration version to activate. */
@@ -266,6 +272,7 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
           configHash: () => current.hash,
           keyset,
           ...(running ? { ledgerParts: running } : {}),
+          ...(opts.adminClockForTests ? { now: opts.adminClockForTests } : {}),
           configVersions: {
             live: () => ({ hash: current.hash, config: current.config, configDir: opts.configDir ?? process.cwd(), ...(opts.configFile ? { configFile: opts.configFile } : {}) }),
             // Called only after start (an admin's request), when activate below exists.
