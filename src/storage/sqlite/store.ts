@@ -75,24 +75,34 @@ export async function openSqliteStorage(path: string, opts: SqliteOptions = {}):
   const busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
   const writer = opts.readOnly ? undefined : await SqliteWorkerClient.start({ path, role: 'writer', busyTimeoutMs });
   let reader: Promise<SqliteWorkerClient> | undefined;
+  /** The reader once started: a read is then posted to its thread at once, not a microtask later. */
+  let readerReady: SqliteWorkerClient | undefined;
   if (opts.readOnly) {
     // Started now, so that a missing file or one that is not a Rampart database fails the open.
     reader = SqliteWorkerClient.start({ path, role: 'reader', busyTimeoutMs, readOnlyFile: true });
-    await reader;
+    readerReady = await reader;
   }
   let closed = false;
   let closing: Promise<void> | undefined;
 
-  const read = async <T>(op: string, args?: unknown): Promise<T> => {
-    if (closed) throw new Error('sqlite storage is closed');
+  const read = <T>(op: string, args?: unknown): Promise<T> => {
+    if (closed) return Promise.reject(new Error('sqlite storage is closed'));
+    // Posting synchronously matters to pipelines (verification reads page N+1, then hashes page N
+    // on this thread): a post deferred to a microtask would wait for the hashing to finish.
+    if (readerReady) return readerReady.call<T>(op, args);
     if (!reader) {
       reader = SqliteWorkerClient.start({ path, role: 'reader', busyTimeoutMs, readOnlyFile: opts.readOnly === true });
-      // A failed start is retried on the next read instead of being remembered forever.
-      reader.catch(() => {
-        reader = undefined;
-      });
+      reader.then(
+        (c) => {
+          readerReady = c;
+        },
+        // A failed start is retried on the next read instead of being remembered forever.
+        () => {
+          reader = undefined;
+        },
+      );
     }
-    return (await reader).call<T>(op, args);
+    return reader.then((c) => c.call<T>(op, args));
   };
   const write = <T>(op: string, args?: unknown, transfer?: ArrayBuffer[]): Promise<T> =>
     writer ? writer.call<T>(op, args, transfer) : Promise.reject(new Error(`sqlite storage ${path} is open read-only`));
