@@ -13,7 +13,7 @@
  * - every action, failed login and lockout is a ledger record naming the acting identity
  *   (R17a4-3, AU-10).
  *
- * Routes: POST login | reauth | logout | tokens, GET me, GET|POST keys, POST keys/{id}/revoke,
+ * Routes: POST login | reauth | logout | tokens, GET me, GET|POST keys, POST keys/{id}/revoke|rotate,
  * GET|POST users, POST users/{id}/disable. Automation and the CLI use short-lived, scoped admin
  * tokens (./tokens.ts, `Authorization: Bearer`) minted by a person with a session.
  */
@@ -44,6 +44,13 @@ import type { RunningLedger } from '../ledger/open-ledger.js';
 import { ledgerRoutes } from './ledger-routes.js';
 import { configRoutes, submissionBodyLimit, type ConfigVersionDeps } from './config-routes.js';
 import { verifyRoutes } from './verify-routes.js';
+import { auditRoutes } from './audit-routes.js';
+import { overviewRoutes } from './overview-routes.js';
+import { activityRoutes } from './activity-routes.js';
+import { retentionRoutes } from './retention-routes.js';
+import type { ConsoleRouteDeps } from './console-deps.js';
+import { qrSvg } from './qr-svg.js';
+import type { OperationModel } from '../openapi/types.js';
 import type { Keyset } from '../identity/keyset.js';
 import { createExternalIssuers } from '../identity/external-issuers.js';
 import {
@@ -84,6 +91,11 @@ export interface AdminServerDeps {
   ledgerParts?: RunningLedger;
   /** Configuration versions, approvals and live activation (issue 6, ./config-routes.ts); absent: no config routes. */
   configVersions?: ConfigVersionDeps;
+  /**
+   * The running version's operation models (issue 7): their body classification maps let the
+   * console's DLP masking of captured bodies find classified fields, not only detected ones.
+   */
+  operationModel?: (api: string, operationId: string) => Pick<OperationModel, 'classifications'> | undefined;
   now?: () => number;
 }
 
@@ -455,7 +467,60 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
   };
 
   const listKeys: Handler = async (_req, res) => {
+    // Last use is tracked by the key cache and written in batches (every few seconds): written
+    // now, so lastUsedAt is current when the list is read.
+    await deps.keys.flushUses();
     json(res, 200, { keys: (await storage.keys.list()).map(publicKeyView) });
+  };
+
+  /**
+   * Rotation (issue 7): a new key with the old one's name, scopes, subject, expiry and client
+   * public key; the secret is shown once; the old key is revoked. The key store has no future
+   * revocation (a revoked key is refused at once, ../keys/cache.ts), so `graceSeconds` cannot
+   * keep the old key working: it is revoked now and the answer says so (gracePeriodApplied).
+   */
+  const rotating = new Set<string>();
+  const rotateKey: Handler = async (_req, res, { params, body, caller, client, requestId }) => {
+    const id = params[0]!;
+    const grace = body.graceSeconds;
+    if (grace !== undefined && (typeof grace !== 'number' || !Number.isInteger(grace) || grace < 0 || grace > 86_400)) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', 'graceSeconds: an integer from 0 to 86400');
+    // One rotation of a key at a time: two at once would leave two successors.
+    if (rotating.has(id)) throw new AdminFailure('RAMPART_ADMIN_CONFLICT', 'This key is being rotated already.');
+    rotating.add(id);
+    try {
+      const old = await storage.keys.get(id);
+      if (!old) throw new AdminFailure('RAMPART_ADMIN_NOT_FOUND');
+      if (old.revokedAt !== undefined) throw new AdminFailure('RAMPART_ADMIN_CONFLICT', 'A revoked key cannot be rotated; create a new one.');
+      if (old.expiresAt !== undefined && old.expiresAt <= now()) throw new AdminFailure('RAMPART_ADMIN_CONFLICT', 'An expired key cannot be rotated; create a new one.');
+      let made;
+      try {
+        made = await createKey(storage.keys, secret, {
+          name: old.name,
+          scopes: old.scopes,
+          ...(old.subject !== undefined ? { subject: old.subject } : {}),
+          ...(old.expiresAt !== undefined ? { expiresAt: old.expiresAt } : {}),
+          ...(old.publicKeyJwk !== undefined ? { publicKeyJwk: old.publicKeyJwk } : {}),
+          createdBy: `admin:${caller!.user.username}`,
+          now: now(),
+        });
+      } catch (err) {
+        if (err instanceof TypeError) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', err.message);
+        throw err;
+      }
+      const revokedAt = now();
+      await storage.keys.revoke(id, revokedAt);
+      await deps.keys.refresh();
+      await record({ type: 'admin.action', outcome: 'success', status: 201, reason: 'RAMPART_OK', requestId, client, actor: caller!.user.username, detail: { action: 'key.rotate', keyId: made.record.id, replaces: id, scopes: made.record.scopes.join(' '), graceSecondsRequested: typeof grace === 'number' ? grace : 0, graceApplied: false } });
+      json(res, 201, {
+        key: made.key,
+        ...publicKeyView(made.record),
+        replaces: { id, status: 'revoked', revokedAt: new Date(revokedAt).toISOString() },
+        gracePeriodApplied: false,
+        ...(typeof grace === 'number' && grace > 0 ? { note: 'The key store has no future revocation: the old key was revoked now, without the grace period.' } : {}),
+      });
+    } finally {
+      rotating.delete(id);
+    }
   };
 
   const createKeyH: Handler = async (_req, res, { body, caller, client, requestId }) => {
@@ -578,7 +643,9 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
   const totpStart: Handler = async (_req, res, { caller }) => {
     const secretNew = newTotpSecret();
     totpEnrolments.set(caller!.session!.id, { secret: secretNew, until: now() + CHALLENGE_MS });
-    json(res, 200, { secret: secretNew, uri: otpauthUri(secretNew, { account: caller!.user.username, issuer: 'Rampart' }) });
+    const uri = otpauthUri(secretNew, { account: caller!.user.username, issuer: 'Rampart' });
+    // The QR code as SVG, drawn here (issue 7): the console shows it without a script of its own.
+    json(res, 200, { secret: secretNew, uri, qrSvg: qrSvg(uri) });
   };
   const totpConfirm: Handler = async (_req, res, { body, caller, client, requestId }) => {
     const { user, session } = caller!;
@@ -595,6 +662,16 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
     json(res, 200, { enrolled: true });
   };
 
+  // The console's read routes (issue 7) need the ledger's decryption and checkpoints.
+  const consoleDeps: ConsoleRouteDeps | undefined = deps.ledgerParts
+    ? {
+        config: deps.config,
+        liveConfig: () => deps.configVersions?.live().config ?? deps.config,
+        storage, ledger, parts: deps.ledgerParts, configHash: deps.configHash, json, record, now,
+        ...(deps.operationModel ? { operationModel: deps.operationModel } : {}),
+      }
+    : undefined;
+
   const routes: Route[] = [
     { method: 'POST', pattern: /^\/admin\/api\/login$/, handler: login },
     { method: 'POST', pattern: /^\/admin\/api\/login\/sso$/, handler: loginSso },
@@ -609,6 +686,7 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
     { method: 'GET', pattern: /^\/admin\/api\/keys$/, action: 'keys.read', handler: listKeys },
     { method: 'POST', pattern: /^\/admin\/api\/keys$/, action: 'keys.write', handler: createKeyH },
     { method: 'POST', pattern: /^\/admin\/api\/keys\/([A-Za-z0-9]{1,64})\/revoke$/, action: 'keys.write', handler: revokeKey },
+    { method: 'POST', pattern: /^\/admin\/api\/keys\/([A-Za-z0-9]{1,64})\/rotate$/, action: 'keys.write', handler: rotateKey },
     { method: 'GET', pattern: /^\/admin\/api\/users$/, action: 'users.read', handler: listUsers },
     { method: 'POST', pattern: /^\/admin\/api\/users$/, action: 'users.write', reauth: true, handler: createUser },
     { method: 'POST', pattern: /^\/admin\/api\/users\/([A-Za-z0-9_-]{1,64})\/disable$/, action: 'users.write', reauth: true, handler: disableUser },
@@ -618,6 +696,7 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
     { method: 'POST', pattern: /^\/admin\/api\/me\/totp\/confirm$/, action: 'self', sessionOnly: true, reauth: true, handler: totpConfirm },
     ...(deps.ledgerParts ? ledgerRoutes({ config: deps.config, storage, ledger, parts: deps.ledgerParts, configHash: deps.configHash, json, record, now }) : []),
     ...verifyRoutes({ config: deps.config, storage, ledger, keyset: deps.keyset, secret: deps.secret, configHash: deps.configHash, json, record, now, ...(deps.ledgerParts ? { drained: () => deps.ledgerParts!.drained() } : {}) }),
+    ...(consoleDeps ? [...auditRoutes(consoleDeps), ...overviewRoutes(consoleDeps), ...activityRoutes(consoleDeps), ...retentionRoutes(consoleDeps)] : []),
     ...(deps.configVersions ? configRoutes({ ...deps.configVersions, storage, ledger, configHash: deps.configHash, headers: deps.config.headers, maxSubmissionBytes: submissionBodyLimit(deps.config), json, now }) : []),
   ];
 
@@ -674,7 +753,9 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
       res.end();
       return;
     }
-    const text = JSON.stringify(body);
+    // <, > and & as \u escapes: the same JSON, and a value such as "</script><script>" can never
+    // be read as markup by a browser that sniffs or a page that inlines it (the console, issue 7).
+    const text = JSON.stringify(body).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
     res.setHeader('content-type', 'application/json');
     res.setHeader('content-length', Buffer.byteLength(text));
     res.writeHead(status);

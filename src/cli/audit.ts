@@ -11,8 +11,8 @@ import { readPublishedFile, type PublishedCheckpoint } from '../ledger/publish.j
 import type { Sealer } from '../ledger/sealer.js';
 import { verifyLedger } from '../ledger/verify-ledger.js';
 import { accessReport } from '../ledger/access-report.js';
-import type { PersonalFields, StoredRecord } from '../ledger/record.js';
-import type { LedgerQuery, LedgerStore } from '../storage/types.js';
+import { searchTags, withPersonal, type RecordWithPersonal } from '../ledger/audit-read.js';
+import type { LedgerQuery } from '../storage/types.js';
 import { CliExit, EXIT, positiveInt } from './exit-codes.js';
 import type { RampartConfig } from '../config/types.js';
 import { openStorage } from '../storage/open.js';
@@ -100,10 +100,7 @@ export function register(program: Command): void {
     if (opts.type !== undefined) q.type = opts.type as LedgerQuery['type'];
     const rows = await withReadOnlyLedger(config, async (s, sealer) => {
       // Principal, subject and object ids are searched through their blind index tags (RSP-2).
-      const tags: Buffer[] = [];
-      if (opts.principal !== undefined) tags.push(sealer.tag('principal', opts.principal));
-      if (opts.subject !== undefined) tags.push(sealer.tag('subject', opts.subject));
-      if (opts.object !== undefined) tags.push(sealer.tag('object', opts.object));
+      const tags = searchTags(sealer, { ...(opts.principal !== undefined ? { principal: opts.principal } : {}), ...(opts.subject !== undefined ? { subject: opts.subject } : {}), ...(opts.object !== undefined ? { object: opts.object } : {}) });
       if (tags.length > 0) q.tags = tags;
       return withPersonal(s.ledger, sealer, await s.ledger.search(q));
     });
@@ -161,27 +158,7 @@ interface SearchOpts {
   json?: boolean;
 }
 
-interface Row {
-  stored: StoredRecord;
-  personal: PersonalFields | undefined;
-}
-
-/**
- * Joins the private parts (principal, address, object ids), decrypted; salts are never printed.
- * A purged one (its day's key is gone) shows as absent.
- */
-async function withPersonal(store: LedgerStore, sealer: Sealer, records: StoredRecord[]): Promise<Row[]> {
-  const privs = await store.readPrivate(records.map((r) => r.record.seq));
-  const bySeq = new Map<number, PersonalFields | undefined>();
-  for (const p of privs) {
-    try {
-      bySeq.set(p.seq, (await sealer.openPrivate(p)).personal);
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'RAMPART_DATA_KEY_GONE') throw err;
-    }
-  }
-  return records.map((stored) => ({ stored, personal: bySeq.get(stored.record.seq) }));
-}
+type Row = RecordWithPersonal;
 
 function jsonView(r: Row) {
   const rec = r.stored.record;
