@@ -26,29 +26,3 @@ export async function readKeyArg(v: string): Promise<string> {
   }
 }
 
-export interface ProgressBar {
-  update(done: number, total: number): void;
-  done(): void;
-}
-
-/** Draws on stderr when it is a terminal; does nothing otherwise. */
-export function progressBar(label: string, stream: NodeJS.WriteStream = process.stderr): ProgressBar {
-  if (!stream.isTTY) return { update() {}, done() {} };
-  let last = 0;
-  let drawn = false;
-  return {
-    update(done, total) {
-      const now = Date.now();
-      if (now - last < 100 && done < total) return;
-      last = now;
-      const width = 30;
-      const frac = total > 0 ? Math.min(1, done / total) : 1;
-      const fill = Math.round(frac * width);
-      stream.write(`\r${label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${done}/${total}`);
-      drawn = true;
-    },
-    done() {
-      if (drawn) stream.write('\n');
-    },
-  };
-}

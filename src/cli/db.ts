@@ -11,6 +11,7 @@ import { applyPgRoles, pgRoleGrants } from '../storage/postgres/roles.js';
 import { ensureMonthPartitions } from '../storage/postgres/store.js';
 import { loadCliConfig, output, withConfigOption } from './common.js';
 import { CliExit, EXIT } from './exit-codes.js';
+import { withActivity } from './progress.js';
 
 export function register(program: Command): void {
   const db = program.command('db').description('database administration (PostgreSQL)');
@@ -27,7 +28,7 @@ export function register(program: Command): void {
     const client = new pg.Client({ connectionString: pgc.url, application_name: 'rampart-partitions' });
     await client.connect();
     try {
-      const made = await ensureMonthPartitions(client, `"${pgc.schema}"`, opts.months);
+      const made = await withActivity(`creating ${opts.months} months of partitions`, { json: opts.json === true }, () => ensureMonthPartitions(client, `"${pgc.schema}"`, opts.months));
       output(opts.json, { schema: pgc.schema, created: made }, () => `${made} month partition${made === 1 ? '' : 's'} created on schema ${pgc.schema}`);
     } finally {
       await client.end();
@@ -57,7 +58,7 @@ export function register(program: Command): void {
       process.stdout.write(`${sql}\n`);
       return;
     }
-    await applyPgRoles(pgc.url, pgc.schema, roles);
+    await withActivity('applying grants', { json: opts.json === true }, () => applyPgRoles(pgc.url, pgc.schema, roles));
     output(opts.json, { schema: pgc.schema, ...roles }, () => `grants applied on schema ${pgc.schema}: gateway ${opts.gateway} (insert/select), retention ${opts.retention} (delete/re-seal)`);
   });
 }

@@ -12,7 +12,8 @@ import { adminDownload, operatorToken } from './admin-client.js';
 import { loadCliConfig, output, withConfigOption } from './common.js';
 import { CliExit, EXIT } from './exit-codes.js';
 import { osUser, withLocalLedger } from './local-ledger.js';
-import { isoTime, progressBar, readKeyArg } from './cli-util.js';
+import { isoTime, readKeyArg } from './cli-util.js';
+import { createProgress } from './progress.js';
 
 interface ExportOpts {
   config: string;
@@ -58,15 +59,14 @@ export function register(program: Command): void {
       output(opts.json, info, () => `${info.records} records exported to ${info.out} (${info.bytes} bytes, manifest sha256 ${info.manifestSha256})`);
       return;
     }
-    const bar = progressBar('exporting records');
+    const bar = createProgress('exporting records', { json: opts.json === true });
     const info = await withLocalLedger(config, file, async (s, l, hash) => {
       await l.checkpointer.checkpoint('manual');
       const who = osUser();
       const r = await exportEvidence({ storage: s, sealer: l.crypto.sealer, ring: l.crypto.ring, signerKey: l.checkpointKey.signer, exporter: who, ...(opts.purpose ? { purpose: opts.purpose } : {}), includePersonal: true, includeBodies: true, onProgress: bar.update }, q, opts.out);
       await l.ledger.append({ type: 'admin.action', outcome: 'success', reason: 'RAMPART_OK', stage: 'admin', configHash: hash, detail: { action: 'evidence.export', records: r.records, manifestSha256: r.manifestSha256, proofTreeSize: r.proofTreeSize, fromTs: q.fromTs, toTs: q.toTs }, personal: { principal: who } });
       return { out: opts.out, bytes: r.bytes, records: r.records, manifestSha256: r.manifestSha256 };
-    });
-    bar.done();
+    }).finally(() => bar.done());
     output(opts.json, info, () => `${info.records} records exported to ${info.out} (${info.bytes} bytes, manifest sha256 ${info.manifestSha256})`);
   });
 
@@ -78,7 +78,7 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (pkg: string, opts: { publicKey: string[]; json?: boolean }) => {
       const keys = await Promise.all(opts.publicKey.map(readKeyArg));
-      const bar = progressBar('verifying records');
+      const bar = createProgress('verifying records', { json: opts.json === true });
       let r;
       try {
         r = await verifyEvidencePackage(pkg, keys, { onProgress: bar.update });

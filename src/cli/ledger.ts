@@ -10,7 +10,8 @@ import { activeHoldsAll } from '../evidence/holds-view.js';
 import { runPurge } from '../ledger/purge.js';
 import type { HoldCriteria } from '../storage/types.js';
 import { adminCall, operatorToken } from './admin-client.js';
-import { isoTime, progressBar } from './cli-util.js';
+import { isoTime } from './cli-util.js';
+import { createProgress, withActivity } from './progress.js';
 import { loadCliConfig, output, withConfigOption, withStorage } from './common.js';
 import { CliExit, EXIT } from './exit-codes.js';
 import { osUser, withLocalLedger } from './local-ledger.js';
@@ -107,11 +108,14 @@ export function register(program: Command): void {
   withConfigOption(ledger.command('purge').description('remove what has expired (crypto-shredding, prune) and write a purge receipt').option('--dry-run', 'report what would go, change nothing').option('--json', 'print JSON')).action(
     async (opts: { config: string; dryRun?: boolean; json?: boolean }) => {
       const { config, file } = await loadCliConfig(opts);
-      const report = config.admin
-        ? (await adminCall(config, 'POST', '/admin/api/ledger/purge', { token: await operatorToken(config), body: { dryRun: opts.dryRun === true } })).body
-        : await withLocalLedger(config, file, (s, l, hash) =>
-            runPurge({ ledger: s.ledger, checkpoints: s.checkpoints, retention: s.retention, dataKeys: s.dataKeys, ring: l.crypto.ring, sealer: l.crypto.sealer, writer: l.ledger, configHash: hash, checkpointKey: { signer: l.checkpointKey.signer, origin: l.checkpointKey.origin } }, { dryRun: opts.dryRun === true }),
-          );
+      // runPurge reports no counts: a spinner with the elapsed time (issue 7), quiet in a pipe.
+      const report = await withActivity(opts.dryRun ? 'computing what would be purged' : 'purging expired data', { json: opts.json === true }, async () =>
+        config.admin
+          ? (await adminCall(config, 'POST', '/admin/api/ledger/purge', { token: await operatorToken(config), body: { dryRun: opts.dryRun === true } })).body
+          : await withLocalLedger(config, file, (s, l, hash) =>
+              runPurge({ ledger: s.ledger, checkpoints: s.checkpoints, retention: s.retention, dataKeys: s.dataKeys, ring: l.crypto.ring, sealer: l.crypto.sealer, writer: l.ledger, configHash: hash, checkpointKey: { signer: l.checkpointKey.signer, origin: l.checkpointKey.origin } }, { dryRun: opts.dryRun === true }),
+            ),
+      );
       const r = report as { dryRun: boolean; keys: unknown[]; removed: { keys: number; privates: number; bodies: number }; recordsPruned: number; prunedThrough: number };
       output(opts.json, r, () => `${r.dryRun ? 'would remove' : 'removed'} ${r.dryRun ? r.keys.length : r.removed.keys} data keys${r.dryRun ? '' : ` (${r.removed.privates} private parts, ${r.removed.bodies} bodies)`}; ${r.recordsPruned} records pruned (through seq ${r.prunedThrough})`);
     },
@@ -129,7 +133,7 @@ a running gateway signs with it after its next restart; give examiners the new p
 
   withConfigOption(ledger.command('rotate-kek').description('make a new key-encryption key version current and re-wrap every data key under it (ENC-6)').option('--json', 'print JSON')).action(async (opts: { config: string; json?: boolean }) => {
     const { config } = await loadCliConfig(opts);
-    const bar = progressBar('re-wrapping data keys');
+    const bar = createProgress('re-wrapping data keys', { json: opts.json === true });
     const r = await withStorage(config, async (s) => {
       const c = await openLedgerCrypto(config, s);
       try {
@@ -142,8 +146,7 @@ a running gateway signs with it after its next restart; give examiners the new p
       } finally {
         await c.close();
       }
-    });
-    bar.done();
+    }).finally(() => bar.done());
     output(opts.json, r, () => `KEK ${r.kekId} is current; ${r.rewrapped} data keys re-wrapped`);
   });
 }

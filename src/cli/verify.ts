@@ -14,6 +14,7 @@ import { loadConfig } from '../config/load.js';
 import type { RampartConfig } from '../config/types.js';
 import { tokenFile } from './admin-client.js';
 import { CliExit, positiveInt } from './exit-codes.js';
+import { withActivity } from './progress.js';
 import { IdentitiesError, loadIdentities } from '../verify/identities.js';
 import { DEFAULT_MAX_PROBES, reportBytes, runVerify, VerifyCannotRun, type VerifyOutcome } from '../verify/run.js';
 import { toJunit } from '../verify/report/junit.js';
@@ -60,7 +61,9 @@ export function registerVerify(program: Command): void {
     .action(async (opts: VerifyCliOptions) => {
       const format = (opts.json ? 'json' : opts.format) as Format;
       if (!FORMATS.includes(format)) throw new CliExit(VERIFY_EXIT.CANNOT_RUN, `rampart: --format must be one of ${FORMATS.join(', ')}`);
-      const outcome = await verifyCommand(opts);
+      // Live probes take seconds to minutes (rate-limit budgets, timeouts): a spinner on a
+      // terminal, nothing in a pipe or with JSON output (issue 7).
+      const outcome = await withActivity(`probing ${opts.target}`, { json: format === 'json' }, () => verifyCommand(opts));
       const text = render(outcome, format);
       if (opts.out) await writeFile(opts.out, text, { mode: 0o644 });
       else process.stdout.write(text);

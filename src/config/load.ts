@@ -86,6 +86,8 @@ export const CONFIG_DEFAULTS = deepFreeze({
   headers: { hstsMaxAgeSeconds: 63_072_000, cacheControl: 'no-store' },
   // Issue 6: no approvals by default (the finra profile asks for 1); bundles up to 8 MiB.
   changes: { approvals: 0, maxBundleBytes: 8 * 1024 * 1024 },
+  // Issue 7: tracing is off unless configured; when on, every new trace is recorded by default.
+  tracing: { sampleRatio: 1, serviceName: 'rampart' },
   api: {
     mount: { prefix: '/' },
     closedObjects: false,
@@ -487,6 +489,7 @@ interface RawConfig {
   reservedPrefix?: string;
   headers?: Partial<RampartConfig['headers']>;
   changes?: Partial<RampartConfig['changes']>;
+  observability?: { tracing?: { otlpEndpoint: string; sampleRatio?: number; serviceName?: string } };
   apis: RawApi[];
 }
 
@@ -612,6 +615,21 @@ function semanticChecks(c: RawConfig, pos: Positions, issues: ConfigIssue[], war
   }
 
   threatChecks(c, issue, issues, warnings);
+
+  const otlp = c.observability?.tracing?.otlpEndpoint;
+  if (otlp !== undefined) {
+    let u: URL | undefined;
+    try {
+      u = new URL(otlp);
+    } catch {
+      issue(issues, '/observability/tracing/otlpEndpoint', 'is not a valid URL (expected http(s)://host[:port][/path])');
+    }
+    if (u) {
+      if (u.protocol !== 'https:' && u.protocol !== 'http:') issue(issues, '/observability/tracing/otlpEndpoint', 'must use http or https (OTLP/HTTP)');
+      else if (u.username || u.password || u.search || u.hash) issue(issues, '/observability/tracing/otlpEndpoint', 'must not contain credentials, a query or a fragment');
+      else if (u.protocol === 'http:' && !isLoopbackHost(u.hostname)) issue(warnings, '/observability/tracing/otlpEndpoint', `plain HTTP to a non-loopback collector (${u.hostname}): spans cross the network unencrypted; use https (ASVS 9.2.2)`);
+    }
+  }
 
   const reserved = c.reservedPrefix ?? CONFIG_DEFAULTS.reservedPrefix;
   const names = new Map<string, number>();
@@ -819,8 +837,16 @@ function applyDefaults(c: RawConfig, dir: string, resolveFile?: ParseOptions['re
       approvals: c.changes?.approvals ?? (profile === 'finra' ? 1 : D.changes.approvals),
       maxBundleBytes: c.changes?.maxBundleBytes ?? D.changes.maxBundleBytes,
     },
+    observability: observabilityOf(c),
     apis,
   };
+}
+
+/** Tracing (issue 7; docs/observability.md): absent unless configured. */
+function observabilityOf(c: RawConfig): RampartConfig['observability'] {
+  const t = c.observability?.tracing;
+  if (!t) return {};
+  return { tracing: { otlpEndpoint: t.otlpEndpoint, sampleRatio: t.sampleRatio ?? CONFIG_DEFAULTS.tracing.sampleRatio, serviceName: t.serviceName ?? CONFIG_DEFAULTS.tracing.serviceName } };
 }
 
 /** Inspection, responses, rate limits and anomaly detection with their defaults (issue 5; docs/threat-defence.md). */

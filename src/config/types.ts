@@ -39,7 +39,24 @@ export interface RampartConfig {
   headers: HeadersConfig;
   /** How configuration versions are changed through `rampart apply` (issue 6, R17a4-3, AU-10). */
   changes: ChangesConfig;
+  /** Metrics, logs and traces (issue 7; docs/observability.md). */
+  observability: ObservabilityConfig;
   apis: ApiConfig[];
+}
+
+/** Observability beyond the always-on metrics and logs (docs/observability.md). */
+export interface ObservabilityConfig {
+  /** OpenTelemetry traces exported as OTLP/HTTP JSON; absent: off. Restart-only (the exporter lives with the process). */
+  tracing?: TracingConfig;
+}
+
+export interface TracingConfig {
+  /** The collector's base URL (`/v1/traces` is appended unless present). */
+  otlpEndpoint: string;
+  /** 0..1: the fraction of new traces recorded (a trusted proxy's sampled flag is followed). */
+  sampleRatio: number;
+  /** resource `service.name`. */
+  serviceName: string;
 }
 
 /**

@@ -14,7 +14,7 @@ import { requestId } from '../core/request-id.js';
 import { PROBE_HEADER, type ProbeMarkers } from './probe-marker.js';
 import type { Denial, RequestContext } from '../core/context.js';
 import { ERRORS } from '../core/errors.js';
-import { channels, type ExchangeEndMessage } from '../core/diagnostics.js';
+import { channels, type ExchangeEndMessage, type ExchangeStepMessage } from '../core/diagnostics.js';
 import type { Logger } from '../core/log.js';
 import type { Ledger } from '../ledger/writer.js';
 import type { UpstreamIdentity } from '../identity/upstream-identity.js';
@@ -53,7 +53,9 @@ export function createHandler(deps: HandlerDeps) {
       // A string cause is a non-personal sub-reason (for 401s: unknown, mismatch, revoked, expired),
       // kept for the examiner and the SIEM while the client gets the generic code.
       const detail = typeof d.cause === 'string' ? { cause: d.cause } : undefined;
+      const t0 = channels.exchangeStep.hasSubscribers ? process.hrtime.bigint() : 0n;
       await ledger.append(decisionInput(ctx, { outcome: 'deny', status, stage: d.stage ?? 'unknown', reason: d.code, detail }));
+      if (t0 !== 0n) step(ctx, 'ledger.decision', t0, true);
     } catch (err) {
       // The denial stands either way (fail closed); the missing record is an alert (AU-5).
       channels.ledgerAlert.publish({ kind: 'append-failed', error: err });
@@ -64,12 +66,14 @@ export function createHandler(deps: HandlerDeps) {
     // A refused body may still be arriving: close rather than drain it.
     const close = deps.closing() || (ctx.hasBody && !ctx.req.readableEnded);
     sendProblem(ctx.res, d, { requestId: ctx.requestId, headersCfg: ctx.runtime.config.headers, tls, head: ctx.method === 'HEAD', close });
-    publishEnd(ctx, status, 'deny', d.stage, d.code, 0);
+    publishEnd(ctx, status, 'deny', d.stage, d.code, 0, typeof d.cause === 'string' ? d.cause : undefined);
     observe(ctx, status, 'deny', d.code, 0, undefined);
   }
 
   async function forward(ctx: RequestContext): Promise<void> {
     let decisionSeq: number;
+    // Tracing only (the decision commit as a span); nothing is read when nobody subscribes.
+    const t0 = channels.exchangeStep.hasSubscribers ? process.hrtime.bigint() : 0n;
     try {
       const requestBody = ctx.body && ctx.body.length > 0 ? commitBody(ctx.body) : undefined;
       // A scope that lets its holder touch any object is recorded each time it is used (API1).
@@ -77,16 +81,18 @@ export function createHandler(deps: HandlerDeps) {
       const requestCaptured = requestBody ? captureRequest(ctx) : undefined;
       const r = await ledger.append(decisionInput(ctx, { outcome: 'allow', stage: 'ledger', reason: 'RAMPART_OK', requestBody, requestCaptured, detail }));
       decisionSeq = r.seq;
+      if (t0 !== 0n) step(ctx, 'ledger.decision', t0, true);
     } catch (err) {
+      if (t0 !== 0n) step(ctx, 'ledger.decision', t0, false);
       channels.ledgerAlert.publish({ kind: 'append-failed', error: err });
       logger.error({ requestId: ctx.requestId, err: errSummary(err) }, 'decision record failed; request not forwarded');
       const close = deps.closing();
       sendProblem(ctx.res, { code: 'RAMPART_LEDGER_UNAVAILABLE', headers: { 'retry-after': '5' } }, { requestId: ctx.requestId, headersCfg: ctx.runtime.config.headers, tls, head: ctx.method === 'HEAD', close });
-      publishEnd(ctx, 503, 'error', 'ledger', 'RAMPART_LEDGER_UNAVAILABLE', 0);
+      publishEnd(ctx, 503, 'error', 'ledger', 'RAMPART_LEDGER_UNAVAILABLE', 0, undefined);
       return;
     }
     const r = await proxyExchange(ctx, decisionSeq, { ledger, identity: deps.identity, logger, tls, closing: deps.closing, responseControls: deps.threat !== undefined });
-    publishEnd(ctx, r.status, r.outcome === 'success' ? 'allow' : 'error', r.outcome === 'success' ? 'respond' : r.stage, r.outcome === 'success' ? 'RAMPART_OK' : r.reason, r.bytesOut);
+    publishEnd(ctx, r.status, r.outcome === 'success' ? 'allow' : 'error', r.outcome === 'success' ? 'respond' : r.stage, r.outcome === 'success' ? 'RAMPART_OK' : r.reason, r.bytesOut, undefined);
     chargeQuotas(ctx, r.bytesOut, r.records);
     observe(ctx, r.status, r.outcome === 'success' ? 'allow' : r.reason === 'RAMPART_RESPONSE_WITHHELD' ? 'deny' : 'error', r.reason, r.bytesOut, r.records);
   }
@@ -123,7 +129,7 @@ export function createHandler(deps: HandlerDeps) {
     }
   }
 
-  function publishEnd(ctx: RequestContext, status: number, outcome: ExchangeEndMessage['outcome'], stage: string | undefined, reason: string | undefined, bytesOut: number): void {
+  function publishEnd(ctx: RequestContext, status: number, outcome: ExchangeEndMessage['outcome'], stage: string | undefined, reason: string | undefined, bytesOut: number, cause: string | undefined): void {
     if (!channels.exchangeEnd.hasSubscribers) return;
     const m: ExchangeEndMessage = {
       api: ctx.api?.name,
@@ -132,11 +138,19 @@ export function createHandler(deps: HandlerDeps) {
       outcome,
       stage,
       reason,
+      cause,
       durationSeconds: elapsedMs(ctx) / 1000,
       bytesIn: ctx.bytesIn,
       bytesOut,
+      context: ctx,
     };
     channels.exchangeEnd.publish(m);
+  }
+
+  /** A ledger commit of this exchange as a tracing step (published only while someone listens). */
+  function step(ctx: RequestContext, name: string, startNs: bigint, ok: boolean): void {
+    const m: ExchangeStepMessage = { context: ctx, step: name, startNs, endNs: process.hrtime.bigint(), ok };
+    channels.exchangeStep.publish(m);
   }
 
   function after(ctx: RequestContext, d: Denial | undefined): Promise<void> {

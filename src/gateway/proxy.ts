@@ -14,7 +14,7 @@ import type { BodyCommitment, CapturedBodyInput } from '../ledger/record.js';
 import type { ApiRuntime } from './runtime.js';
 import { decodeResponse, inspectResponse, responseKind, type ResponseKind } from './response-controls.js';
 import { limitHeaders } from '../threat/limits-runtime.js';
-import { channels } from '../core/diagnostics.js';
+import { channels, type UpstreamErrorKind, type UpstreamErrorMessage, type UpstreamRequestMessage, type UpstreamResponseMessage } from '../core/diagnostics.js';
 import type { Ledger } from '../ledger/writer.js';
 import { newBodyCommitter } from '../ledger/commit.js';
 import { ResponseCapture } from './capture-bodies.js';
@@ -64,6 +64,11 @@ export async function proxyExchange(ctx: RequestContext, decisionSeq: number, de
     identity: deps.identity ? { header: deps.identity.header, token: deps.identity.assertionFor(ctx) } : undefined,
     bodyLength: ctx.body ? ctx.body.length : ctx.hasBody ? 0 : undefined,
   });
+  // Observability only (metrics, passive upstream health, tracing): no subscriber, no cost
+  // beyond the checks; a subscriber may add trace headers (../core/diagnostics.ts).
+  // The clock is read only for tracing (request/response subscribers); errors are counted without it.
+  const startNs = channels.upstreamRequest.hasSubscribers || channels.upstreamResponse.hasSubscribers ? process.hrtime.bigint() : 0n;
+  if (channels.upstreamRequest.hasSubscribers) channels.upstreamRequest.publish({ context: ctx, api: api.name, headers, startNs } satisfies UpstreamRequestMessage);
   let upstream;
   try {
     upstream = await up.pool.request({
@@ -73,6 +78,7 @@ export async function proxyExchange(ctx: RequestContext, decisionSeq: number, de
       body: ctx.body && ctx.body.length > 0 ? ctx.body : null,
     });
   } catch (err) {
+    if (channels.upstreamError.hasSubscribers) channels.upstreamError.publish({ context: ctx, api: api.name, kind: upstreamErrorKind(err), phase: 'request', startNs } satisfies UpstreamErrorMessage);
     const code: ErrorCode = isTimeout(err) ? 'RAMPART_UPSTREAM_TIMEOUT' : 'RAMPART_UPSTREAM_UNAVAILABLE';
     deps.logger.warn({ requestId: ctx.requestId, api: api.name, err: errSummary(err) }, 'upstream request failed');
     const status = code === 'RAMPART_UPSTREAM_TIMEOUT' ? 504 : 502;
@@ -88,6 +94,7 @@ export async function proxyExchange(ctx: RequestContext, decisionSeq: number, de
   }
 
   const status = upstream.statusCode;
+  if (channels.upstreamResponse.hasSubscribers) channels.upstreamResponse.publish({ context: ctx, api: api.name, status, startNs } satisfies UpstreamResponseMessage);
   const kind = deps.responseControls ? responseKind(ctx, status, upstream.headers) : undefined;
   if (kind !== undefined) return respondInspected(ctx, decisionSeq, deps, upstream, kind);
   const opOverride = api.config.operations[ctx.operation!.id]?.cacheControl;
@@ -131,6 +138,7 @@ export async function proxyExchange(ctx: RequestContext, decisionSeq: number, de
   if (failure !== undefined) {
     const clientGone = failure === 'client';
     const reason = clientGone ? 'RAMPART_CLIENT_ABORTED' : isTimeout(failure) ? 'RAMPART_UPSTREAM_TIMEOUT' : 'RAMPART_UPSTREAM_UNAVAILABLE';
+    if (!clientGone && channels.upstreamError.hasSubscribers) channels.upstreamError.publish({ context: ctx, api: api.name, kind: upstreamErrorKind(failure), phase: 'body', startNs } satisfies UpstreamErrorMessage);
     body.destroy();
     try {
       await deps.ledger.append(completionInput(ctx, { decisionSeq, outcome: 'failure', status, stage: clientGone ? 'respond' : 'proxy', reason, bytesOut, responseBody: committer.finish(), responseCaptured: capture?.finish(ctx, status, upstream.headers) }));
@@ -225,6 +233,7 @@ async function respondInspected(ctx: RequestContext, decisionSeq: number, deps: 
   });
   if (failure === 'client' || failure instanceof Error) {
     const clientGone = failure === 'client';
+    if (failure instanceof Error && channels.upstreamError.hasSubscribers) channels.upstreamError.publish({ context: ctx, api: ctx.api!.name, kind: upstreamErrorKind(failure), phase: 'body', startNs: 0n } satisfies UpstreamErrorMessage);
     const reason = clientGone ? 'RAMPART_CLIENT_ABORTED' : isTimeout(failure) ? 'RAMPART_UPSTREAM_TIMEOUT' : 'RAMPART_UPSTREAM_UNAVAILABLE';
     const shown = clientGone ? status : reason === 'RAMPART_UPSTREAM_TIMEOUT' ? 504 : 502;
     return refuse(ctx, decisionSeq, deps, { status: shown, stage: clientGone ? 'respond' : 'proxy', reason, detail: { upstreamStatus: status } }, clientGone);
@@ -304,6 +313,24 @@ function isTimeout(err: unknown): boolean {
     err instanceof undiciErrors.BodyTimeoutError ||
     err instanceof undiciErrors.ConnectTimeoutError
   );
+}
+
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'EHOSTDOWN']);
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ECONNABORTED']);
+
+/**
+ * A bounded label for an upstream failure (rampart_upstream_errors_total{kind}; passive health
+ * counts connect, connect_timeout and tls as "could not reach the upstream").
+ */
+export function upstreamErrorKind(err: unknown): UpstreamErrorKind {
+  if (err instanceof undiciErrors.ConnectTimeoutError) return 'connect_timeout';
+  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) return 'timeout';
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code !== 'string') return 'other';
+  if (CONNECT_CODES.has(code)) return 'connect';
+  if (RESET_CODES.has(code)) return 'reset';
+  if (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.includes('CERT') || code.startsWith('UNABLE_TO_') || code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || code === 'SELF_SIGNED_CERT_IN_CHAIN') return 'tls';
+  return 'other';
 }
 
 export function errSummary(err: unknown): { name?: string; code?: string; message?: string } {

@@ -6,8 +6,8 @@
  * certificate, key and parameters are replaced with setSecureContext. What the process holds
  * open for its whole life cannot follow: the listening socket, the storage and ledger (their
  * durability, key provider, checkpoints), the server secret, the admin listener, Rampart's
- * signing keys and token issuer, the shared authentication throttle, the rate-limit backend and
- * the anomaly model's state. A version that changes one of those is refused before anything is
+ * signing keys and token issuer, the shared authentication throttle, the rate-limit backend,
+ * the anomaly model's state and the trace exporter. A version that changes one of those is refused before anything is
  * swapped, naming each field, so that what is reported live is what actually runs (R17a4-3: the
  * version hash on every record must describe the decision that was made).
  */
@@ -40,6 +40,8 @@ const RESTART_ONLY: readonly [pointer: string, pick: (c: RampartConfig) => unkno
   ['/rateLimits/backend', (c) => c.rateLimits.backend],
   ['/rateLimits/redis', (c) => c.rateLimits.redis],
   ['/anomaly', (c) => c.anomaly],
+  // The exporter and the stage wrappers are set up once at start (src/core/tracing.ts).
+  ['/observability/tracing', (c) => c.observability.tracing],
 ];
 
 /**

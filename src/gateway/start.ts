@@ -5,12 +5,15 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { RampartConfig } from '../config/types.js';
+import type { RampartConfig, TracingConfig } from '../config/types.js';
 import { ConfigError } from '../core/errors.js';
 import { loadSecrets } from '../config/secrets.js';
-import { createLogger, type Logger } from '../core/log.js';
+import { createLogger, subscribeAccessLog, type Logger } from '../core/log.js';
 import { channels } from '../core/diagnostics.js';
-import type { Ledger } from '../ledger/writer.js';
+import { DEFAULT_MAX_QUEUE, type Ledger } from '../ledger/writer.js';
+import { createTracer, type Tracer } from '../core/tracing.js';
+import { createOtlpExporter, type OtlpExporter } from '../core/tracing-otlp.js';
+import { traceStages } from '../core/tracing-stages.js';
 import { openRunningLedger, type RunningLedger } from '../ledger/open-ledger.js';
 import { createNullLedgerForBenchmark } from '../ledger/null-ledger.js';
 import { KeyCache } from '../keys/cache.js';
@@ -176,6 +179,10 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
       cleanup.unshift(() => threat.close());
       await threat.ready();
     }
+    // Issue 7: traces only when configured (restart-only: the exporter lives with the process);
+    // without it no stage is wrapped and no tracing channel has a subscriber.
+    const tracing = config.observability.tracing && !opts.benchmarkPassThrough ? startTracing(config, config.observability.tracing) : undefined;
+    if (tracing) cleanup.unshift(() => tracing.close());
     // The stages of one configuration version: everything a version may change is read from
     // `rt.config`; what the process holds for its life (keys, throttle, tokens, identity, threat
     // services) is shared by every version (./restart-only.ts says which fields that fixes).
@@ -184,7 +191,7 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
       if (opts.benchmarkPassThrough || !threat) return [createParseStage(c.limits), createRouteStage(rt)];
       const limits = createLimitsRuntime(c.rateLimits.rules, threat);
       compileDlpPolicies(c);
-      return [
+      const stages = [
         createParseStage(c.limits),
         createAddressLimitStage(throttle, limits),
         createRouteStage(rt),
@@ -195,6 +202,7 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
         createInspectStage(c.inspection, c.responses),
         createAuthorizeStage(rt, identity),
       ];
+      return tracing ? traceStages(stages, tracing.tracer) : stages;
     };
     // The version as started: its hash over every file of the version when the file is known.
     const started = opts.configFile && !opts.benchmarkPassThrough && !opts.benchmarkNullLedger ? await startedVersion(config, opts.configFile, logger) : undefined;
@@ -212,10 +220,26 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
     const getRuntime = () => current;
     hashNow = () => current.hash;
 
-    const metrics = createMetrics({ ledgerHealthy: () => ledger.healthy, keysCount: () => keys.size });
-    cleanup.unshift(() => metrics.close());
-    const readiness = createReadiness({ store: storage.ledger, current: getRuntime, keysFresh: () => keys.fresh, ledgerHealthy: () => ledger.healthy });
+    const readiness = createReadiness({
+      store: storage.ledger,
+      current: getRuntime,
+      keysFresh: () => keys.fresh,
+      ledgerHealthy: () => ledger.healthy,
+      ledgerPending: () => ledger.pending,
+      // open-ledger.ts leaves the writer's bound at its default (never below a batch).
+      ledgerMaxQueue: Math.max(DEFAULT_MAX_QUEUE, config.ledger.maxBatch),
+    });
     cleanup.unshift(() => readiness.close());
+    const metrics = createMetrics({
+      ledgerHealthy: () => ledger.healthy,
+      keysCount: () => keys.size,
+      ledgerPending: () => ledger.pending,
+      upstreams: () => readiness.state().upstreams,
+      ...(tracing ? { tracing: () => tracing.exporter.stats() } : {}),
+    });
+    cleanup.unshift(() => metrics.close());
+    // One debug line per exchange with its request id (only when the level shows debug).
+    cleanup.unshift(subscribeAccessLog(logger));
 
     let closing = false;
     const handler = createHandler({
@@ -273,6 +297,8 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
           keyset,
           ...(running ? { ledgerParts: running } : {}),
           ...(opts.adminClockForTests ? { now: opts.adminClockForTests } : {}),
+          // The console masks stored bodies by the live documents' classifications (DLP).
+          operationModel: (api: string, op: string) => current.apis.find((a) => a.name === api)?.model.operations.find((o) => o.id === op),
           configVersions: {
             live: () => ({ hash: current.hash, config: current.config, configDir: opts.configDir ?? process.cwd(), ...(opts.configFile ? { configFile: opts.configFile } : {}) }),
             // Called only after start (an admin's request), when activate below exists.
@@ -381,6 +407,20 @@ export async function startGateway(opts: StartOptions): Promise<GatewayHandle> {
     for (const c of cleanup) await Promise.resolve(c()).catch(() => {});
     throw err;
   }
+}
+
+/** The tracer and its OTLP exporter (../core/tracing.ts); closed last-in-first-out with the gateway. */
+function startTracing(config: RampartConfig, t: TracingConfig): { tracer: Tracer; exporter: OtlpExporter; close(): Promise<void> } {
+  const exporter = createOtlpExporter({ endpoint: t.otlpEndpoint, serviceName: t.serviceName, serviceVersion: VERSION, resource: { 'service.instance.id': config.node } });
+  const tracer = createTracer({ sampleRatio: t.sampleRatio, sink: exporter });
+  return {
+    tracer,
+    exporter,
+    async close() {
+      tracer.close();
+      await exporter.close();
+    },
+  };
 }
 
 /** A stable label for a ledger alert (its error code without the prefix, or 'other'). */

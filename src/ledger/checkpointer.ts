@@ -10,6 +10,7 @@
  * Records committed while a checkpoint is being signed belong to the next one.
  */
 import type { CheckpointRow, CheckpointStore, LedgerStore } from '../storage/types.js';
+import { channels, type LedgerCheckpointMessage } from '../core/diagnostics.js';
 import { GENESIS_HASH } from './chain.js';
 import { signCheckpoint } from './checkpoint-note.js';
 import { CompactRange } from './merkle.js';
@@ -115,14 +116,34 @@ export async function createCheckpointer(opts: CheckpointerOptions): Promise<Che
     await opts.checkpoints.insertCheckpoint(row);
     opts.onCheckpoint?.(row);
     const results = await Promise.allSettled(opts.publishers.map((p) => p.publish({ treeSize: size, ts, kind, note })));
-    for (const r of results) if (r.status === 'rejected') alert(r.reason);
+    let failed = false;
+    for (const r of results) {
+      if (r.status === 'rejected') {
+        failed = true;
+        alert(r.reason);
+      }
+    }
+    announce({ kind, result: failed ? 'publish_failed' : 'ok', treeSize: size, ts });
     return row;
+  }
+
+  /** Metrics (rampart_checkpoints_total, the last publication's time); never throws. */
+  function announce(m: LedgerCheckpointMessage): void {
+    if (!channels.ledgerCheckpoint.hasSubscribers) return;
+    try {
+      channels.ledgerCheckpoint.publish(m);
+    } catch {
+      // A subscriber's fault must not stop checkpoints.
+    }
   }
 
   /** Checkpoints never overlap: each waits for the one before. */
   const serial = (kind: CheckpointRow['kind'], force?: boolean): Promise<CheckpointRow | undefined> => {
     const p = chain.then(() => checkpoint(kind, force));
-    chain = p.catch((err: unknown) => alert(err));
+    chain = p.catch((err: unknown) => {
+      announce({ kind, result: 'failed', treeSize: range.size, ts: 0 });
+      alert(err);
+    });
     return p;
   };
 
@@ -152,7 +173,10 @@ export async function createCheckpointer(opts: CheckpointerOptions): Promise<Che
       if (closed) return;
       closed = true;
       await chain;
-      await checkpoint('shutdown').catch((err: unknown) => alert(err));
+      await checkpoint('shutdown').catch((err: unknown) => {
+        announce({ kind: 'shutdown', result: 'failed', treeSize: range.size, ts: 0 });
+        alert(err);
+      });
     },
   };
 }

@@ -38,6 +38,9 @@ import {
   type StoredRecord,
 } from './record.js';
 
+/** Appends waiting beyond this many are refused (LedgerOptions.maxQueue's default; readiness reads it). */
+export const DEFAULT_MAX_QUEUE = 10_000;
+
 export interface LedgerOptions {
   /** Node name written on every record (AU-3 "where"). */
   node: string;
@@ -130,7 +133,7 @@ export async function createLedger(store: LedgerStore, opts: LedgerOptions): Pro
   const sealer = opts.sealer;
   const onCommitted = opts.onCommitted;
   const maxBatch = opts.maxBatch;
-  const maxQueue = Math.max(opts.maxQueue ?? 10_000, maxBatch);
+  const maxQueue = Math.max(opts.maxQueue ?? DEFAULT_MAX_QUEUE, maxBatch);
   const appendTimeoutMs = opts.appendTimeoutMs ?? 10_000;
   if (!(appendTimeoutMs > 0)) throw new TypeError('ledger: opts.appendTimeoutMs must be positive');
   const node = clean(opts.node);
