@@ -44,6 +44,7 @@ import type { RunningLedger } from '../ledger/open-ledger.js';
 import { ledgerRoutes } from './ledger-routes.js';
 import { configRoutes, submissionBodyLimit, type ConfigVersionDeps } from './config-routes.js';
 import { verifyRoutes } from './verify-routes.js';
+import { consoleStaticRoutes } from './console-static.js';
 import { auditRoutes } from './audit-routes.js';
 import { overviewRoutes } from './overview-routes.js';
 import { activityRoutes } from './activity-routes.js';
@@ -695,6 +696,8 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
     { method: 'POST', pattern: /^\/admin\/api\/me\/totp$/, action: 'self', sessionOnly: true, reauth: true, handler: totpStart },
     { method: 'POST', pattern: /^\/admin\/api\/me\/totp\/confirm$/, action: 'self', sessionOnly: true, reauth: true, handler: totpConfirm },
     ...(deps.ledgerParts ? ledgerRoutes({ config: deps.config, storage, ledger, parts: deps.ledgerParts, configHash: deps.configHash, json, record, now }) : []),
+    // The web console (issue 7): static files under a strict CSP, same listener, sessions and roles.
+    ...consoleStaticRoutes({ headers: deps.config.headers }),
     ...verifyRoutes({ config: deps.config, storage, ledger, keyset: deps.keyset, secret: deps.secret, configHash: deps.configHash, json, record, now, ...(deps.ledgerParts ? { drained: () => deps.ledgerParts!.drained() } : {}) }),
     ...(consoleDeps ? [...auditRoutes(consoleDeps), ...overviewRoutes(consoleDeps), ...activityRoutes(consoleDeps), ...retentionRoutes(consoleDeps)] : []),
     ...(deps.configVersions ? configRoutes({ ...deps.configVersions, storage, ledger, configHash: deps.configHash, headers: deps.config.headers, maxSubmissionBytes: submissionBodyLimit(deps.config), json, now }) : []),

@@ -50,7 +50,17 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
   return out;
 }
 
-export async function startTestGateway(o: { yaml?: Record<string, unknown>; api?: Record<string, unknown>; extraApis?: (upstreamUrl: string) => Record<string, unknown>[]; postgresUrl?: string; tls?: boolean; spec?: string; upstreamUrl?: string } = {}): Promise<TestGateway> {
+export async function startTestGateway(o: {
+  yaml?: Record<string, unknown>;
+  api?: Record<string, unknown>;
+  extraApis?: (upstreamUrl: string) => Record<string, unknown>[];
+  postgresUrl?: string;
+  tls?: boolean;
+  spec?: string;
+  upstreamUrl?: string;
+  /** The admin plane's clock (startGateway's adminClockForTests), for session timeouts. */
+  adminClock?: () => number;
+} = {}): Promise<TestGateway> {
   const tmp = tempDir('rampart-gw-');
   const upstream = await startTestUpstream();
   const base: Record<string, unknown> = {
@@ -76,7 +86,7 @@ export async function startTestGateway(o: { yaml?: Record<string, unknown>; api?
   try {
     config = await loadConfig(configFile);
     secrets = await ensureSecrets(config.secretsFile);
-    gw = await startGateway({ config, configDir: tmp.path, logger: silentLogger(), keyPollMs: 50, shutdownGraceMs: 2000 });
+    gw = await startGateway({ config, configDir: tmp.path, logger: silentLogger(), keyPollMs: 50, shutdownGraceMs: 2000, ...(o.adminClock ? { adminClockForTests: o.adminClock } : {}) });
   } catch (err) {
     await upstream.close();
     tmp.remove();
