@@ -23,7 +23,7 @@ import { exportEvidence, type EvidenceQuery } from '../evidence/export.js';
 import { activeHoldsAll } from '../evidence/holds-view.js';
 import { liftHold, setHold, type HoldContext } from '../ledger/holds.js';
 import type { RunningLedger } from '../ledger/open-ledger.js';
-import { runPurge } from '../ledger/purge.js';
+import { runPurge, type PurgeContext } from '../ledger/purge.js';
 import type { Ledger } from '../ledger/writer.js';
 import type { HoldCriteria, Storage } from '../storage/types.js';
 import { may } from './roles.js';
@@ -88,18 +88,7 @@ export function ledgerRoutes(d: LedgerRouteDeps): Route[] {
 
   const purge: Handler = async (_req, res, { body, caller, client, requestId }) => {
     const dryRun = body.dryRun === true;
-    const report = await runPurge({
-      ledger: storage.ledger,
-      checkpoints: storage.checkpoints,
-      retention: storage.retention,
-      dataKeys: storage.dataKeys,
-      ring: parts.crypto.ring,
-      sealer: parts.crypto.sealer,
-      writer: d.ledger,
-      configHash: d.configHash(),
-      checkpointKey: { signer: parts.checkpointKey.signer, origin: parts.checkpointKey.origin },
-      now: d.now,
-    }, { dryRun });
+    const report = await runPurge(purgeContext(d, d.now), { dryRun });
     await d.record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, actor: caller!.user.username, detail: { action: dryRun ? 'ledger.purge.plan' : 'ledger.purge', keys: report.removed.keys, recordsPruned: report.recordsPruned, receiptSeq: report.receiptSeq ?? 0 } });
     d.json(res, 200, report);
   };
@@ -194,4 +183,21 @@ function badHold(err: unknown): never {
   if (code === 'RAMPART_HOLD_INVALID') throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', (err as Error).message);
   if (code === 'RAMPART_HOLD_NOT_FOUND') throw new AdminFailure('RAMPART_ADMIN_NOT_FOUND', (err as Error).message);
   throw err;
+}
+
+/** What the purge job needs from the admin plane's dependencies, with its clock. */
+export function purgeContext(d: Pick<LedgerRouteDeps, 'storage' | 'parts' | 'ledger' | 'configHash'>, now: () => number): PurgeContext {
+  const { storage, parts } = d;
+  return {
+    ledger: storage.ledger,
+    checkpoints: storage.checkpoints,
+    retention: storage.retention,
+    dataKeys: storage.dataKeys,
+    ring: parts.crypto.ring,
+    sealer: parts.crypto.sealer,
+    writer: d.ledger,
+    configHash: d.configHash(),
+    checkpointKey: { signer: parts.checkpointKey.signer, origin: parts.checkpointKey.origin },
+    now,
+  };
 }

@@ -12,6 +12,7 @@
  */
 import { activeHolds } from '../ledger/holds.js';
 import { runPurge } from '../ledger/purge.js';
+import { purgeContext } from './ledger-routes.js';
 import type { ConsoleRouteDeps } from './console-deps.js';
 import { iso } from './query-params.js';
 import type { Handler, Route } from './server.js';
@@ -24,18 +25,7 @@ export function retentionRoutes(d: ConsoleRouteDeps): Route[] {
 
   const retention: Handler = async (_req, res) => {
     const asOf = d.now() + UPCOMING_DAYS * DAY_MS;
-    const report = await runPurge({
-      ledger: storage.ledger,
-      checkpoints: storage.checkpoints,
-      retention: storage.retention,
-      dataKeys: storage.dataKeys,
-      ring: parts.crypto.ring,
-      sealer: parts.crypto.sealer,
-      writer: d.ledger,
-      configHash: d.configHash(),
-      checkpointKey: { signer: parts.checkpointKey.signer, origin: parts.checkpointKey.origin },
-      now: () => asOf,
-    }, { dryRun: true });
+    const report = await runPurge(purgeContext(d, () => asOf), { dryRun: true });
     const byClass: Record<string, { keys: number; privates: number; bodies: number }> = {};
     for (const k of report.keys) {
       const c = (byClass[k.recordClass] ??= { keys: 0, privates: 0, bodies: 0 });

@@ -115,7 +115,7 @@ export function objectIdsOf(p: PersonalFields): string[] {
 
 /**
  * The records with the given seqs (missing ones are left out), read in runs of nearby seqs
- * rather than one by one (as ./holds.ts recordMeta does).
+ * rather than one by one (./holds.ts recordMeta uses it too).
  */
 export async function readSeqs(store: Pick<LedgerStore, 'read'>, seqs: readonly number[]): Promise<Map<number, StoredRecord>> {
   const want = [...new Set(seqs)].sort((a, b) => a - b);

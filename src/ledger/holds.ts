@@ -16,6 +16,7 @@ import type { RecordType } from './record.js';
 import type { HoldCriteria, LedgerStore, LegalHold, RetentionStore, SealedBody, SealedPrivate } from '../storage/types.js';
 import { bodyAad, privateAad, privateClassOf, type Sealer } from './sealer.js';
 import type { Ledger } from './writer.js';
+import { readSeqs } from './audit-read.js';
 
 export interface HoldContext {
   ledger: LedgerStore;
@@ -227,21 +228,9 @@ export interface RecordMeta {
 }
 
 export async function recordMeta(ledger: LedgerStore, seqs: readonly number[]): Promise<Map<number, RecordMeta>> {
-  const want = [...seqs].sort((a, b) => a - b);
-  const wanted = new Set(want);
   const out = new Map<number, RecordMeta>();
-  let i = 0;
-  while (i < want.length) {
-    const from = want[i]!;
-    let j = i;
-    while (j + 1 < want.length && want[j + 1]! - want[j]! < 256 && want[j + 1]! - from < 5000) j++;
-    const to = want[j]!;
-    for (const r of await ledger.read(from, to - from + 1)) {
-      if (r.record.seq > to) break;
-      if (!wanted.has(r.record.seq)) continue;
-      out.set(r.record.seq, { type: r.record.type, ts: r.record.ts, outcome: r.record.outcome, ...(r.record.operationId !== undefined ? { operationId: r.record.operationId } : {}) });
-    }
-    i = j + 1;
+  for (const [seq, r] of await readSeqs(ledger, seqs)) {
+    out.set(seq, { type: r.record.type, ts: r.record.ts, outcome: r.record.outcome, ...(r.record.operationId !== undefined ? { operationId: r.record.operationId } : {}) });
   }
   return out;
 }
