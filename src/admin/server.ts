@@ -663,6 +663,20 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
     json(res, 200, { enrolled: true });
   };
 
+  /**
+   * A fresh set of recovery codes for the caller, shown once; the old set stops working at once
+   * (N63-1: a look-up secret is single-use; a set that may have been seen is replaced whole).
+   * A person's act with both factors proved just now (reauth), recorded without the codes.
+   */
+  const recoveryCodesRenew: Handler = async (_req, res, { caller, client, requestId }) => {
+    const { user } = caller!;
+    const codes = newRecoveryCodes();
+    const fresh = (await admin.getUser(user.id))!;
+    await admin.updateUser({ ...fresh, recoveryCodeHashes: codes.map((c) => hashRecoveryCode(c, secret)), updatedAt: now() });
+    await record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, actor: user.username, detail: { action: 'recovery-codes.renew', count: codes.length } });
+    json(res, 200, { recoveryCodes: codes });
+  };
+
   // The console's read routes (issue 7) need the ledger's decryption and checkpoints.
   const consoleDeps: ConsoleRouteDeps | undefined = deps.ledgerParts
     ? {
@@ -695,6 +709,7 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
     { method: 'POST', pattern: /^\/admin\/api\/me\/password$/, action: 'self', sessionOnly: true, reauth: true, handler: changePassword },
     { method: 'POST', pattern: /^\/admin\/api\/me\/totp$/, action: 'self', sessionOnly: true, reauth: true, handler: totpStart },
     { method: 'POST', pattern: /^\/admin\/api\/me\/totp\/confirm$/, action: 'self', sessionOnly: true, reauth: true, handler: totpConfirm },
+    { method: 'POST', pattern: /^\/admin\/api\/me\/recovery-codes$/, action: 'self', sessionOnly: true, reauth: true, handler: recoveryCodesRenew },
     ...(deps.ledgerParts ? ledgerRoutes({ config: deps.config, storage, ledger, parts: deps.ledgerParts, configHash: deps.configHash, json, record, now }) : []),
     // The web console (issue 7): static files under a strict CSP, same listener, sessions and roles.
     ...consoleStaticRoutes({ headers: deps.config.headers }),

@@ -91,6 +91,25 @@ describe('admin plane', () => {
     assert.equal((await login('examiner1', { recoveryCode: code })).res.status, 401);
   });
 
+  it('a person renews their recovery codes (fresh factors, never a token): the old set stops working at once', async () => {
+    await addUser('renewer', ['security']);
+    const old = users.renewer!.codes;
+    const s = await login('renewer', { recoveryCode: old[0]! });
+    assert.equal(s.res.status, 200);
+    const r = await call('POST', '/admin/api/me/recovery-codes', { cookie: s.cookie!, csrf: s.csrf!, origin: `https://127.0.0.1:${port}` });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    const fresh = r.json.recoveryCodes as string[];
+    assert.equal(fresh.length, old.length);
+    assert.ok(fresh.every((c) => !old.includes(c)));
+    assert.equal((await login('renewer', { recoveryCode: old[1]! })).res.status, 401, 'an unused code of the old set is dead');
+    assert.equal((await login('renewer', { recoveryCode: fresh[0]! })).res.status, 200, 'a new one works');
+    await t.gw.ledger.flush();
+    const recs = await t.gw.storage.ledger.search({ type: 'admin.action', limit: 20, descending: true });
+    const rec = recs.find((x) => x.record.detail?.action === 'recovery-codes.renew');
+    assert.ok(rec, 'the renewal is a ledger record');
+    assert.ok(!JSON.stringify(rec).includes(fresh[1]!), 'without the codes');
+  });
+
   it('repeated failures lock the user (429 with Retry-After), even for the right credentials', async () => {
     for (let i = 0; i < 3; i++) assert.equal((await login('locky', { totp: '000000' }, 'wrong password wrong password')).res.status, 401);
     const locked = await login('locky', { totp: totpAt(users.locky!.totp) });

@@ -2,7 +2,7 @@
  * Users and roles (users.read / users.write; changes need a fresh second factor, the server asks
  * and ../app.ts's dialog answers), and the logged-in admin's own second factors: a new TOTP
  * authenticator (the QR code the server drew, shown as an image from a data: URL: an SVG in an
- * <img> runs no script), passkeys (N63-2), and the recovery codes handed out at creation.
+ * <img> runs no script), passkeys (N63-2), and renewing one's recovery codes.
  */
 import { h, type Child, replace } from '../h.js';
 import { getJson, postJson } from '../api.js';
@@ -111,6 +111,7 @@ function mySecurity(): HTMLElement {
     announce('Scan the QR code, then enter a code to confirm.');
   });
   const passkeyBox = h('div', { 'aria-live': 'polite' });
+  const codesBox = h('div', { 'aria-live': 'polite' });
   const name = field('Passkey name', { value: 'passkey', hint: 'For example "laptop" or "security key".' });
   const passkey = webauthnAvailable()
     ? form('Add a passkey', [name.el], 'Add a passkey', async () => {
@@ -137,6 +138,12 @@ function mySecurity(): HTMLElement {
     passkey,
     passkeyBox,
     h('h3', {}, 'Recovery codes'),
-    h('p', {}, 'Recovery codes are handed out once, when your account is created; each works once instead of an authenticator code. If you have used them up, ask an admin to create a new account for you.'),
+    h('p', {}, 'Each recovery code works once instead of an authenticator code. A new set replaces the old one at once: keep it somewhere safe.'),
+    button('Issue new recovery codes', async () => {
+      const r = await postJson<{ recoveryCodes: string[] }>('/admin/api/me/recovery-codes', {});
+      replace(codesBox, secretOnce('New recovery codes (shown once)', r.recoveryCodes.join(' ')));
+      announce('New recovery codes issued; the old ones no longer work.');
+    }),
+    codesBox,
   );
 }
