@@ -16,6 +16,7 @@ import type { LedgerQuery } from '../storage/types.js';
 import { CliExit, EXIT, positiveInt } from './exit-codes.js';
 import type { RampartConfig } from '../config/types.js';
 import { openStorage } from '../storage/open.js';
+import { createProgress } from './progress.js';
 import type { Storage } from '../storage/types.js';
 import { loadCliConfig, output, withConfigOption } from './common.js';
 
@@ -47,14 +48,25 @@ export function register(program: Command): void {
         }
       }
       const verifierKeys = opts.publicKey.length > 0 ? await Promise.all(opts.publicKey.map(readKeyArg)) : (await s.checkpoints.listSigningKeys()).map((k) => k.verifierKey);
+      // A bar on a terminal over the records up to the head (issue 7), quiet in a pipe or with --json.
+      const headSeq = (await s.ledger.head())?.seq ?? 0;
+      const bar = createProgress('verifying records', { json: opts.json === true });
       const run = (sealer?: Sealer) =>
-        verifyLedger({ ledger: s.ledger, checkpoints: s.checkpoints, retention: s.retention, verifierKeys, published, deep: opts.deep === true, ...(sealer ? { sealer, checkPrivate: true } : { checkPrivate: false }) });
-      if (!opts.private) return run();
-      const crypto = await openLedgerCrypto(config, s, { readOnly: true });
+        verifyLedger({
+          ledger: s.ledger, checkpoints: s.checkpoints, retention: s.retention, verifierKeys, published, deep: opts.deep === true,
+          onProgress: (seq) => bar.update(seq, Math.max(seq, headSeq)),
+          ...(sealer ? { sealer, checkPrivate: true } : { checkPrivate: false }),
+        });
       try {
-        return await run(crypto.sealer);
+        if (!opts.private) return await run();
+        const crypto = await openLedgerCrypto(config, s, { readOnly: true });
+        try {
+          return await run(crypto.sealer);
+        } finally {
+          await crypto.close();
+        }
       } finally {
-        await crypto.close();
+        bar.done();
       }
     });
     const bad = r.firstBad;

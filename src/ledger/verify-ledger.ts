@@ -37,6 +37,8 @@ export interface LedgerVerifyOptions {
   deep?: boolean;
   /** Hash on a second thread (default true; see verify.ts `hashThread`). */
   hashThread?: boolean;
+  /** Called as pages verify: the last seq verified so far (a CLI draws a progress bar from it). */
+  onProgress?: (verifiedThroughSeq: number) => void;
   /**
    * Start from a checkpoint verified by an earlier run (self-verification is incremental): its
    * chain hash and compact range anchor the run instead of the prune point or genesis. Its
@@ -195,6 +197,7 @@ export async function verifyLedger(o: LedgerVerifyOptions): Promise<LedgerVerify
     checkPrivate: o.checkPrivate ?? o.sealer !== undefined,
     deep: o.deep ?? false,
     onVerified: (run) => {
+      o.onProgress?.(run.firstSeq + run.count - 1);
       let next = stops[stop] ?? Number.POSITIVE_INFINITY;
       // A size below the verified range stays where it is (reported at the end as not reached).
       while (next < run.firstSeq) next = stops[++stop] ?? Number.POSITIVE_INFINITY;
