@@ -259,8 +259,11 @@ Try these (paste the five lines above first):
   # identity assertion (checked against ${gw}/.rampart/jwks.json), so this is 401
   curl -sS ${o.upstream}/accounts/acc_alice_1
 
-  # the admin plane (${o.admin.replace('127.0.0.1', 'localhost')}): password AND the current code of your
-  # authenticator app for the demo owner (scan the QR code below); then create a key as that admin
+  # the web console: open ${o.admin.replace('127.0.0.1', 'localhost')}/admin/ in a browser (accept the demo's
+  # self-signed certificate) and log in as ${o.owner.username} with $ADMIN_PASSWORD and the code of your
+  # authenticator app (scan the QR code below): overview, audit explorer, evidence, keys
+
+  # the same admin plane from a terminal: password AND the current code; then create a key as that admin
   CODE=<6-digit code from the app>
   ${c} -c ${rel}/admin-cookies -H 'content-type: application/json' -d "{\\"username\\":\\"${o.owner.username}\\",\\"password\\":\\"$ADMIN_PASSWORD\\",\\"totp\\":\\"$CODE\\"}" ${o.admin.replace('127.0.0.1', 'localhost')}/admin/api/login
 
