@@ -32,7 +32,7 @@ import { AdminFailure, type Handler, type Route } from './server.js';
 export const RECORD_TYPES: readonly RecordType[] = ['exchange.decision', 'exchange.completion', 'admin.action', 'security.event', 'system.event'];
 export const MAX_PAGE = 200;
 const DEFAULT_PAGE = 50;
-/** Records read at most for one page when the store cannot filter (a stage, or paging with `before`). */
+/** Records read at most for one page when the store cannot filter (a stage: not a column). */
 export const SCAN_LIMIT = 20_000;
 /** Blind index entries read at most for one page filtered by principal, subject or object. */
 export const INDEX_LIMIT = 100_000;
@@ -94,16 +94,16 @@ export function auditRoutes(d: ConsoleRouteDeps): Route[] {
   };
 
   /**
-   * Newest first, exact. The store filters and orders when it can (no stage, first page); a
-   * later page or a stage filter walks back by seq from `before` (the store has no upper seq
-   * bound), through the blind index when who or whose is asked for.
+   * Newest first, exact. The store filters, orders and pages (`beforeSeq`) whenever it can: every
+   * filter but the stage, which is not a column; a stage filter walks back by seq from `before`,
+   * through the blind index when who or whose is asked for.
    */
   async function findRecords(f: Filters, tags: Buffer[], limit: number, before: number | undefined): Promise<{ records: StoredRecord[]; next?: number; truncated: boolean }> {
     const found: StoredRecord[] = [];
     let truncated = false;
     let scanStop: number | undefined;
-    if (before === undefined && f.stage === undefined) {
-      const sq: LedgerQuery = { limit: limit + 1, descending: true, ...storeFilters(f), ...(tags.length > 0 ? { tags } : {}) };
+    if (f.stage === undefined) {
+      const sq: LedgerQuery = { limit: limit + 1, descending: true, ...storeFilters(f), ...(tags.length > 0 ? { tags } : {}), ...(before !== undefined ? { beforeSeq: before } : {}) };
       found.push(...(await storage.ledger.search(sq)));
     } else if (tags.length > 0) {
       const idx = await indexedSeqs(storage.ledger, tags, f.fromTs ?? 0, f.toTs ?? Number.MAX_SAFE_INTEGER, INDEX_LIMIT);

@@ -262,6 +262,7 @@ export function searchSelect(q: LedgerQuery, d: SearchDialect, tables: { records
   if (q.fromTs !== undefined) where.push(`r.ts >= ${d.param(q.fromTs)}`);
   if (q.toTs !== undefined) where.push(`r.ts <= ${d.param(q.toTs)}`);
   if (q.afterSeq !== undefined) where.push(`r.seq > ${d.param(q.afterSeq)}`);
+  if (q.beforeSeq !== undefined) where.push(`r.seq < ${d.param(q.beforeSeq)}`);
   eq('r.type', q.type);
   eq('r.operation_id', q.operationId);
   eq('r.api', q.api);

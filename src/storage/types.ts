@@ -152,7 +152,10 @@ export interface LedgerQuery {
   outcome?: Outcome;
   reason?: string;
   requestId?: string;
+  /** Only records after this seq (paging oldest first). */
   afterSeq?: number;
+  /** Only records before this seq (paging newest first, with `descending`). */
+  beforeSeq?: number;
   limit: number;
   /** Newest first when true. */
   descending?: boolean;

@@ -509,6 +509,10 @@ export function storageContract(name: string, harness: StorageHarness): void {
           assert.deepEqual(await find({ limit: 2 }), [1, 2]);
           assert.deepEqual(await find({ limit: 2, descending: true }), [5, 4]);
           assert.deepEqual(await find({ afterSeq: 3 }), [4, 5]);
+          // Paging newest first (the console's audit explorer): the page before seq 4, then before 2.
+          assert.deepEqual(await find({ beforeSeq: 4, descending: true, limit: 2 }), [3, 2]);
+          assert.deepEqual(await find({ beforeSeq: 2, descending: true, limit: 2 }), [1]);
+          assert.deepEqual(await find({ afterSeq: 1, beforeSeq: 5 }), [2, 3, 4]);
         });
         it('by time range (both ends inclusive)', async () => {
           assert.deepEqual(await find({ fromTs: day(2), toTs: day(4) }), [2, 3, 4]);
@@ -532,6 +536,7 @@ export function storageContract(name: string, harness: StorageHarness): void {
           assert.deepEqual(await find({ tags: [S('cust-2')], status: 403 }), [2]);
           assert.deepEqual(await find({ tags: [S('cust-2')], descending: true, limit: 1 }), [3]);
           assert.deepEqual(await find({ tags: [O('ACC-2')], afterSeq: 2 }), [3]);
+          assert.deepEqual(await find({ tags: [O('ACC-2')], beforeSeq: 3, descending: true }), [2]);
           await assert.rejects(s.ledger.search({ tags: ['ACC-2' as unknown as Buffer], limit: 10 }), TypeError, 'a tag that is not bytes');
         });
         it('by operation, api, type, status, outcome, reason and request id', async () => {
