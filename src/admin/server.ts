@@ -476,9 +476,9 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
 
   /**
    * Rotation (issue 7): a new key with the old one's name, scopes, subject, expiry and client
-   * public key; the secret is shown once; the old key is revoked. The key store has no future
-   * revocation (a revoked key is refused at once, ../keys/cache.ts), so `graceSeconds` cannot
-   * keep the old key working: it is revoked now and the answer says so (gracePeriodApplied).
+   * public key; the secret is shown once; the old key's revocation is scheduled `graceSeconds`
+   * ahead (0 to 86400, default 0: at once), so clients can switch without an outage. Revoking the
+   * old key outright later still takes effect at once (the earlier time stands).
    */
   const rotating = new Set<string>();
   const rotateKey: Handler = async (_req, res, { params, body, caller, client, requestId }) => {
@@ -491,7 +491,7 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
     try {
       const old = await storage.keys.get(id);
       if (!old) throw new AdminFailure('RAMPART_ADMIN_NOT_FOUND');
-      if (old.revokedAt !== undefined) throw new AdminFailure('RAMPART_ADMIN_CONFLICT', 'A revoked key cannot be rotated; create a new one.');
+      if (old.revokedAt !== undefined) throw new AdminFailure('RAMPART_ADMIN_CONFLICT', 'A revoked key (or one being rotated) cannot be rotated; create a new one.');
       if (old.expiresAt !== undefined && old.expiresAt <= now()) throw new AdminFailure('RAMPART_ADMIN_CONFLICT', 'An expired key cannot be rotated; create a new one.');
       let made;
       try {
@@ -508,16 +508,16 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
         if (err instanceof TypeError) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', err.message);
         throw err;
       }
-      const revokedAt = now();
+      const graceSeconds = typeof grace === 'number' ? grace : 0;
+      const revokedAt = now() + graceSeconds * 1000;
       await storage.keys.revoke(id, revokedAt);
       await deps.keys.refresh();
-      await record({ type: 'admin.action', outcome: 'success', status: 201, reason: 'RAMPART_OK', requestId, client, actor: caller!.user.username, detail: { action: 'key.rotate', keyId: made.record.id, replaces: id, scopes: made.record.scopes.join(' '), graceSecondsRequested: typeof grace === 'number' ? grace : 0, graceApplied: false } });
+      await record({ type: 'admin.action', outcome: 'success', status: 201, reason: 'RAMPART_OK', requestId, client, actor: caller!.user.username, detail: { action: 'key.rotate', keyId: made.record.id, replaces: id, scopes: made.record.scopes.join(' '), graceSeconds } });
       json(res, 201, {
         key: made.key,
         ...publicKeyView(made.record),
-        replaces: { id, status: 'revoked', revokedAt: new Date(revokedAt).toISOString() },
-        gracePeriodApplied: false,
-        ...(typeof grace === 'number' && grace > 0 ? { note: 'The key store has no future revocation: the old key was revoked now, without the grace period.' } : {}),
+        replaces: { id, status: graceSeconds > 0 ? 'active' : 'revoked', revokedAt: new Date(revokedAt).toISOString() },
+        gracePeriodApplied: graceSeconds > 0,
       });
     } finally {
       rotating.delete(id);

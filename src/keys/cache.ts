@@ -118,7 +118,8 @@ export class KeyCache {
     if (!key) return { ok: false, reason: 'unknown' };
     if (!keyMatches(this.#secret, parsed.id, parsed.secret, key.hash)) return { ok: false, reason: 'mismatch' };
     const now = this.#now();
-    if (key.revokedAt !== undefined) return { ok: false, reason: 'revoked' };
+    // A revocation may be scheduled (a rotation's grace period): it takes effect at revokedAt.
+    if (key.revokedAt !== undefined && key.revokedAt <= now) return { ok: false, reason: 'revoked' };
     if (key.expiresAt !== undefined && key.expiresAt <= now) return { ok: false, reason: 'expired' };
     this.#uses.set(key.id, now);
     return { ok: true, key };
@@ -134,7 +135,7 @@ export class KeyCache {
     const key = this.#keys.get(id);
     if (!key) return { ok: false, reason: 'unknown' };
     const now = this.#now();
-    if (key.revokedAt !== undefined) return { ok: false, reason: 'revoked' };
+    if (key.revokedAt !== undefined && key.revokedAt <= now) return { ok: false, reason: 'revoked' };
     if (key.expiresAt !== undefined && key.expiresAt <= now) return { ok: false, reason: 'expired' };
     this.#uses.set(key.id, now);
     return { ok: true, key };

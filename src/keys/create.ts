@@ -42,8 +42,9 @@ export async function createKey(store: KeyStore, serverSecret: Buffer, p: Create
   return { key, record };
 }
 
+/** 'active' also while a scheduled revocation (a rotation's grace period) has not come yet. */
 export function keyStatus(k: ApiKeyRecord, now = Date.now()): 'active' | 'revoked' | 'expired' {
-  if (k.revokedAt !== undefined) return 'revoked';
+  if (k.revokedAt !== undefined && k.revokedAt <= now) return 'revoked';
   if (k.expiresAt !== undefined && k.expiresAt <= now) return 'expired';
   return 'active';
 }

@@ -187,7 +187,11 @@ export interface KeyStore {
   insert(key: ApiKeyRecord): Promise<void>;
   get(id: string): Promise<ApiKeyRecord | undefined>;
   list(): Promise<ApiKeyRecord[]>;
-  /** Marks the key revoked; false when no such key exists. Revoking twice keeps the first time. */
+  /**
+   * Marks the key revoked from `at`, which may lie ahead (a rotation's grace period: the old key
+   * keeps working until then); false when no such key exists. Revoking again keeps the earlier
+   * time, so an immediate revocation always overrides a scheduled one.
+   */
   revoke(id: string, at: number): Promise<boolean>;
   /** Records last use (batched by the caller). */
   touch(uses: ReadonlyMap<string, number>): Promise<void>;

@@ -1050,8 +1050,13 @@ export function storageContract(name: string, harness: StorageHarness): void {
         assert.deepEqual(after1.keys.map((k) => [k.id, k.revokedAt]), [['k1', 1_700_000_600_000]]);
         assert.ok(after1.cursor > cursor);
         assert.equal(await s.keys.revoke('k1', 1_700_000_700_000), true, 'revoking twice is fine');
-        assert.equal((await s.keys.get('k1'))!.revokedAt, 1_700_000_600_000, 'and keeps the first time');
+        assert.equal((await s.keys.get('k1'))!.revokedAt, 1_700_000_600_000, 'and keeps the earlier time');
         assert.deepEqual(await s.keys.changesSince(after1.cursor), { cursor: after1.cursor, keys: [] });
+        // A scheduled revocation (a rotation's grace period) is overridden by an earlier one, and is a change.
+        assert.equal(await s.keys.revoke('k1', 1_700_000_500_000), true);
+        assert.equal((await s.keys.get('k1'))!.revokedAt, 1_700_000_500_000, 'the earlier time stands');
+        const after2 = await s.keys.changesSince(after1.cursor);
+        assert.deepEqual(after2.keys.map((k) => [k.id, k.revokedAt]), [['k1', 1_700_000_500_000]]);
         assert.equal(await s.keys.revoke('nope', 1), false);
       });
 

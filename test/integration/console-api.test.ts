@@ -400,7 +400,7 @@ describe('console admin API (issue 7)', () => {
       assert.equal((await t.gw.storage.keys.get(readKey.id))!.revokedAt, undefined);
     });
 
-    it('rotation: same name, scopes, subject and expiry; the old key stops at once; a ledger record', async () => {
+    it('rotation: same name, scopes, subject and expiry; the old key works through its grace period, then a revocation ends it at once; a ledger record', async () => {
       assert.equal((await call('POST', `/admin/api/keys/${readKey.id}/rotate`, { s: s.security, body: { graceSeconds: 86_401 } })).status, 400);
       const old = (await t.gw.storage.keys.get(readKey.id))!;
       const r = await call('POST', `/admin/api/keys/${readKey.id}/rotate`, { s: s.security, body: { graceSeconds: 600 } });
@@ -412,9 +412,14 @@ describe('console admin API (issue 7)', () => {
       assert.equal(r.json.subject, 'cus_1');
       assert.equal(r.json.expiresAt, new Date(old.expiresAt!).toISOString());
       assert.equal(r.json.replaces.id, readKey.id);
-      assert.equal(r.json.gracePeriodApplied, false, 'the store has no future revocation');
-      assert.equal((await t.request('GET', '/accounts?limit=1', { headers: { authorization: `Bearer ${readKey.key}` } })).status, 401, 'the old key is refused');
+      assert.equal(r.json.gracePeriodApplied, true);
+      assert.equal(r.json.replaces.status, 'active');
+      assert.ok(Date.parse(r.json.replaces.revokedAt) > Date.now() + 590_000, 'revocation scheduled 600 s ahead');
+      assert.equal((await t.request('GET', '/accounts?limit=1', { headers: { authorization: `Bearer ${readKey.key}` } })).status, 200, 'the old key works during the grace period');
       assert.equal((await t.request('GET', '/accounts?limit=1', { headers: { authorization: `Bearer ${r.json.key}` } })).status, 200, 'the new key works');
+      // Revoking outright overrides the scheduled time: refused at once.
+      assert.equal((await call('POST', `/admin/api/keys/${readKey.id}/revoke`, { s: s.security })).status, 200);
+      assert.equal((await t.request('GET', '/accounts?limit=1', { headers: { authorization: `Bearer ${readKey.key}` } })).status, 401, 'the old key is refused');
       const [rec] = (await adminActions('key.rotate')).slice(-1);
       assert.ok(rec);
       assert.equal(rec.record.detail?.replaces, readKey.id);

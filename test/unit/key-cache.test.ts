@@ -1,7 +1,8 @@
 /**
  * The gateway's key cache over a real SQLite key store: a refresh always sees changes made before
- * it was called (regression: a poll already in flight used to be returned), and a store that
- * cannot be read for longer than the staleness bound makes every key fail closed.
+ * it was called (regression: a poll already in flight used to be returned), a store that
+ * cannot be read for longer than the staleness bound makes every key fail closed, and a
+ * scheduled revocation takes effect at its time without any change in the store.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -86,6 +87,26 @@ test('keys fail closed once the store has been unreadable for longer than the st
       assert.equal(cache.check(key).ok, true, 'serves again after a successful refresh');
     } finally {
       await cache.close();
+    }
+  });
+});
+
+test('a scheduled revocation (a rotation\'s grace period) lets the key work until its time, then refuses it', async () => {
+  await withStore(async (store) => {
+    let now = 1_800_000_000_000;
+    const { key, record } = await createKey(store, SECRET, { name: 'old', scopes: ['accounts:read'], now });
+    const cache = await KeyCache.start(store, SECRET, { pollMs: 60_000, now: () => now });
+    try {
+      await store.revoke(record.id, now + 600_000);
+      await cache.refresh();
+      assert.equal(cache.check(key).ok, true, 'inside the grace period');
+      assert.equal(cache.client(record.id).ok, true, 'its access tokens too');
+      now += 600_000;
+      await cache.refresh(); // the clock moved past the staleness bound too: a fresh poll (no change in it)
+      assert.deepEqual(cache.check(key), { ok: false, reason: 'revoked' }, 'at the scheduled time');
+      assert.deepEqual(cache.client(record.id), { ok: false, reason: 'revoked' });
+    } finally {
+      cache.close();
     }
   });
 });

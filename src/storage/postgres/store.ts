@@ -291,8 +291,8 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Postgr
         const cur = await client.query<{ revoked_at: string | null }>(sql.keyLock, [id]);
         const row = cur.rows[0];
         if (!row) return false;
-        // Revoking twice keeps the first time and does not count as a change.
-        if (row.revoked_at === null) await client.query(sql.keyRevoke, [id, at]);
+        // The earlier time stands (revoking now overrides a scheduled revocation); keeping it is not a change.
+        if (row.revoked_at === null || Number(row.revoked_at) > at) await client.query(sql.keyRevoke, [id, at]);
         return true;
       });
     },

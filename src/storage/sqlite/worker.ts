@@ -687,7 +687,8 @@ function makeHandlers(d: Db): Record<string, (args: never) => unknown> {
   const keyRevoke = d.transaction((id: string, at: number): boolean => {
     const row = getKey.get(id) as KeyRow | undefined;
     if (!row) return false;
-    if (row.revoked_at !== null) return true;
+    // The earlier time stands: revoking now overrides a scheduled (future) revocation, never the reverse.
+    if (row.revoked_at !== null && row.revoked_at <= at) return true;
     const { n } = bumpKeys.get() as { n: number };
     revokeKey.run(at, n, id);
     return true;
