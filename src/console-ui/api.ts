@@ -77,7 +77,10 @@ export async function call(method: 'GET' | 'POST', path: string, o: RequestOptio
   if (res.ok) return res;
   const err = await problemOf(res);
   if (!o.anonymous && err.code === 'RAMPART_ADMIN_SESSION_REQUIRED') {
-    hooks.sessionEnded(err.detail.includes('timed out') ? 'Your session timed out. Log in again.' : 'Your session has ended. Log in again.');
+    // The server says "The session timed out." only for the idle or absolute timeout (N63-3); a
+    // session ended by a role change, a disable (FC-2) or a logout elsewhere answers the code's
+    // generic detail ("...may have timed out"), which must not read as a timeout.
+    hooks.sessionEnded(/^The session timed out\b/.test(err.detail) ? 'Your session timed out. Log in again.' : 'Your session has ended. Log in again.');
   } else if (!retried && err.code === 'RAMPART_ADMIN_REAUTH_REQUIRED') {
     if (await hooks.reauth()) return call(method, path, o, true);
   }

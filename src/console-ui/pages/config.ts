@@ -45,6 +45,11 @@ export async function configPage(view: HTMLElement): Promise<void> {
   const newest = list.versions[0];
   const drift = !newest ? 'No version submitted through the admin plane yet: the gateway runs the files it started from.' : newest.live ? 'The newest submitted version is live: no drift.' : `Drift: the newest submitted version ${short(newest.hash)} (${time(newest.createdAt)}, by ${newest.author}) is not live.`;
   const verify = h('div', {});
+  // The Apply button goes with the redraw: focus returns to the page heading, not to <body>.
+  const reload = async (): Promise<void> => {
+    await configPage(view);
+    view.querySelector('h1')?.focus();
+  };
   replace(view, 
     heading('Configuration'),
     section('Live version', facts([
@@ -62,7 +67,7 @@ export async function configPage(view: HTMLElement): Promise<void> {
       v.profile,
       v.message || '—',
       v.live ? 'live' : '',
-      button('Open', () => openVersion(detail, v.hash, live), { 'aria-label': `Open version ${short(v.hash)}` }),
+      button('Open', () => openVersion(detail, v.hash, live, reload), { 'aria-label': `Open version ${short(v.hash)}` }),
     ]), { empty: 'No versions submitted yet (rampart apply submits them).' })),
     detail,
     section('Latest verify results', verify),
@@ -76,7 +81,8 @@ export async function configPage(view: HTMLElement): Promise<void> {
   }
 }
 
-async function openVersion(box: HTMLElement, hash: string, live: Live): Promise<void> {
+/** `reload` redraws the whole page: after an apply the live version, the drift and the list change. */
+async function openVersion(box: HTMLElement, hash: string, live: Live, reload: () => Promise<void>): Promise<void> {
   const v = await getJson<Version>(`/admin/api/config/versions/${encodeURIComponent(hash)}?bundle=1`);
   const root = v.bundle?.files.find((f) => f.path === v.bundle!.root);
   const text = root ? base64Utf8(root.data) : '';
@@ -88,13 +94,14 @@ async function openVersion(box: HTMLElement, hash: string, live: Live): Promise<
     actions.appendChild(form(`Approve version ${short(v.hash)}`, [comment.el], 'Approve', async () => {
       const r = await postJson<{ approvals: number; approvalsRequired: number }>(`/admin/api/config/versions/${encodeURIComponent(v.hash)}/approve`, { comment: comment.input.value.trim() });
       announce(`Approved: ${r.approvals} of ${r.approvalsRequired} approvals.`);
-      await openVersion(box, hash, live);
+      await openVersion(box, hash, live, reload);
     }));
   }
   if (can('config.apply') && !v.live) {
     actions.appendChild(button('Apply to the live gateway', async () => {
       if (!(await confirmDialog(`Apply version ${short(v.hash)}?`, { detail: 'The gateway swaps to it at once; requests in flight finish on the old version.', confirmText: 'Apply' }))) return;
       const r = await postJson<{ hash: string; warnings: string[] }>(`/admin/api/config/versions/${encodeURIComponent(v.hash)}/apply`, {});
+      await reload();
       announce(`Version ${short(r.hash)} is live.${r.warnings.length ? ` Warnings: ${r.warnings.join('; ')}` : ''}`);
     }, { class: 'primary' }));
   }

@@ -14,16 +14,23 @@ interface Retention {
   upcoming: { asOf: string; keys: number; records: number; byClass?: Record<string, number> };
   holds: number;
 }
-interface Hold { id: string; reason: string; createdAt: string; createdBy?: string; by?: string; liftedAt?: string; criteria?: Record<string, unknown>; items?: number; [k: string]: unknown }
+interface Hold { id: string; reason?: string; createdAt: string; createdBy?: string; by?: string; liftedAt?: string; criteria?: Record<string, unknown>; items?: number; [k: string]: unknown }
 
 export async function retentionPage(view: HTMLElement): Promise<void> {
+  // After a set or lift the page is drawn again: the control that was used is gone, so focus
+  // returns to the page heading rather than falling to <body> (keyboard users, WCAG 2.4.3).
+  const redraw = async (): Promise<void> => {
+    await retentionPage(view);
+    view.querySelector('h1')?.focus();
+  };
   const [ret, holds] = await Promise.all([getJson<Retention>('/admin/api/retention'), getJson<{ holds: Hold[] }>('/admin/api/holds')]);
   const writer = can('holds.write');
   const holdRows = holds.holds.map((x) => {
     const { id, reason, createdAt, liftedAt, createdBy, by, ...rest } = x;
     return [
       h('code', {}, id),
-      reason,
+      // GET /admin/api/holds does not carry the reason yet (it is sealed in the hold's ledger record).
+      reason ?? '—',
       time(createdAt),
       createdBy ?? by ?? '—',
       liftedAt ? `lifted ${time(liftedAt)}` : 'active',
@@ -49,7 +56,7 @@ export async function retentionPage(view: HTMLElement): Promise<void> {
       if (ti) body.to = ti;
       const r = await postJson<{ id: string; items: number }>('/admin/api/holds', body);
       announce(`Hold ${r.id} set on ${r.items} items.`);
-      await retentionPage(view);
+      await redraw();
     }));
   }
   replace(view, 
@@ -71,7 +78,7 @@ export async function retentionPage(view: HTMLElement): Promise<void> {
       if (!(await confirmDialog(`Lift hold ${x.id}?`, { detail: 'Its items become subject to normal retention again.', confirmText: 'Lift', danger: true }))) return;
       await postJson(`/admin/api/holds/${encodeURIComponent(x.id)}/lift`, { reason: reason.input.value.trim() });
       announce(`Hold ${x.id} lifted.`);
-      await retentionPage(view);
+      await redraw();
     }));
   }
 }
