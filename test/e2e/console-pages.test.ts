@@ -229,6 +229,27 @@ describe('the console pages in a real browser: keys, users, my factors, configur
     await go(page, 'Keys and clients');
     assert.equal(await page.getByRole('textbox', { name: 'New key secret' }).count(), 0);
     assert.ok(!(await page.locator('main').innerText()).includes(secret));
+
+    // With a grace period: the old key keeps working, listed as "active until", and cannot be
+    // rotated twice; revoking it outright ends the grace at once.
+    const graced = await t.key(['accounts:read'], { name: 'rotate-slowly', subject: 'cus_1' });
+    await go(page, 'Overview');
+    await go(page, 'Keys and clients');
+    await page.getByLabel('When a key is rotated, the old key keeps working for').selectOption('3600');
+    await page.getByRole('button', { name: 'Rotate key rotate-slowly' }).click();
+    const dlg2 = page.getByRole('dialog', { name: 'Rotate key rotate-slowly?' });
+    assert.match(await dlg2.innerText(), /keeps working for 1 hour/);
+    await dlg2.getByRole('button', { name: 'Rotate', exact: true }).click();
+    const secret2 = await page.getByRole('textbox', { name: 'New key secret' }).inputValue();
+    const gracedRow = page.locator('tr', { hasText: graced.id });
+    await gracedRow.getByText('until').waitFor();
+    assert.equal(await gracedRow.getByRole('button', { name: 'Rotate key rotate-slowly' }).count(), 0, 'not rotated twice');
+    assert.equal(await dataPlane(graced.key), 200, 'the old key works during its grace period');
+    assert.equal(await dataPlane(secret2), 200);
+    await gracedRow.getByRole('button', { name: 'Revoke key rotate-slowly' }).click();
+    await page.getByRole('dialog', { name: 'Revoke key rotate-slowly?' }).getByRole('button', { name: 'Revoke', exact: true }).click();
+    await gracedRow.getByText('revoked').waitFor();
+    assert.equal(await dataPlane(graced.key), 401, 'revoking ends the grace at once');
   });
 
   it('Users (owner): creates a user with TOTP secret and recovery codes shown once, changes their roles, disables them; their session ends', TIMEOUT, async () => {

@@ -1,13 +1,14 @@
 /**
  * Keys and clients: list (status, scopes, last use), create (the secret shown once, with a copy
  * button), rotate (a new secret with the same name, scopes, subject and expiry; the old key
- * revoked), revoke (after a confirmation). Only roles with keys.write see the controls; the
+ * revoked at once or after a grace period the operator picks, shown in the list as "active until"),
+ * revoke (after a confirmation; it also ends a grace period at once). Only roles with keys.write see the controls; the
  * server refuses the rest (403), shown as a message.
  */
 import { h, type Child, replace } from '../h.js';
 import { getJson, postJson } from '../api.js';
 import { can } from '../state.js';
-import { button, confirmDialog, field, form, heading, secretOnce, section, table, time, announce } from '../ui.js';
+import { button, confirmDialog, field, form, heading, secretOnce, section, select, table, time, announce } from '../ui.js';
 
 interface KeyView {
   id: string;
@@ -22,9 +23,13 @@ interface KeyView {
   createdBy: string | null;
 }
 
+/** How long a rotated key keeps working, in seconds (the server accepts 0 to 86 400). */
+const GRACE_CHOICES: readonly [string, string][] = [['0', 'no grace: at once'], ['3600', '1 hour'], ['86400', '24 hours']];
+
 export async function keysPage(view: HTMLElement): Promise<void> {
   const list = h('div', {});
   const shown = h('div', { class: 'shown-once', 'aria-live': 'polite' });
+  const grace = select('When a key is rotated, the old key keeps working for', GRACE_CHOICES, '0');
   const writer = can('keys.write');
 
   const load = async (): Promise<void> => {
@@ -32,7 +37,9 @@ export async function keysPage(view: HTMLElement): Promise<void> {
     const rows = r.keys.map((k): Child[] => [
       h('code', {}, k.id),
       k.name,
-      h('span', { class: `badge ${k.status}` }, k.status),
+      k.status === 'active' && k.revokedAt
+        ? h('span', {}, h('span', { class: 'badge active' }, 'active'), ' until ', time(k.revokedAt))
+        : h('span', { class: `badge ${k.status}` }, k.status),
       k.scopes.join(' '),
       k.subject ?? '—',
       time(k.createdAt),
@@ -42,9 +49,12 @@ export async function keysPage(view: HTMLElement): Promise<void> {
         ? h(
             'div',
             { class: 'row-actions' },
-            button('Rotate', async () => {
-              if (!(await confirmDialog(`Rotate key ${k.name}?`, { detail: 'A new secret is made with the same scopes; the old key stops working.', confirmText: 'Rotate' }))) return;
-              const made = await postJson<{ key: string; id: string; name: string }>(`/admin/api/keys/${encodeURIComponent(k.id)}/rotate`, {});
+            // A key in its grace period is not rotated again (the server refuses it too).
+            k.revokedAt ? '' : button('Rotate', async () => {
+              const graceSeconds = Number(grace.input.value);
+              const ends = graceSeconds > 0 ? `the old key keeps working for ${grace.input.selectedOptions[0]?.textContent ?? ''}` : 'the old key stops working at once';
+              if (!(await confirmDialog(`Rotate key ${k.name}?`, { detail: `A new secret is made with the same scopes; ${ends}.`, confirmText: 'Rotate' }))) return;
+              const made = await postJson<{ key: string; id: string; name: string }>(`/admin/api/keys/${encodeURIComponent(k.id)}/rotate`, { graceSeconds });
               replace(shown, h('h3', {}, `New secret for ${made.name} (${made.id})`), secretOnce('New key secret', made.key));
               announce(`Key ${k.name} rotated. The new secret is shown once.`);
               await load();
@@ -82,6 +92,6 @@ export async function keysPage(view: HTMLElement): Promise<void> {
     );
   }
 
-  replace(view, heading('Keys and clients'), shown, create, section('Keys', list));
+  replace(view, heading('Keys and clients'), shown, create, section('Keys', writer ? grace.el : '', list));
   await load();
 }
