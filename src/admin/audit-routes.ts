@@ -27,7 +27,7 @@ import type { LedgerQuery } from '../storage/types.js';
 import { bodyView, type BodyView } from './body-view.js';
 import type { ConsoleRouteDeps } from './console-deps.js';
 import { callerMay, iso, QueryParams } from './query-params.js';
-import { AdminFailure, type Handler, type Route } from './server.js';
+import { actorOf, AdminFailure, type Handler, type Route } from './server.js';
 
 export const RECORD_TYPES: readonly RecordType[] = ['exchange.decision', 'exchange.completion', 'admin.action', 'security.event', 'system.event'];
 export const MAX_PAGE = 200;
@@ -84,7 +84,7 @@ export function auditRoutes(d: ConsoleRouteDeps): Route[] {
     const personal = personalOk ? await openPersonal(storage.ledger, parts.crypto.sealer, page.records.map((r) => r.record.seq)) : new Map<number, PersonalFields>();
     if (personal.size > 0) {
       // ASVS 8.3.5: who saw whose personal data, recorded before it is shown.
-      await d.record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, actor: caller!.user.username, detail: { action: 'audit.view', personal: true, records: personal.size, fromSeq: page.records[page.records.length - 1]!.record.seq, toSeq: page.records[0]!.record.seq, filtered: tags.length > 0 } });
+      await d.record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, ...actorOf(caller!), detail: { action: 'audit.view', personal: true, records: personal.size, fromSeq: page.records[page.records.length - 1]!.record.seq, toSeq: page.records[0]!.record.seq, filtered: tags.length > 0 } });
     }
     d.json(res, 200, {
       records: page.records.map((r) => listView(r, personal.get(r.record.seq))),
@@ -189,7 +189,7 @@ export function auditRoutes(d: ConsoleRouteDeps): Route[] {
     }
     if (personal !== undefined || bodies !== undefined) {
       // RSP-6, ASVS 8.3.5: viewing personal data or bodies is itself a record, written first.
-      await d.record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, actor: caller!.user.username, detail: { action: 'audit.record.view', seq, personal: personal !== undefined, bodies: bodies !== undefined } });
+      await d.record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, ...actorOf(caller!), detail: { action: 'audit.record.view', seq, personal: personal !== undefined, bodies: bodies !== undefined } });
     }
     d.json(res, 200, {
       record: { ...rec, ts: iso(rec.ts) },

@@ -23,11 +23,9 @@ import type { RampartConfig } from '../config/types.js';
 import { ConfigError, ERRORS, formatConfigIssue, type ConfigIssue, type ErrorCode } from '../core/errors.js';
 import { PROBLEM_TYPE_BASE } from '../core/problem.js';
 import { applySecurityHeaders } from '../gateway/respond.js';
-import type { Ledger } from '../ledger/writer.js';
-import type { RecordInput } from '../ledger/record.js';
 import { loadApi } from '../openapi/load.js';
 import type { ConfigVersionRow, Storage } from '../storage/types.js';
-import { AdminFailure, type Caller, type Handler, type Route } from './server.js';
+import { actorOf, AdminFailure, type AdminRecordInput, type Handler, type Route } from './server.js';
 
 /** The registry entries these routes answer with (src/core/errors.ts). */
 const CONFIG_CODES = [
@@ -61,13 +59,14 @@ export interface ConfigVersionDeps {
 
 export interface ConfigRouteDeps extends ConfigVersionDeps {
   storage: Storage;
-  ledger: Ledger;
   configHash: () => string;
   /** Security headers for the answers. */
   headers: RampartConfig['headers'];
   /** Largest submission body (submissionBodyLimit of the configuration the admin listener started with). */
   maxSubmissionBytes: number;
   json(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void;
+  /** The admin plane's ledger writer (./server.ts): submissions, approvals, applications and refusals. */
+  record(o: AdminRecordInput): Promise<void>;
   now: () => number;
 }
 
@@ -133,21 +132,7 @@ export function configRoutes(d: ConfigRouteDeps): Route[] {
       issues: err.issues.slice(0, 100).map((i: ConfigIssue) => ({ file: i.file, ...(i.line !== undefined ? { line: i.line } : {}), ...(i.column !== undefined ? { column: i.column } : {}), ...(i.pointer !== undefined ? { pointer: i.pointer } : {}), message: i.message, text: formatConfigIssue(i) })),
     });
 
-  async function append(o: { caller: Caller; type: 'admin.action' | 'security.event'; outcome: 'success' | 'deny'; status: number; reason: string; requestId: string; client: string; detail: NonNullable<RecordInput['detail']>; extra?: Record<string, string> }): Promise<void> {
-    await d.ledger.append({
-      type: o.type,
-      requestId: o.requestId,
-      outcome: o.outcome,
-      status: o.status,
-      stage: 'admin',
-      reason: o.reason,
-      authMethod: o.caller.token ? 'admin-token' : 'admin-session',
-      configHash: d.configHash(),
-      detail: o.detail,
-      // Names of admins and their free text are personal: sealed beside the record, committed to.
-      personal: { clientAddress: o.client, principal: o.caller.user.username, ...(o.extra && Object.keys(o.extra).length > 0 ? { extra: o.extra } : {}) },
-    });
-  }
+
 
   const hashParam = (p: string | undefined): string => (p ?? '').replace(/%3a/i, ':');
 
@@ -287,15 +272,15 @@ export function configRoutes(d: ConfigRouteDeps): Route[] {
       const f = err instanceof ConfigFailure ? err : err instanceof ConfigError ? invalid(err) : undefined;
       if (!f) throw err;
       // A refused change is a record too (AU-2): who tried, and why in general terms.
-      await append({ caller: caller!, type: 'admin.action', outcome: 'deny', status: CONFIG_ERRORS[f.code].status, reason: f.code, requestId, client, detail: { action: 'config.submit', issues: err instanceof ConfigError ? err.issues.length : 0 } }).catch(() => {});
+      await d.record({ ...actorOf(caller!), type: 'admin.action', outcome: 'deny', status: CONFIG_ERRORS[f.code].status, reason: f.code, requestId, client, detail: { action: 'config.submit', issues: err instanceof ConfigError ? err.issues.length : 0 } }).catch(() => {});
       throw f;
     }
     const author = caller!.user.username;
     const created = await configs.putVersion({ hash: loaded.hash, createdAt: d.now(), author, bundle: encodeStoredBundle(loaded.bundle), profile: loaded.config.profile, message });
     const stored = (await configs.getVersion(loaded.hash))!;
     const status = await statusOf(stored, requiredApprovals(d.live().config, loaded.config));
-    await append({
-      caller: caller!,
+    await d.record({
+      ...actorOf(caller!),
       type: 'admin.action',
       outcome: 'success',
       status: created ? 201 : 200,
@@ -326,13 +311,13 @@ export function configRoutes(d: ConfigRouteDeps): Route[] {
     const allowed = mayApprove(v.author, approver);
     if (!allowed.ok) {
       // AU-10: an attempt to approve one's own change is a security event naming who tried.
-      await append({ caller: caller!, type: 'security.event', outcome: 'deny', status: 403, reason: 'RAMPART_CONFIG_SELF_APPROVAL', requestId, client, detail: { event: 'config.approve', hash: v.hash, cause: 'author' } }).catch(() => {});
+      await d.record({ ...actorOf(caller!), type: 'security.event', outcome: 'deny', status: 403, reason: 'RAMPART_CONFIG_SELF_APPROVAL', requestId, client, detail: { event: 'config.approve', hash: v.hash, cause: 'author' } }).catch(() => {});
       throw new ConfigFailure('RAMPART_CONFIG_SELF_APPROVAL');
     }
     const added = await configs.addApproval({ hash: v.hash, approver, at: d.now(), comment });
     const status = await statusOf(v, requiredFor(decodeStoredBundle(v.bundle)));
-    await append({
-      caller: caller!,
+    await d.record({
+      ...actorOf(caller!),
       type: 'admin.action',
       outcome: 'success',
       status: 200,
@@ -349,7 +334,7 @@ export function configRoutes(d: ConfigRouteDeps): Route[] {
     const v = await versionOr404(hashParam(params[0]));
     const by = caller!.user.username;
     const deny = (code: ConfigErrorCode, detail: Record<string, string | number | boolean>) =>
-      append({ caller: caller!, type: 'admin.action', outcome: 'deny', status: CONFIG_ERRORS[code].status, reason: code, requestId, client, detail: { action: 'config.apply', hash: v.hash, ...detail } }).catch(() => {});
+      d.record({ ...actorOf(caller!), type: 'admin.action', outcome: 'deny', status: CONFIG_ERRORS[code].status, reason: code, requestId, client, detail: { action: 'config.apply', hash: v.hash, ...detail } }).catch(() => {});
     if (!d.activate) throw new ConfigFailure('RAMPART_CONFIG_ACTIVATION_UNAVAILABLE');
     let loaded: LoadedBundle;
     try {
@@ -388,8 +373,8 @@ export function configRoutes(d: ConfigRouteDeps): Route[] {
     // Approver user ids (pseudonymous, like userId elsewhere) in the chained part; their names sealed.
     const ids: string[] = [];
     for (const a of status.approvers) ids.push((await storage.admin.getUserByName(a))?.id ?? 'unknown');
-    await append({
-      caller: caller!,
+    await d.record({
+      ...actorOf(caller!),
       type: 'admin.action',
       outcome: 'success',
       status: 200,

@@ -10,17 +10,9 @@ import type { RunningLedger } from '../ledger/open-ledger.js';
 import type { Ledger } from '../ledger/writer.js';
 import type { OperationModel } from '../openapi/types.js';
 import type { Storage } from '../storage/types.js';
+import type { AdminRecordInput } from './server.js';
 
-export interface AdminRecordInput {
-  type: 'admin.action' | 'security.event';
-  outcome: 'success' | 'deny' | 'info';
-  status: number;
-  reason: string;
-  requestId: string;
-  actor?: string;
-  client: string;
-  detail: Record<string, string | number | boolean>;
-}
+export type { AdminRecordInput } from './server.js';
 
 export interface ConsoleRouteDeps {
   config: RampartConfig;

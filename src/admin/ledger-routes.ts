@@ -27,7 +27,7 @@ import { runPurge, type PurgeContext } from '../ledger/purge.js';
 import type { Ledger } from '../ledger/writer.js';
 import type { HoldCriteria, Storage } from '../storage/types.js';
 import { may } from './roles.js';
-import { AdminFailure, type Handler, type Route } from './server.js';
+import { actorOf, AdminFailure, type AdminRecordInput, type Handler, type Route } from './server.js';
 
 export interface LedgerRouteDeps {
   config: RampartConfig;
@@ -36,7 +36,7 @@ export interface LedgerRouteDeps {
   parts: RunningLedger;
   configHash: () => string;
   json(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void;
-  record(o: { type: 'admin.action' | 'security.event'; outcome: 'success' | 'deny' | 'info'; status: number; reason: string; requestId: string; actor?: string; client: string; detail: Record<string, string | number | boolean> }): Promise<void>;
+  record(o: AdminRecordInput): Promise<void>;
   now: () => number;
 }
 
@@ -51,14 +51,14 @@ export function ledgerRoutes(d: LedgerRouteDeps): Route[] {
   const checkpoint: Handler = async (_req, res, { caller, client, requestId }) => {
     await parts.drained();
     const cp = await parts.checkpointer.checkpoint('manual', true);
-    await d.record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, actor: caller!.user.username, detail: { action: 'ledger.checkpoint', treeSize: cp?.treeSize ?? 0 } });
+    await d.record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, ...actorOf(caller!), detail: { action: 'ledger.checkpoint', treeSize: cp?.treeSize ?? 0 } });
     d.json(res, 200, cp ? { treeSize: cp.treeSize, rootHash: cp.rootHash, note: cp.note } : { treeSize: 0 });
   };
 
   const verify: Handler = async (_req, res, { caller, client, requestId }) => {
     if (!parts.selfVerifier) throw new AdminFailure('RAMPART_ADMIN_BAD_REQUEST', 'Self-verification is off (ledger.selfVerify.intervalSeconds: 0).');
     const r = await parts.selfVerifier.run();
-    await d.record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, actor: caller!.user.username, detail: { action: 'ledger.verify', ok: r.ok, records: r.count } });
+    await d.record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, ...actorOf(caller!), detail: { action: 'ledger.verify', ok: r.ok, records: r.count } });
     d.json(res, 200, r);
   };
 
@@ -89,7 +89,7 @@ export function ledgerRoutes(d: LedgerRouteDeps): Route[] {
   const purge: Handler = async (_req, res, { body, caller, client, requestId }) => {
     const dryRun = body.dryRun === true;
     const report = await runPurge(purgeContext(d, d.now), { dryRun });
-    await d.record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, actor: caller!.user.username, detail: { action: dryRun ? 'ledger.purge.plan' : 'ledger.purge', keys: report.removed.keys, recordsPruned: report.recordsPruned, receiptSeq: report.receiptSeq ?? 0 } });
+    await d.record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, ...actorOf(caller!), detail: { action: dryRun ? 'ledger.purge.plan' : 'ledger.purge', keys: report.removed.keys, recordsPruned: report.recordsPruned, receiptSeq: report.receiptSeq ?? 0 } });
     d.json(res, 200, report);
   };
 
@@ -126,7 +126,7 @@ export function ledgerRoutes(d: LedgerRouteDeps): Route[] {
       );
       // Every export is itself a ledger record (who exported what), before the package leaves.
       await d.record({
-        type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, actor: caller!.user.username,
+        type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, ...actorOf(caller!),
         detail: { action: 'evidence.export', records: r.records, manifestSha256: r.manifestSha256, proofTreeSize: r.proofTreeSize, fromTs: q.fromTs, toTs: q.toTs, filtered: Boolean(q.principal ?? q.subject ?? q.objectId ?? q.operationId), personal: allowedByToken('evidence.personal'), bodies: allowedByToken('evidence.bodies') },
       });
       const size = (await stat(file)).size;

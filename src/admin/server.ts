@@ -32,13 +32,14 @@ import { createKey } from '../keys/create.js';
 import { publicKeyView } from '../keys/public-view.js';
 import type { KeyCache } from '../keys/cache.js';
 import type { Ledger } from '../ledger/writer.js';
+import type { RecordInput } from '../ledger/record.js';
 import type { AuthThrottle } from '../pipeline/auth-throttle.js';
 import type { AdminRole, AdminSession, AdminUser, Storage } from '../storage/types.js';
 import { tlsServerOptions } from '../tls/server-options.js';
 import { checkPasswordPolicy, hashPassword, verifyAgainstDummy, verifyPassword } from './password.js';
 import { checkTotp, decryptSecret, encryptSecret, newTotpSecret, otpauthUri } from './totp.js';
 import { hashRecoveryCode, newRecoveryCodes } from './recovery-codes.js';
-import { ADMIN_ROLES, may, type AdminAction } from './roles.js';
+import { ADMIN_ACTIONS, ADMIN_ROLES, may, type AdminAction } from './roles.js';
 import { createAdminTokens, MAX_ADMIN_TOKEN_MINUTES, type AdminTokenClaims } from './tokens.js';
 import type { RunningLedger } from '../ledger/open-ledger.js';
 import { ledgerRoutes } from './ledger-routes.js';
@@ -119,6 +120,28 @@ export interface Caller {
   token?: AdminTokenClaims;
 }
 
+/** An admin-plane ledger record (R17a4-3, AU-10): what every admin route writes through `record`. */
+export interface AdminRecordInput {
+  type: 'admin.action' | 'security.event';
+  outcome: 'success' | 'deny' | 'info';
+  status: number;
+  reason: string;
+  requestId: string;
+  client: string;
+  detail: NonNullable<RecordInput['detail']>;
+  /** The acting admin's username (sealed in the personal part). */
+  actor?: string;
+  /** The caller used an admin token rather than a session (the record's authMethod). */
+  viaToken?: boolean;
+  /** More personal free text (comments, names), sealed with the record. */
+  extra?: Record<string, string>;
+}
+
+/** The acting admin of a request, as `record` takes it. */
+export function actorOf(caller: Caller): Pick<AdminRecordInput, 'actor' | 'viaToken'> {
+  return { actor: caller.user.username, viaToken: caller.token !== undefined };
+}
+
 export type Handler = (req: IncomingMessage, res: ServerResponse, ctx: { client: string; params: string[]; body: Record<string, unknown>; caller?: Caller; requestId: string }) => Promise<void>;
 
 export interface Route {
@@ -161,7 +184,7 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
     : undefined;
   const tlsOpts = await tlsServerOptions({ cert: cfg.tls.cert, key: cfg.tls.key, minVersion: deps.config.listen.tls?.minVersion ?? 'TLSv1.2' });
 
-  async function record(o: { type: 'admin.action' | 'security.event'; outcome: 'success' | 'deny' | 'info'; status: number; reason: string; requestId: string; actor?: string; client: string; detail: Record<string, string | number | boolean> }): Promise<void> {
+  async function record(o: AdminRecordInput): Promise<void> {
     await ledger.append({
       type: o.type,
       requestId: o.requestId,
@@ -169,12 +192,14 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
       status: o.status,
       stage: 'admin',
       reason: o.reason,
-      authMethod: 'admin-session',
+      authMethod: o.viaToken ? 'admin-token' : 'admin-session',
       configHash: deps.configHash(),
       detail: o.detail,
-      personal: { clientAddress: o.client, ...(o.actor !== undefined ? { principal: o.actor } : {}) },
+      // Names of admins and their free text are personal: sealed beside the record, committed to.
+      personal: { clientAddress: o.client, ...(o.actor !== undefined ? { principal: o.actor } : {}), ...(o.extra && Object.keys(o.extra).length > 0 ? { extra: o.extra } : {}) },
     });
   }
+
 
   // -- sessions ---------------------------------------------------------------------------------
 
@@ -444,13 +469,16 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
 
   const logout: Handler = async (_req, res, { caller, client, requestId }) => {
     await admin.deleteSession(caller!.session!.id);
-    await record({ type: 'admin.action', outcome: 'success', status: 204, reason: 'RAMPART_OK', requestId, client, actor: caller!.user.username, detail: { action: 'logout' } });
+    await record({ type: 'admin.action', outcome: 'success', status: 204, reason: 'RAMPART_OK', requestId, client, ...actorOf(caller!), detail: { action: 'logout' } });
     json(res, 204, undefined, { 'set-cookie': cookieFor('', 0) });
   };
 
   const me: Handler = async (_req, res, { caller }) => {
     const c = caller!;
-    json(res, 200, { user: publicUser(c.user), ...(c.session ? { sessionExpiresAt: new Date(c.session.expiresAt).toISOString() } : { tokenExpiresAt: new Date(c.token!.expiresAt).toISOString(), actions: c.token!.actions }) });
+    // `actions`: what this caller may do, decided here (roles, and a token's own narrower list),
+    // so the console hides what the server would refuse without a copy of the role table.
+    const actions = ADMIN_ACTIONS.filter((a) => may(c.user.roles, a) && (c.token === undefined || c.token.actions.includes(a)));
+    json(res, 200, { user: publicUser(c.user), actions, ...(c.session ? { sessionExpiresAt: new Date(c.session.expiresAt).toISOString() } : { tokenExpiresAt: new Date(c.token!.expiresAt).toISOString() }) });
   };
 
   const mintToken: Handler = async (_req, res, { body, caller, client, requestId }) => {
@@ -512,7 +540,7 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
       const revokedAt = now() + graceSeconds * 1000;
       await storage.keys.revoke(id, revokedAt);
       await deps.keys.refresh();
-      await record({ type: 'admin.action', outcome: 'success', status: 201, reason: 'RAMPART_OK', requestId, client, actor: caller!.user.username, detail: { action: 'key.rotate', keyId: made.record.id, replaces: id, scopes: made.record.scopes.join(' '), graceSeconds } });
+      await record({ type: 'admin.action', outcome: 'success', status: 201, reason: 'RAMPART_OK', requestId, client, ...actorOf(caller!), detail: { action: 'key.rotate', keyId: made.record.id, replaces: id, scopes: made.record.scopes.join(' '), graceSeconds } });
       json(res, 201, {
         key: made.key,
         ...publicKeyView(made.record),
@@ -552,7 +580,7 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
     }
     const { key, record: rec } = made;
     await deps.keys.refresh();
-    await record({ type: 'admin.action', outcome: 'success', status: 201, reason: 'RAMPART_OK', requestId, client, actor: caller!.user.username, detail: { action: 'key.create', keyId: rec.id, scopes: rec.scopes.join(' ') } });
+    await record({ type: 'admin.action', outcome: 'success', status: 201, reason: 'RAMPART_OK', requestId, client, ...actorOf(caller!), detail: { action: 'key.create', keyId: rec.id, scopes: rec.scopes.join(' ') } });
     json(res, 201, { key, ...publicKeyView(rec) });
   };
 
@@ -560,7 +588,7 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
     const id = params[0]!;
     if (!(await storage.keys.revoke(id, now()))) throw new AdminFailure('RAMPART_ADMIN_NOT_FOUND');
     await deps.keys.refresh();
-    await record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, actor: caller!.user.username, detail: { action: 'key.revoke', keyId: id } });
+    await record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, ...actorOf(caller!), detail: { action: 'key.revoke', keyId: id } });
     json(res, 200, { id, status: 'revoked' });
   };
 
@@ -584,7 +612,7 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
       if ((err as { code?: string }).code === 'RAMPART_ADMIN_USER_EXISTS') throw new AdminFailure('RAMPART_ADMIN_CONFLICT');
       throw err;
     }
-    await record({ type: 'admin.action', outcome: 'success', status: 201, reason: 'RAMPART_OK', requestId, client, actor: caller!.user.username, detail: { action: 'user.create', userId: created.user.id, roles: created.user.roles.join(' ') } });
+    await record({ type: 'admin.action', outcome: 'success', status: 201, reason: 'RAMPART_OK', requestId, client, ...actorOf(caller!), detail: { action: 'user.create', userId: created.user.id, roles: created.user.roles.join(' ') } });
     // The TOTP secret and the recovery codes are shown once, to be handed to the new admin.
     json(res, 201, { user: publicUser(created.user), totp: { secret: created.totpSecret, uri: otpauthUri(created.totpSecret, { account: username, issuer: 'Rampart' }) }, recoveryCodes: created.recoveryCodes });
   };
@@ -596,7 +624,7 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
     await admin.updateUser({ ...user, disabled: true, updatedAt: now() });
     // FC-2: a disabled user loses access at once; every session ends.
     const ended = await admin.deleteUserSessions(user.id);
-    await record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, actor: caller!.user.username, detail: { action: 'user.disable', userId: user.id, sessionsEnded: ended } });
+    await record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, ...actorOf(caller!), detail: { action: 'user.disable', userId: user.id, sessionsEnded: ended } });
     json(res, 200, { user: publicUser({ ...user, disabled: true }) });
   };
 
@@ -615,7 +643,7 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
     await admin.updateUser({ ...user, roles: next, updatedAt: now() });
     // Changed privileges: the user's sessions end, the next login carries the new roles.
     const ended = await admin.deleteUserSessions(user.id);
-    await record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, actor: caller!.user.username, detail: { action: 'user.roles', userId: user.id, from: user.roles.join(' '), to: next.join(' '), sessionsEnded: ended } });
+    await record({ type: 'admin.action', outcome: 'success', status: 200, reason: 'RAMPART_OK', requestId, client, ...actorOf(caller!), detail: { action: 'user.roles', userId: user.id, from: user.roles.join(' '), to: next.join(' '), sessionsEnded: ended } });
     json(res, 200, { user: publicUser({ ...user, roles: next }) });
   };
 
@@ -715,7 +743,7 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
     ...consoleStaticRoutes({ headers: deps.config.headers }),
     ...verifyRoutes({ config: deps.config, storage, ledger, keyset: deps.keyset, secret: deps.secret, configHash: deps.configHash, json, record, now, ...(deps.ledgerParts ? { drained: () => deps.ledgerParts!.drained() } : {}) }),
     ...(consoleDeps ? [...auditRoutes(consoleDeps), ...overviewRoutes(consoleDeps), ...activityRoutes(consoleDeps), ...retentionRoutes(consoleDeps)] : []),
-    ...(deps.configVersions ? configRoutes({ ...deps.configVersions, storage, ledger, configHash: deps.configHash, headers: deps.config.headers, maxSubmissionBytes: submissionBodyLimit(deps.config), json, now }) : []),
+    ...(deps.configVersions ? configRoutes({ ...deps.configVersions, storage, configHash: deps.configHash, headers: deps.config.headers, maxSubmissionBytes: submissionBodyLimit(deps.config), json, record, now }) : []),
   ];
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -740,7 +768,7 @@ export async function startAdminServer(deps: AdminServerDeps): Promise<AdminServ
         if (req.method !== 'GET' && caller.session) checkCsrf(req, caller.session);
         const allowed = route.action === 'self' || (may(caller.user.roles, route.action) && (caller.token === undefined || caller.token.actions.includes(route.action)));
         if (!allowed) {
-          await record({ type: 'security.event', outcome: 'deny', status: 403, reason: 'RAMPART_ADMIN_FORBIDDEN', requestId, client, actor: caller.user.username, detail: { event: 'admin.forbidden', action: String(route.action) } }).catch(() => {});
+          await record({ type: 'security.event', outcome: 'deny', status: 403, reason: 'RAMPART_ADMIN_FORBIDDEN', requestId, client, ...actorOf(caller), detail: { event: 'admin.forbidden', action: String(route.action) } }).catch(() => {});
           throw new AdminFailure('RAMPART_ADMIN_FORBIDDEN');
         }
         // A token was minted by a person who had just proved both factors, and carries only the

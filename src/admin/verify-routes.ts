@@ -27,7 +27,7 @@ import { createCompactJws } from '../identity/compact-jws.js';
 import type { Keyset } from '../identity/keyset.js';
 import type { Ledger } from '../ledger/writer.js';
 import type { Storage } from '../storage/types.js';
-import { AdminFailure, type Handler, type Route } from './server.js';
+import { actorOf, AdminFailure, type AdminRecordInput, type Handler, type Route } from './server.js';
 
 export const ATTESTATION_TYP = 'rampart-verify+jwt';
 export const ATTESTATION_AUDIENCE = 'rampart-verify';
@@ -51,7 +51,7 @@ export interface VerifyRouteDeps {
   secret: Buffer;
   configHash: () => string;
   json(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void;
-  record(o: { type: 'admin.action' | 'security.event'; outcome: 'success' | 'deny' | 'info'; status: number; reason: string; requestId: string; actor?: string; client: string; detail: Record<string, string | number | boolean> }): Promise<void>;
+  record(o: AdminRecordInput): Promise<void>;
   now: () => number;
   /** Buffered durability: resolves once the journal has drained into the store. */
   drained?: () => Promise<void>;
@@ -98,7 +98,7 @@ export function verifyRoutes(d: VerifyRouteDeps): Route[] {
     const issued = markers.issue(runId, ttlSeconds * 1000);
     while (runs.size >= MAX_RUNS) runs.delete(runs.keys().next().value!);
     runs.set(runId, { runId, actor: caller!.user.username, startSeq, expiresAt: issued.expiresAt, ...(target !== undefined ? { target } : {}), attested: false });
-    await d.record({ type: 'admin.action', outcome: 'success', status: 201, reason: 'RAMPART_OK', requestId, client, actor: caller!.user.username, detail: { action: 'verify.start', runId, expiresAt: issued.expiresAt, ...(target !== undefined ? { target } : {}) } });
+    await d.record({ type: 'admin.action', outcome: 'success', status: 201, reason: 'RAMPART_OK', requestId, client, ...actorOf(caller!), detail: { action: 'verify.start', runId, expiresAt: issued.expiresAt, ...(target !== undefined ? { target } : {}) } });
     d.json(res, 201, { runId, marker: issued.marker, expiresAt: new Date(issued.expiresAt).toISOString(), startSeq, configHash: d.configHash() });
   };
 
@@ -164,7 +164,7 @@ export function verifyRoutes(d: VerifyRouteDeps): Route[] {
     });
     try {
       await d.record({
-        type: 'admin.action', outcome: 'success', status: 201, reason: 'RAMPART_OK', requestId, client, actor: caller!.user.username,
+        type: 'admin.action', outcome: 'success', status: 201, reason: 'RAMPART_OK', requestId, client, ...actorOf(caller!),
         detail: { action: 'verify.attestation', runId: run.runId, reportDigest, passed: summary.passed, failed: summary.failed, skipped: summary.skipped, errors: summary.errors },
       });
     } catch (err) {

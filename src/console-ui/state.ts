@@ -1,8 +1,10 @@
 /** Who is logged in, as GET /admin/api/me answered; the pages ask `can()` what to show. */
-import { may, type AdminAction } from './roles.js';
+import type { AdminAction } from './roles.js';
 
 export interface Me {
   user: { id: string; username: string; roles: string[]; disabled: boolean; createdAt: string };
+  /** What the server lets this caller do (its roles, API5 default deny). */
+  actions: string[];
   sessionExpiresAt?: string;
 }
 
@@ -16,7 +18,7 @@ export function me(): Me | undefined {
   return current;
 }
 
-/** Whether the logged-in admin's roles allow `action` (the server decides again on every call). */
+/** Whether the server said this admin may do `action` (it decides again on every call). */
 export function can(action: AdminAction): boolean {
-  return current !== undefined && may(current.user.roles, action);
+  return current !== undefined && current.actions.includes(action);
 }

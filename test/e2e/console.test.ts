@@ -18,7 +18,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ADMIN_ACTIONS, ADMIN_ROLES, may } from '../../src/admin/roles.js';
 import { CONSOLE_CSP } from '../../src/admin/console-static.js';
 import { rawRequest } from '../helpers/gateway.js';
-import { addTestAdmin, TEST_ADMIN_PASSWORD } from '../helpers/admin.js';
+import { addTestAdmin, adminRequest, TEST_ADMIN_PASSWORD } from '../helpers/admin.js';
 import { consolePage, launchChromium, startConsoleGateway, type ConsoleGateway, type PageWatch } from '../helpers/browser.js';
 import { run, show } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -134,10 +134,18 @@ describe('the web console in a real browser', () => {
     }
   });
 
-  it("the console's role table is the server's (src/admin/roles.ts)", async () => {
-    const ui = (await import(pathToFileURL(fileURLToPath(new URL('../../src/console-ui/roles.js', import.meta.url))).href)) as { may(r: string[], a: string): boolean; ROLES: string[] };
+  it("the console's permissions are the server's: GET /admin/api/me lists exactly what each role may do (src/admin/roles.ts)", async () => {
+    const ui = (await import(pathToFileURL(fileURLToPath(new URL('../../src/console-ui/roles.js', import.meta.url))).href)) as { ROLES: string[] };
     assert.deepEqual([...ui.ROLES], [...ADMIN_ROLES]);
-    for (const role of ADMIN_ROLES) for (const action of ADMIN_ACTIONS) assert.equal(ui.may([role], action), may([role], action), `${role} ${action}`);
+    for (const role of ADMIN_ROLES) {
+      const name = `perm-${role}`;
+      const u = await addTestAdmin(t, name, [role]);
+      const login = await adminRequest(t.gw.admin!.port, 'POST', '/admin/api/login', { body: { username: name, password: TEST_ADMIN_PASSWORD, recoveryCode: u.codes[0] } });
+      assert.equal(login.status, 200, JSON.stringify(login.json));
+      const cookie = (login.headers['set-cookie'] as string[])[0]!.split(';')[0]!;
+      const me = await adminRequest(t.gw.admin!.port, 'GET', '/admin/api/me', { cookie });
+      for (const action of ADMIN_ACTIONS) assert.equal((me.json.actions as string[]).includes(action), may([role], action), `${role} ${action}`);
+    }
   });
 
   it('logs in with password and TOTP and shows the overview', TIMEOUT, async () => {
