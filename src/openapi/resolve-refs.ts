@@ -266,9 +266,16 @@ interface PendingRef {
   target: string;
 }
 
-export function bundle(rootPath: string): Bundle {
+/** How bundle() gets a file: read and parsed from disk, or (./response-document.ts) from texts read before. */
+export type SourceReader = (path: string, mount: string, referrer?: { file: string; pointer: string; text: string }) => { value: Json; source: SourceFile };
+
+/**
+ * Bundles the document at `rootPath` and every file it references into one document (see the
+ * header); `read` supplies each file, from disk by default.
+ */
+export function bundle(rootPath: string, read: SourceReader = readSourceFile): Bundle {
   const absRoot = resolvePath(rootPath);
-  const { value, source: root } = readSourceFile(absRoot, '');
+  const { value, source: root } = read(absRoot, '');
   const doc = value as JsonObject;
   if (hasOwn(doc, FILES_KEY)) {
     throw new ConfigError([{ file: absRoot, pointer: `/${FILES_KEY}`, message: `the key ${FILES_KEY} is reserved for Rampart` }]);
@@ -328,7 +335,7 @@ export function bundle(rootPath: string): Bundle {
     if (!target) {
       const mount = `/${FILES_KEY}/${mounted.length}`;
       const { source: referrerSrc, inner } = origin(at);
-      const loaded = readSourceFile(abs, mount, { file: referrerSrc.path, pointer: inner, text: referrerSrc.text });
+      const loaded = read(abs, mount, { file: referrerSrc.path, pointer: inner, text: referrerSrc.text });
       mounted.push(loaded.value);
       target = loaded.source;
       files.push(target);

@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -136,5 +137,18 @@ export function rawRequest(base: string, method: string, path: string, o: { head
     req.on('error', reject);
     if (o.body !== undefined) req.end(o.body);
     else req.end();
+  });
+}
+
+/** SHA-256 fingerprint of the certificate a TLS listener presents to a new handshake. */
+export function peerFingerprint(url: string): Promise<string> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ host: u.hostname, port: Number(u.port), rejectUnauthorized: false, servername: 'localhost' }, () => {
+      const fp = s.getPeerCertificate().fingerprint256;
+      s.end();
+      resolve(fp);
+    });
+    s.on('error', reject);
   });
 }

@@ -14,14 +14,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
-import tls from 'node:tls';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { generateDevCertificate } from '../../src/tls/dev-cert.js';
-import { rawRequest, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { rawRequest, startTestGateway, type TestGateway, peerFingerprint } from '../helpers/gateway.js';
 
 describe('live activation of a configuration version (issue 6)', () => {
   let t: TestGateway;
@@ -41,17 +40,8 @@ describe('live activation of a configuration version (issue 6)', () => {
     return (await t.gw.storage.ledger.read(1, 100_000)).map((r) => r.record);
   }
 
-  function fingerprint(url = t.gw.url): Promise<string> {
-    const u = new URL(url);
-    return new Promise((resolve, reject) => {
-      const s = tls.connect({ host: u.hostname, port: Number(u.port), rejectUnauthorized: false, servername: 'localhost' }, () => {
-        const fp = s.getPeerCertificate().fingerprint256;
-        s.end();
-        resolve(fp);
-      });
-      s.on('error', reject);
-    });
-  }
+  const fingerprint = (url = t.gw.url): Promise<string> => peerFingerprint(url);
+
 
   before(async () => {
     // An admin plane too: its listener follows listen.tls (no admin.tls of its own).

@@ -17,7 +17,6 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
-import tls from 'node:tls';
 import { Command } from 'commander';
 import { parse, stringify } from 'yaml';
 import { makeBundle } from '../../src/config/bundle.js';
@@ -25,7 +24,7 @@ import { registerConfigCommands } from '../../src/cli/config-cmds.js';
 import { CliExit } from '../../src/cli/exit-codes.js';
 import type { AdminRole } from '../../src/storage/types.js';
 import { generateDevCertificate } from '../../src/tls/dev-cert.js';
-import { FIXTURE_SPEC, rawRequest, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { FIXTURE_SPEC, rawRequest, startTestGateway, type TestGateway, peerFingerprint } from '../helpers/gateway.js';
 import { addTestAdmin, adminRequest } from '../helpers/admin.js';
 import { gatewayPrivates } from '../helpers/ledger-crypto.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -107,17 +106,8 @@ describe('configuration versions through the admin API (issue 6)', () => {
     }
   }
 
-  function fingerprint(): Promise<string> {
-    const u = new URL(t.gw.url);
-    return new Promise((resolve, reject) => {
-      const s = tls.connect({ host: u.hostname, port: Number(u.port), rejectUnauthorized: false, servername: 'localhost' }, () => {
-        const fp = s.getPeerCertificate().fingerprint256;
-        s.end();
-        resolve(fp);
-      });
-      s.on('error', reject);
-    });
-  }
+  const fingerprint = (): Promise<string> => peerFingerprint(t.gw.url);
+
 
   before(async () => {
     t = await startTestGateway({ tls: true, yaml: { admin: { listen: { port: 0 } }, authThrottle: { maxFailures: 100, windowSeconds: 60 } } });
