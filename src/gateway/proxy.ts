@@ -108,32 +108,16 @@ export async function proxyExchange(ctx: RequestContext, decisionSeq: number, de
   const body = upstream.body;
   let held: Buffer | undefined;
   let bytesOut = 0;
-  const failure = await new Promise<'client' | Error | undefined>((resolve) => {
-    const onClose = () => {
-      if (!res.writableFinished) {
-        body.destroy();
-        resolve('client');
-      }
-    };
-    res.once('close', onClose);
-    body.on('data', (chunk: Buffer) => {
-      committer.update(chunk);
-      capture?.add(chunk);
-      bytesOut += chunk.length;
-      if (held !== undefined && !res.write(held)) {
-        body.pause();
-        res.once('drain', () => body.resume());
-      }
-      held = chunk;
-    });
-    body.once('end', () => {
-      res.off('close', onClose);
-      resolve(undefined);
-    });
-    body.once('error', (err: Error) => {
-      res.off('close', onClose);
-      resolve(err);
-    });
+  const failure = await readBody(body, res, (chunk) => {
+    committer.update(chunk);
+    capture?.add(chunk);
+    bytesOut += chunk.length;
+    if (held !== undefined && !res.write(held)) {
+      body.pause();
+      res.once('drain', () => body.resume());
+    }
+    held = chunk;
+    return true;
   });
   if (failure !== undefined) {
     const clientGone = failure === 'client';
@@ -185,6 +169,37 @@ function writeHead(ctx: RequestContext, status: number, list: string[]): void {
 type UpstreamResponse = Awaited<ReturnType<ApiRuntime['upstream']['pool']['request']>>;
 
 /**
+ * Reads an upstream body chunk by chunk until it ends: undefined when it did, 'client' when the
+ * client went away first (nothing more can be sent), 'stopped' when `onChunk` said no more (a
+ * bound), or the body's error. The body is destroyed on every outcome but the end. Both response
+ * paths use it: the streaming one (which writes as it reads) and the held one (which collects).
+ */
+function readBody(body: UpstreamResponse['body'], res: RequestContext['res'], onChunk: (chunk: Buffer) => boolean): Promise<'client' | 'stopped' | Error | undefined> {
+  return new Promise((resolve) => {
+    const onClose = () => {
+      if (res.writableFinished) return;
+      body.destroy();
+      resolve('client');
+    };
+    res.once('close', onClose);
+    body.on('data', (chunk: Buffer) => {
+      if (onChunk(chunk)) return;
+      res.off('close', onClose);
+      body.destroy();
+      resolve('stopped');
+    });
+    body.once('end', () => {
+      res.off('close', onClose);
+      resolve(undefined);
+    });
+    body.once('error', (err: Error) => {
+      res.off('close', onClose);
+      resolve(err);
+    });
+  });
+}
+
+/**
  * The respond side for JSON and text: the body is held (bounded), decoded, checked against the
  * contract and masked (./response-controls.ts), the completion record committed, then the whole
  * answer sent with its length. The ledger's commitment and capture cover what the client
@@ -201,36 +216,19 @@ async function respondInspected(ctx: RequestContext, decisionSeq: number, deps: 
   const chunks: Buffer[] = [];
   let received = 0;
   const declared = Number(upstream.headers['content-length']);
-  const failure = await new Promise<'client' | 'too-large' | Error | undefined>((resolve) => {
-    if (Number.isFinite(declared) && declared > max) {
-      body.destroy();
-      resolve('too-large');
-      return;
-    }
-    const onClose = () => {
-      body.destroy();
-      resolve('client');
-    };
-    res.once('close', onClose);
-    body.on('data', (chunk: Buffer) => {
+  let failure: 'client' | 'too-large' | Error | undefined;
+  if (Number.isFinite(declared) && declared > max) {
+    body.destroy();
+    failure = 'too-large';
+  } else {
+    const r = await readBody(body, res, (chunk) => {
       received += chunk.length;
-      if (received > max) {
-        res.off('close', onClose);
-        body.destroy();
-        resolve('too-large');
-        return;
-      }
+      if (received > max) return false;
       chunks.push(chunk);
+      return true;
     });
-    body.once('end', () => {
-      res.off('close', onClose);
-      resolve(undefined);
-    });
-    body.once('error', (err: Error) => {
-      res.off('close', onClose);
-      resolve(err);
-    });
-  });
+    failure = r === 'stopped' ? 'too-large' : r;
+  }
   if (failure === 'client' || failure instanceof Error) {
     const clientGone = failure === 'client';
     if (failure instanceof Error && channels.upstreamError.hasSubscribers) channels.upstreamError.publish({ context: ctx, api: ctx.api!.name, kind: upstreamErrorKind(failure), phase: 'body', startNs: 0n } satisfies UpstreamErrorMessage);
