@@ -14,10 +14,9 @@ import type { AdminRecordInput } from './server.js';
 
 export type { AdminRecordInput } from './server.js';
 
-export interface ConsoleRouteDeps {
+/** What the ledger-backed admin routes get from the admin plane (holds, purge, evidence, the console's reads). */
+export interface LedgerRouteDeps {
   config: RampartConfig;
-  /** The configuration the gateway runs now (bodies are masked by its DLP policy). */
-  liveConfig: () => RampartConfig;
   storage: Storage;
   ledger: Ledger;
   parts: RunningLedger;
@@ -25,6 +24,11 @@ export interface ConsoleRouteDeps {
   json(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void;
   record(o: AdminRecordInput): Promise<void>;
   now: () => number;
+}
+
+export interface ConsoleRouteDeps extends LedgerRouteDeps {
+  /** The configuration the gateway runs now (bodies are masked by its DLP policy). */
+  liveConfig: () => RampartConfig;
   /** The running version's operation (for its body classification maps); absent: DLP by names and detectors only. */
   operationModel?: (api: string, operationId: string) => Pick<OperationModel, 'classifications'> | undefined;
 }

@@ -15,30 +15,18 @@
  */
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RampartConfig } from '../config/types.js';
 import { exportEvidence, type EvidenceQuery } from '../evidence/export.js';
 import { activeHoldsAll } from '../evidence/holds-view.js';
 import { liftHold, setHold, type HoldContext } from '../ledger/holds.js';
-import type { RunningLedger } from '../ledger/open-ledger.js';
 import { runPurge, type PurgeContext } from '../ledger/purge.js';
-import type { Ledger } from '../ledger/writer.js';
-import type { HoldCriteria, Storage } from '../storage/types.js';
+import type { HoldCriteria } from '../storage/types.js';
 import { may } from './roles.js';
-import { actorOf, AdminFailure, type AdminRecordInput, type Handler, type Route } from './server.js';
+import { actorOf, AdminFailure, type Handler, type Route } from './server.js';
+import type { LedgerRouteDeps } from './console-deps.js';
 
-export interface LedgerRouteDeps {
-  config: RampartConfig;
-  storage: Storage;
-  ledger: Ledger;
-  parts: RunningLedger;
-  configHash: () => string;
-  json(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void;
-  record(o: AdminRecordInput): Promise<void>;
-  now: () => number;
-}
+export type { LedgerRouteDeps } from './console-deps.js';
 
 export function ledgerRoutes(d: LedgerRouteDeps): Route[] {
   const { storage, parts } = d;
